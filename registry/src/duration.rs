@@ -1,0 +1,130 @@
+//! Durations as Seam writes them: Go's form (`2h`, `30m`, `60s`, `1m30s`, `500ms`) or a
+//! plain integer of seconds.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration in a document: `"1m30s"`, `"500ms"`, `"2h"`, or an integer of seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct GoDuration(pub Duration);
+
+impl GoDuration {
+    /// `secs` seconds.
+    pub const fn from_secs(secs: u64) -> Self {
+        GoDuration(Duration::from_secs(secs))
+    }
+
+    /// The wrapped [`Duration`].
+    pub fn get(self) -> Duration {
+        self.0
+    }
+
+    /// `None` for zero (Seam's "no limit/no expiry"), else the duration.
+    pub fn non_zero(self) -> Option<Duration> {
+        (!self.0.is_zero()).then_some(self.0)
+    }
+}
+
+impl From<GoDuration> for Duration {
+    fn from(d: GoDuration) -> Duration {
+        d.0
+    }
+}
+
+/// Parses Go's duration syntax; a bare integer is seconds.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("invalid duration `{text}` ({e}); write it like `2h`, `30m`, `60s`, `1m30s` or `500ms`"))
+}
+
+impl std::fmt::Display for GoDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_zero() {
+            return f.write_str("0s");
+        }
+        write!(f, "{}", humantime::format_duration(self.0).to_string().replace(' ', ""))
+    }
+}
+
+impl<'de> Deserialize<'de> for GoDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = GoDuration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration such as `30s`, `1m30s`, `500ms`, or a number of seconds")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<GoDuration, E> {
+                Ok(GoDuration(Duration::from_secs(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<GoDuration, E> {
+                u64::try_from(v)
+                    .map(|v| GoDuration(Duration::from_secs(v)))
+                    .map_err(|_| E::custom("a duration cannot be negative"))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<GoDuration, E> {
+                Duration::try_from_secs_f64(v)
+                    .map(GoDuration)
+                    .map_err(|_| E::custom("a duration must be a positive number of seconds"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<GoDuration, E> {
+                parse(v).map(GoDuration).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl Serialize for GoDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl JsonSchema for GoDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration: `2h`, `30m`, `60s`, `1m30s`, `500ms`, or a whole number of seconds.",
+            "anyOf": [
+                { "type": "string", "pattern": "^\\s*([0-9]+(\\.[0-9]+)?\\s*(ns|us|µs|ms|s|m|h|d)\\s*)+$" },
+                { "type": "integer", "minimum": 0 }
+            ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_forms() {
+        assert_eq!(parse("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse("60s").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse("45").unwrap(), Duration::from_secs(45));
+        assert!(parse("soon").is_err());
+    }
+
+    #[test]
+    fn deserializes_strings_and_integers() {
+        let d: GoDuration = serde_json::from_str("\"1m30s\"").unwrap();
+        assert_eq!(d.get(), Duration::from_secs(90));
+        let d: GoDuration = serde_json::from_str("120").unwrap();
+        assert_eq!(d.get(), Duration::from_secs(120));
+        assert!(serde_json::from_str::<GoDuration>("-1").is_err());
+        assert_eq!(GoDuration::from_secs(90).to_string(), "1m30s");
+    }
+}

@@ -1,0 +1,63 @@
+//! The request-handling traits: [`Middleware`], [`Action`] and the [`Next`] that links them.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::body::Body;
+
+/// A request as middlewares and actions see it.
+pub type Request = http::Request<Body>;
+/// A response as middlewares and actions produce it.
+pub type Response = http::Response<Body>;
+
+/// Runs around a request: it may answer early, change the request, call the rest of the
+/// chain through [`Next::run`], and change the response on its way back.
+///
+/// ```ignore
+/// #[async_trait]
+/// impl Middleware for AddHeader {
+///     async fn handle(&self, mut req: Request, next: Next) -> Response {
+///         req.headers_mut().insert("x-seen", "1".parse().unwrap());
+///         next.run(req).await
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Middleware: Send + Sync + 'static {
+    /// Handles one request; `next` runs the middlewares after this one, then the action.
+    async fn handle(&self, req: Request, next: Next) -> Response;
+}
+
+/// Answers a request at the end of a route's chain.
+#[async_trait]
+pub trait Action: Send + Sync + 'static {
+    /// Produces the response to `req`.
+    async fn handle(&self, req: Request) -> Response;
+}
+
+/// The rest of a chain: the middlewares after the current one, then the action.
+#[derive(Clone)]
+pub struct Next {
+    chain: Arc<[Arc<dyn Middleware>]>,
+    position: usize,
+    action: Arc<dyn Action>,
+}
+
+impl Next {
+    /// The whole chain: `middlewares` in order, then `action`.
+    pub fn new(chain: Arc<[Arc<dyn Middleware>]>, action: Arc<dyn Action>) -> Self {
+        Next { chain, position: 0, action }
+    }
+
+    /// Runs the rest of the chain on `req`.
+    pub async fn run(self, req: Request) -> Response {
+        match self.chain.get(self.position).cloned() {
+            Some(middleware) => {
+                let next = Next { position: self.position + 1, ..self };
+                middleware.handle(req, next).await
+            }
+            None => self.action.handle(req).await,
+        }
+    }
+}

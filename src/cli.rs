@@ -1,0 +1,84 @@
+//! The command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands;
+
+/// seam: a YAML-configured API gateway.
+#[derive(Debug, Parser)]
+#[command(name = "seam", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the document is.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// Config files or folders (a folder's *.yaml/*.yml files are merged).
+    #[arg(value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+    /// A config file or folder (repeatable); same as a positional CONFIG.
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Vec<PathBuf>,
+}
+
+/// seam's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load and validate a document, build every component, print the resolved graph.
+    Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Do not connect to storages' servers.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Print the JSON Schema of the document (for editors).
+    Schema {
+        /// Write it to FILE instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// List the registered components.
+    List {
+        /// Only this kind: storage, middleware or action.
+        #[arg(long, value_name = "K")]
+        kind: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses arguments and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Check { config, offline } => commands::check::run(&config, offline),
+        Command::Schema { output } => commands::schema::run(output.as_deref()),
+        Command::List { kind, json } => commands::list::run(kind.as_deref(), json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| match std::env::var("LOG_LEVEL") {
+            Ok(level) => tracing_subscriber::EnvFilter::try_new(level.to_ascii_lowercase()),
+            Err(_) => Ok(tracing_subscriber::EnvFilter::new("warn")),
+        })
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

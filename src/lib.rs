@@ -1,0 +1,21 @@
+//! seam: a YAML-configured API gateway on a compile-time component registry.
+//!
+//! The host is also a library so that a binary can add components of its own:
+//!
+//! ```ignore
+//! use my_storage as _; // links the crate, so its #[derive(Storage)] registration is kept
+//! fn main() -> std::process::ExitCode { seam::main() }
+//! ```
+
+mod cli;
+mod commands;
+mod config_paths;
+mod linked;
+
+pub use cli::{Cli, Command};
+
+/// seam's command-line entry point: parses `std::env::args` and runs the command.
+pub fn main() -> std::process::ExitCode {
+    linked::ensure_linked();
+    cli::run()
+}

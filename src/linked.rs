@@ -1,0 +1,20 @@
+//! The plugin crates compiled into this binary. A crate that is never referenced is not
+//! linked, and its `inventory` registrations would silently vanish: each enabled plugin is
+//! named here.
+
+#[cfg(feature = "example-storage")]
+use seam_example_custom_storage as _;
+#[cfg(feature = "memory")]
+use seam_plugin_memory as _;
+#[cfg(feature = "respond")]
+use seam_plugin_respond as _;
+
+/// Keeps the `use` lines above from being optimized into nothing.
+pub fn ensure_linked() {
+    #[cfg(feature = "memory")]
+    std::hint::black_box(seam_plugin_memory::MemoryStorageConfig::COMPONENT_NAME);
+    #[cfg(feature = "respond")]
+    std::hint::black_box(seam_plugin_respond::RespondActionConfig::COMPONENT_NAME);
+    #[cfg(feature = "example-storage")]
+    std::hint::black_box(seam_example_custom_storage::HashMapStorageConfig::COMPONENT_NAME);
+}

@@ -1,0 +1,134 @@
+//! `seam check`, `seam list` and `seam schema` as a user runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn seam(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seam")).args(args).current_dir(root()).env_remove("SEAM_CONFIG").output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_quickstart_prints_the_graph() {
+    let out = seam(&["check", "examples/quickstart.yaml"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("LocalStorage [plugins.memory.storages.MemoryStorage]"), "{stdout}");
+    assert!(stdout.contains("GET,POST /users/:id (route UserRoute)"), "{stdout}");
+    assert!(stdout.contains("-> Echo"), "{stdout}");
+}
+
+#[test]
+fn check_seam_layout_folder() {
+    let out = seam(&["check", "examples/seam-layout/"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("GET / (route HomeRoute via service HelloWorldService)"));
+}
+
+#[test]
+fn config_comes_from_option_or_environment() {
+    let out = seam(&["check", "-c", "examples/quickstart.yaml", "--offline"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_seam"))
+        .arg("check")
+        .env("SEAM_CONFIG", root().join("examples/seam-layout"))
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn no_config_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_seam"))
+        .arg("check")
+        .env_remove("SEAM_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no config given"), "{}", text(&out.stderr));
+}
+
+/// The committed broken document: every mistake reported in one run, each with its place.
+#[test]
+fn broken_document_reports_every_mistake_at_once() {
+    let out = seam(&["check", "examples/broken/seam.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let file = Path::new("examples/broken/seam.yaml").display().to_string();
+    let expected = [
+        ("server: invalid type: string \"lots\", expected u64", 6, 14, None),
+        ("unknown section `servces`", 8, 1, Some("did you mean `services`?")),
+        ("storage `Store`: unknown config key `maxEntrys`", 14, 7, Some("did you mean `maxEntries`?")),
+        (
+            "storage `Other`: unknown component `plugins.memory.storages.MemoryStorag`",
+            16,
+            10,
+            Some("did you mean `plugins.memory.storages.MemoryStorage`?"),
+        ),
+        (
+            "route `EchoRoute` refers to action `Helo`, which is not defined in `actions:`",
+            31,
+            13,
+            Some("did you mean `Hello`?"),
+        ),
+        ("`Store` is a storage; route `StoreRoute` needs an action here", 34, 13, None),
+        ("route `HelloRoute`: unknown key `middleware`", 28, 5, Some("did you mean `middlewares`?")),
+    ];
+    for (message, line, column, help) in expected {
+        let block = stderr
+            .split("\n\n")
+            .find(|b| b.contains(message))
+            .unwrap_or_else(|| panic!("missing `{message}` in:\n{stderr}"));
+        assert!(block.contains(&format!("--> {file}:{line}:{column}")), "wrong place for `{message}`:\n{block}");
+        if let Some(help) = help {
+            assert!(block.contains(&format!("= help: {help}")), "no help for `{message}`:\n{block}");
+        }
+    }
+    assert_eq!(stderr.matches("\nerror: ").count() + usize::from(stderr.starts_with("error: ")), 8, "{stderr}");
+    assert!(stderr.contains("error: the config has 7 errors"), "{stderr}");
+}
+
+#[test]
+fn list_filters_by_kind_and_prints_json() {
+    let out = seam(&["list", "--kind", "storage", "--json"]);
+    assert!(out.status.success());
+    let items: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = items.as_array().unwrap();
+    assert!(items.iter().all(|i| i["kind"] == "storage"));
+    let memory = items.iter().find(|i| i["name"] == "plugins.memory.storages.MemoryStorage").expect("memory storage");
+    assert_eq!(memory["plugin"], "memory");
+    assert!(memory["description"].as_str().unwrap().starts_with("In-process storage"));
+
+    let table = text(&seam(&["list"]).stdout);
+    assert!(table.starts_with("NAME"));
+    assert!(table.contains("plugins.respond.actions.RespondAction"));
+
+    let bad = seam(&["list", "--kind", "widget"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad.stderr).contains("unknown kind `widget`"));
+}
+
+#[test]
+fn committed_schema_matches_seam_schema() {
+    let out = seam(&["schema"]);
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(root().join("config-schema/seam.schema.json")).unwrap();
+    assert!(
+        committed == text(&out.stdout),
+        "config-schema/seam.schema.json is stale: run `cargo run -- schema --output config-schema/seam.schema.json`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.json");
+    assert!(seam(&["schema", "--output", file.to_str().unwrap()]).status.success());
+    assert_eq!(std::fs::read_to_string(file).unwrap(), committed);
+}

@@ -1,0 +1,25 @@
+//! Every plugin the host is built with must keep its registrations (a crate that is never
+//! referenced is not linked, and its `inventory` entries vanish).
+
+use std::process::Command;
+
+const EXPECTED: &[&str] = &["plugins.memory.storages.MemoryStorage", "plugins.respond.actions.RespondAction"];
+
+#[test]
+fn the_binary_registers_every_expected_component() {
+    let output = Command::new(env!("CARGO_BIN_EXE_seam")).args(["list", "--json"]).output().unwrap();
+    assert!(output.status.success());
+    let items: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let names: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    for name in EXPECTED {
+        assert!(names.contains(name), "`{name}` is not registered; registered: {names:?}");
+    }
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "seam list is sorted by name");
+}
+
+#[test]
+fn the_registry_has_no_duplicate_names() {
+    assert_eq!(seam_registry::registration::duplicates(), Vec::<String>::new());
+}
