@@ -131,8 +131,11 @@ fn write_snippet(f: &mut fmt::Formatter<'_>, loc: &Loc, gutter: usize) -> fmt::R
     let pad = " ".repeat(gutter);
     writeln!(f, "{pad}--> {loc}")?;
     if let Some(line) = loc.file.line(loc.line) {
-        let caret_pad: String =
-            line.chars().take(loc.column.saturating_sub(1) as usize).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let caret_pad: String = line
+            .chars()
+            .take(loc.column.saturating_sub(1) as usize)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
         writeln!(f, "{pad} |")?;
         writeln!(f, "{:>gutter$} | {line}", loc.line)?;
         writeln!(f, "{pad} | {caret_pad}{}", "^".repeat(loc.width.max(1) as usize))?;

@@ -181,7 +181,12 @@ impl Builder {
     fn loc(&self, span: &Span) -> Loc {
         let (start, end) = (span.start, span.end);
         let width = if end.line() == start.line() { end.index().saturating_sub(start.index()) } else { 1 };
-        Loc { file: self.file.clone(), line: clamp(start.line()), column: clamp(start.col() + 1), width: clamp(width.max(1)) }
+        Loc {
+            file: self.file.clone(),
+            line: clamp(start.line()),
+            column: clamp(start.col() + 1),
+            width: clamp(width.max(1)),
+        }
     }
 
     fn next<'a>(&mut self, parser: &mut Events<'a>) -> Result<(Event<'a>, Span), Diagnostic> {
