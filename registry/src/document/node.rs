@@ -257,6 +257,7 @@ impl Builder {
             }
             Event::MappingStart(anchor, _) => {
                 let mut entries: Vec<(Node, Node)> = Vec::new();
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 loop {
                     let (event, span) = self.next(parser)?;
                     if matches!(event, Event::MappingEnd) {
@@ -276,8 +277,9 @@ impl Builder {
                     });
                     let (event, span) = self.next(parser)?;
                     let value = self.node(parser, event, span)?;
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.as_str() == key.as_str()) {
-                        let name = key.as_str().unwrap_or_default();
+                    let name = key.as_str().unwrap_or_default().to_owned();
+                    if let Some(&first) = seen.get(&name) {
+                        let first: &Node = &entries[first].0;
                         self.errors.push(
                             Diagnostic::error(format!("duplicate key `{name}` in one mapping"))
                                 .at(&key.loc)
@@ -285,6 +287,7 @@ impl Builder {
                         );
                         continue;
                     }
+                    seen.insert(name, entries.len());
                     entries.push((key, value));
                 }
                 (Node { value: Value::Map(entries), loc }, anchor)
