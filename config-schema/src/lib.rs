@@ -134,7 +134,7 @@ pub fn document_schema() -> Value {
     let of_kind = |kind: Kind| -> Vec<(&'static str, &'static Registration)> {
         names.iter().filter(|(_, r)| r.kind == kind).copied().collect()
     };
-    let plugins = registration::plugins();
+    let plugins = registration::plugin_names();
     json!({
         "$schema": DIALECT,
         "$id": "https://seam.dev/schema/seam.schema.json",

@@ -31,6 +31,17 @@ pub use registration::{Component, Registration};
 pub use seam_registry_derive::{Action, Middleware, Storage};
 pub use storage::{Storage, StorageError};
 
+/// Lets a plugin answer to another name in `plugins:` (Seam's plugin names):
+/// `seam_registry::plugin_alias!("session" => "sessions");`
+#[macro_export]
+macro_rules! plugin_alias {
+    ($alias:literal => $plugin:literal) => {
+        $crate::__private::inventory::submit! {
+            $crate::registration::PluginAlias { alias: $alias, plugin: $plugin }
+        }
+    };
+}
+
 /// Used by the code the derive macros emit; not a public API.
 #[doc(hidden)]
 pub mod __private {

@@ -94,7 +94,40 @@ pub fn names() -> Vec<(&'static str, &'static Registration)> {
 /// The plugins that registered at least one component, sorted.
 pub fn plugins() -> Vec<&'static str> {
     let mut out: Vec<_> = all().iter().map(|r| r.plugin).collect();
+    out.sort();
     out.dedup();
+    out
+}
+
+/// Another name a plugin answers to in `plugins:` (e.g. Seam's `session` for `sessions`).
+/// Submit one with [`plugin_alias!`](crate::plugin_alias).
+#[derive(Debug)]
+pub struct PluginAlias {
+    /// The other name.
+    pub alias: &'static str,
+    /// The plugin it stands for.
+    pub plugin: &'static str,
+}
+
+inventory::collect!(PluginAlias);
+
+/// The plugin called `name`, by its own name or an alias, if it is compiled in.
+pub fn plugin(name: &str) -> Option<&'static str> {
+    let plugins = plugins();
+    if let Some(found) = plugins.iter().find(|p| **p == name) {
+        return Some(found);
+    }
+    inventory::iter::<PluginAlias>
+        .into_iter()
+        .find(|a| a.alias == name && plugins.contains(&a.plugin))
+        .map(|a| a.plugin)
+}
+
+/// Every name `plugins:` accepts: plugin names and their aliases, sorted.
+pub fn plugin_names() -> Vec<&'static str> {
+    let plugins = plugins();
+    let mut out = plugins.clone();
+    out.extend(inventory::iter::<PluginAlias>.into_iter().filter(|a| plugins.contains(&a.plugin)).map(|a| a.alias));
     out.sort();
     out.dedup();
     out
@@ -126,39 +159,26 @@ fn deserialize<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Resu
     serde_path_to_error::deserialize(value).map_err(TypedError::from_path_error)
 }
 
-struct StorageConfig<T>(T);
-struct MiddlewareConfig<T>(T);
-struct ActionConfig<T>(T);
+/// A typed config behind [`ErasedConfig`], one wrapper per kind.
+macro_rules! erased {
+    ($wrapper:ident, $build:ident, $variant:ident) => {
+        struct $wrapper<T>(T);
 
-#[async_trait]
-impl<T: BuildStorage> ErasedConfig for StorageConfig<T> {
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.0.validate()
-    }
-    async fn build(&self, cx: &BuildContext<'_>) -> Result<Component, BuildError> {
-        self.0.build(cx).await.map(Component::Storage)
-    }
+        #[async_trait]
+        impl<T: $build> ErasedConfig for $wrapper<T> {
+            fn validate(&self) -> Result<(), ConfigError> {
+                self.0.validate()
+            }
+            async fn build(&self, cx: &BuildContext<'_>) -> Result<Component, BuildError> {
+                self.0.build(cx).await.map(Component::$variant)
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl<T: BuildMiddleware> ErasedConfig for MiddlewareConfig<T> {
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.0.validate()
-    }
-    async fn build(&self, cx: &BuildContext<'_>) -> Result<Component, BuildError> {
-        self.0.build(cx).await.map(Component::Middleware)
-    }
-}
-
-#[async_trait]
-impl<T: BuildAction> ErasedConfig for ActionConfig<T> {
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.0.validate()
-    }
-    async fn build(&self, cx: &BuildContext<'_>) -> Result<Component, BuildError> {
-        self.0.build(cx).await.map(Component::Action)
-    }
-}
+erased!(StorageConfig, BuildStorage, Storage);
+erased!(MiddlewareConfig, BuildMiddleware, Middleware);
+erased!(ActionConfig, BuildAction, Action);
 
 /// Deserializes a storage's config (used by `#[derive(Storage)]`).
 pub fn parse_storage<T: BuildStorage>(value: serde_json::Value) -> Result<Box<dyn ErasedConfig>, TypedError> {

@@ -299,21 +299,24 @@ fn build_diagnostic(def: &ComponentDef, e: &BuildError) -> Diagnostic {
 
 fn check_plugins(document: &Document, diags: &mut Vec<Diagnostic>) -> Option<BTreeSet<String>> {
     let entries = document.plugins.as_ref()?;
-    let known = registration::plugins();
     let mut allowed: BTreeSet<String> = BTreeSet::new();
-    // The embedded memory storage is always available, as in Seam.
+    // The embedded memory storage is always available, as Seam's built-in storage is.
     allowed.insert("memory".into());
     for entry in entries {
-        if known.contains(&entry.name.as_str()) {
-            allowed.insert(entry.name.clone());
-        } else {
-            let help = suggest::help_for(&entry.name, known.iter().copied())
-                .unwrap_or_else(|| format!("the plugins in this build are {}", quote_list(&known)));
-            diags.push(
-                Diagnostic::error(format!("plugin `{}` is not compiled into this build", entry.name))
-                    .at(&entry.loc)
-                    .help(help),
-            );
+        match registration::plugin(&entry.name) {
+            Some(plugin) => {
+                allowed.insert(plugin.to_owned());
+            }
+            None => {
+                let known = registration::plugin_names();
+                let help = suggest::help_for(&entry.name, known.iter().copied())
+                    .unwrap_or_else(|| format!("the plugins in this build are {}", quote_list(&known)));
+                diags.push(
+                    Diagnostic::error(format!("plugin `{}` is not compiled into this build", entry.name))
+                        .at(&entry.loc)
+                        .help(help),
+                );
+            }
         }
         if let Some(config) = &entry.config {
             diags.push(
@@ -375,7 +378,6 @@ fn parse_component<'d>(
     }
     if let Some(allowed) = allowed_plugins
         && !allowed.contains(registration.plugin)
-        && !(registration.plugin == "sessions" && allowed.contains("session"))
     {
         diags.push(
             Diagnostic::error(format!(

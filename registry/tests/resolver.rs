@@ -16,6 +16,8 @@ use seam_registry::{
 };
 use serde::Deserialize;
 
+seam_registry::plugin_alias!("kit" => "testkit");
+
 static STORAGE_BUILDS: AtomicUsize = AtomicUsize::new(0);
 
 /// A storage for these tests; `inner` makes it depend on another storage.
@@ -360,6 +362,11 @@ plugins:
     let errors = resolve_err(&doc).await;
     assert!(errors.iter().all(|e| e.message.contains("which `plugins:` does not list")), "{errors:#?}");
     assert_eq!(errors.len(), 2);
+
+    // A plugin answers to its alias.
+    let doc = format!("{BASE}\nplugins:\n  - path: /plugins/kit.so\n");
+    let gateway = resolve_ok(&doc).await;
+    assert!(gateway.storages.contains_key("Shared"));
 
     // A null `plugins:` (as in Seam's sample files) restricts nothing.
     resolve_ok(&format!("{BASE}\nplugins:\nroutes:\n  R: {{ gatewayPath: /, action: Show }}\n")).await;
