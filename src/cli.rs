@@ -44,6 +44,16 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Operator access to the storage NAME of the config (keys relative to its prefix).
+    Storage {
+        /// The storage's name in `storages:`.
+        name: String,
+        /// The config file or folder (repeatable).
+        #[arg(short = 'c', long = "config", value_name = "CONFIG", global = true)]
+        config: Vec<PathBuf>,
+        #[command(subcommand)]
+        command: commands::storage::StorageCommand,
+    },
     /// List the registered components.
     List {
         /// Only this kind: storage, middleware or action.
@@ -63,6 +73,10 @@ pub fn run() -> ExitCode {
         Command::Check { config, offline } => commands::check::run(&config, offline),
         Command::Schema { output } => commands::schema::run(output.as_deref()),
         Command::List { kind, json } => commands::list::run(kind.as_deref(), json),
+        Command::Storage { name, config, command } => {
+            let config = ConfigArgs { configs: Vec::new(), config };
+            commands::storage::run(&config, &name, &command)
+        }
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,8 @@ use seam_example_custom_storage as _;
 use seam_plugin_memory as _;
 #[cfg(feature = "respond")]
 use seam_plugin_respond as _;
+#[cfg(feature = "valkey")]
+use seam_plugin_valkey as _;
 
 /// Keeps the `use` lines above from being optimized into nothing.
 pub fn ensure_linked() {
@@ -15,6 +17,8 @@ pub fn ensure_linked() {
     std::hint::black_box(seam_plugin_memory::MemoryStorageConfig::COMPONENT_NAME);
     #[cfg(feature = "respond")]
     std::hint::black_box(seam_plugin_respond::RespondActionConfig::COMPONENT_NAME);
+    #[cfg(feature = "valkey")]
+    std::hint::black_box(seam_plugin_valkey::ValkeyStorageConfig::COMPONENT_NAME);
     #[cfg(feature = "example-storage")]
     std::hint::black_box(seam_example_custom_storage::HashMapStorageConfig::COMPONENT_NAME);
 }

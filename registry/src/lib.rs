@@ -16,6 +16,7 @@ pub mod kind;
 pub mod pipeline;
 pub mod registration;
 pub mod resolver;
+pub mod secret;
 pub mod storage;
 pub mod suggest;
 #[cfg(feature = "testing")]
@@ -25,10 +26,12 @@ pub use async_trait::async_trait;
 pub use body::Body;
 pub use build::{BuildAction, BuildContext, BuildError, BuildMiddleware, BuildStorage, ConfigError};
 pub use diagnostic::{Diagnostic, Severity};
+pub use duration::GoDuration;
 pub use http_types::{Action, Middleware, Next, Request, Response};
 pub use kind::Kind;
 pub use registration::{Component, Registration};
 pub use seam_registry_derive::{Action, Middleware, Storage};
+pub use secret::Secret;
 pub use storage::{Storage, StorageError};
 
 /// Lets a plugin answer to another name in `plugins:` (Seam's plugin names):

@@ -413,8 +413,13 @@ fn parse_component<'d>(
     if let Err(e) = config.validate() {
         let steps: Vec<PathStep> =
             e.field.iter().flat_map(|f| f.split('.')).map(|s| PathStep::Key(s.to_owned())).collect();
+        // A key that is not written is reported at the component's name.
+        let written = match steps.split_last() {
+            Some((PathStep::Key(last), parents)) => node.locate(parents, false).get(last).is_some(),
+            _ => true,
+        };
         let target = node.locate(&steps, false);
-        let loc: &Loc = if def.config.is_some() { &target.loc } else { &def.name_loc };
+        let loc: &Loc = if def.config.is_some() && written { &target.loc } else { &def.name_loc };
         diags.push(
             Diagnostic::error(format!("{}: {}", def.describe(), e.message))
                 .at(loc)

@@ -1,0 +1,11 @@
+//! seam plugin `valkey`: `plugins.valkey.storages.ValkeyStorage`, the storage that many
+//! gateway instances share — sessions, rate limits and caches in one Valkey (or Redis, or a
+//! Valkey Cluster), so the gateway itself stays stateless.
+
+mod config;
+mod connect;
+mod keys;
+mod storage;
+
+pub use config::{TlsConfig, ValkeyStorageConfig};
+pub use storage::ValkeyStorage;

@@ -1,0 +1,291 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::aio::ConnectionLike;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisError, Value};
+use seam_registry::storage::effective_ttl;
+use seam_registry::{Storage, StorageError};
+
+use crate::connect::{Backend, Target, Timeouts, describe_error};
+use crate::keys::escape_glob;
+
+/// Keys fetched per SCAN step and removed per UNLINK.
+const BATCH: usize = 500;
+
+/// The runtime of `ValkeyStorage`: one lazily opened, shared, self-reconnecting connection.
+pub struct ValkeyStorage {
+    name: String,
+    prefix: String,
+    target: Target,
+    timeouts: Timeouts,
+    backend: ArcSwapOption<Backend>,
+    connecting: tokio::sync::Mutex<()>,
+    closed: AtomicBool,
+}
+
+impl ValkeyStorage {
+    /// A storage called `name` (for messages) keeping keys under `prefix` at `target`.
+    pub fn new(name: &str, prefix: String, (target, timeouts): (Target, Timeouts)) -> Self {
+        ValkeyStorage {
+            name: name.to_owned(),
+            prefix,
+            target,
+            timeouts,
+            backend: ArcSwapOption::empty(),
+            connecting: tokio::sync::Mutex::new(()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// A storage for `config` (validated), called `name` in messages; connects on first use.
+    pub fn from_config(name: &str, config: &crate::ValkeyStorageConfig) -> Result<Self, String> {
+        Ok(ValkeyStorage::new(name, config.prefix.clone(), Target::from_config(config)?))
+    }
+
+    /// Where it connects: `host:port` or the cluster's seed nodes.
+    pub fn address(&self) -> String {
+        self.target.describe()
+    }
+
+    fn key(&self, key: &str) -> String {
+        let mut full = String::with_capacity(self.prefix.len() + key.len());
+        full.push_str(&self.prefix);
+        full.push_str(key);
+        full
+    }
+
+    fn failure(&self, e: &RedisError) -> StorageError {
+        let text = format!("Valkey at {}: {}", self.target.describe(), describe_error(e));
+        let unreachable = e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || e.is_timeout()
+            || e.is_unrecoverable_error()
+            || e.kind() == redis::ErrorKind::AuthenticationFailed;
+        if unreachable {
+            StorageError::Unavailable(text)
+        } else if text.contains("not an integer") || text.contains("WRONGTYPE") {
+            StorageError::InvalidValue(text)
+        } else {
+            StorageError::Backend(text)
+        }
+    }
+
+    async fn backend(&self) -> Result<Backend, StorageError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed);
+        }
+        if let Some(backend) = self.backend.load_full() {
+            return Ok((*backend).clone());
+        }
+        let _guard = self.connecting.lock().await;
+        if let Some(backend) = self.backend.load_full() {
+            return Ok((*backend).clone());
+        }
+        let backend = self.target.connect(self.timeouts).await.map_err(|e| self.failure(&e))?;
+        self.backend.store(Some(Arc::new(backend.clone())));
+        Ok(backend)
+    }
+
+    /// Runs `op` on the connection, bounded by the command timeout (connecting included).
+    async fn with<T, F, Fut>(&self, op: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(Backend) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let limit = self.timeouts.command;
+        let work = async {
+            let backend = self.backend().await?;
+            op(backend).await.map_err(|e| self.failure(&e))
+        };
+        match tokio::time::timeout(limit, work).await {
+            Ok(result) => result,
+            Err(_) => Err(StorageError::Timeout(limit)),
+        }
+    }
+
+    async fn query<T: FromRedisValue + Send>(&self, cmd: Cmd) -> Result<T, StorageError> {
+        self.with(|backend| async move {
+            match backend {
+                Backend::Standalone(mut c) => cmd.query_async(&mut c).await,
+                Backend::Cluster(mut c) => cmd.query_async(&mut c).await,
+            }
+        })
+        .await
+    }
+
+    async fn query_pipeline<T: FromRedisValue + Send>(&self, pipe: Pipeline) -> Result<T, StorageError> {
+        self.with(|backend| async move {
+            match backend {
+                Backend::Standalone(mut c) => pipe.query_async(&mut c).await,
+                Backend::Cluster(mut c) => pipe.query_async(&mut c).await,
+            }
+        })
+        .await
+    }
+
+    /// One SCAN step on one node (`None`: the standalone server).
+    async fn scan_step(
+        &self,
+        node: Option<&(String, u16)>,
+        cursor: u64,
+        pattern: &str,
+    ) -> Result<(u64, Vec<String>), StorageError> {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(BATCH);
+        match node {
+            None => self.query(cmd).await,
+            Some((host, port)) => {
+                let routing =
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port });
+                let value: Value = self
+                    .with(|backend| async move {
+                        match backend {
+                            Backend::Cluster(mut c) => c.route_command(cmd, routing).await,
+                            Backend::Standalone(mut c) => c.req_packed_command(&cmd).await,
+                        }
+                    })
+                    .await?;
+                redis::from_redis_value(value).map_err(|e| StorageError::Backend(e.to_string()))
+            }
+        }
+    }
+
+    /// The masters of the cluster (`[None]` for a standalone server).
+    async fn nodes(&self) -> Result<Vec<Option<(String, u16)>>, StorageError> {
+        if matches!(self.target, Target::Standalone { .. }) {
+            return Ok(vec![None]);
+        }
+        let text: String = self.query(redis::cmd("CLUSTER").arg("NODES").to_owned()).await?;
+        let mut masters = Vec::new();
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(address), Some(flags)) = (fields.get(1), fields.get(2)) else { continue };
+            if !flags.split(',').any(|f| f == "master") || flags.contains("fail") || flags.contains("noaddr") {
+                continue;
+            }
+            let address = address.split('@').next().unwrap_or_default();
+            if let Some((host, port)) = address.rsplit_once(':')
+                && let Ok(port) = port.parse::<u16>()
+            {
+                masters.push(Some((host.to_owned(), port)));
+            }
+        }
+        Ok(masters)
+    }
+
+    /// Every full key matching `pattern` (already prefixed and escaped), on every master,
+    /// handed over in batches.
+    async fn for_each_batch<F, Fut>(&self, pattern: &str, mut f: F) -> Result<(), StorageError>
+    where
+        F: FnMut(Vec<String>) -> Fut,
+        Fut: Future<Output = Result<(), StorageError>>,
+    {
+        for node in self.nodes().await? {
+            let mut cursor = 0;
+            loop {
+                let (next, keys) = self.scan_step(node.as_ref(), cursor, pattern).await?;
+                if !keys.is_empty() {
+                    f(keys).await?;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A TTL as whole milliseconds, at least 1 (a TTL is never sent as 0).
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_micros().div_ceil(1000)).unwrap_or(u64::MAX).max(1)
+}
+
+#[async_trait]
+impl Storage for ValkeyStorage {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
+        let value: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.key(key)).to_owned()).await?;
+        Ok(value.map(Bytes::from))
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(key)).arg(value.as_ref());
+        if let Some(ttl) = effective_ttl(ttl) {
+            cmd.arg("PX").arg(millis(ttl));
+        }
+        self.query::<()>(cmd).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StorageError> {
+        let removed: i64 = self.query(redis::cmd("UNLINK").arg(self.key(key)).to_owned()).await?;
+        Ok(removed > 0)
+    }
+
+    async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
+        let key = self.key(key);
+        let Some(ttl) = effective_ttl(ttl) else {
+            return self.query(redis::cmd("INCRBY").arg(&key).arg(delta).to_owned()).await;
+        };
+        // One round trip, atomic: create the key with its TTL only if it is missing, then add.
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SET")
+            .arg(&key)
+            .arg(0)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .ignore()
+            .cmd("INCRBY")
+            .arg(&key)
+            .arg(delta);
+        let (value,): (i64,) = self.query_pipeline(pipe).await?;
+        Ok(value)
+    }
+
+    async fn scan(&self, pattern: &str) -> Result<Vec<String>, StorageError> {
+        let full = format!("{}{pattern}", escape_glob(&self.prefix));
+        let mut keys = Vec::new();
+        self.for_each_batch(&full, |batch| {
+            keys.extend(batch.into_iter().filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_owned)));
+            async { Ok(()) }
+        })
+        .await?;
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    async fn reset(&self) -> Result<(), StorageError> {
+        let pattern = format!("{}*", escape_glob(&self.prefix));
+        self.for_each_batch(&pattern, |batch| async move {
+            let mut cmd = redis::cmd("UNLINK");
+            cmd.arg(batch);
+            self.query::<i64>(cmd).await.map(drop)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        let answer: String = self.query(redis::cmd("PING")).await?;
+        if answer == "PONG" {
+            Ok(())
+        } else {
+            Err(StorageError::Backend(format!("storage `{}`: PING answered `{answer}`", self.name)))
+        }
+    }
+
+    async fn close(&self) -> Result<(), StorageError> {
+        self.closed.store(true, Ordering::Release);
+        self.backend.store(None);
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! A server that goes away: operations fail within commandTimeout, the same storage works
+//! again once the server is back, and startup names the storage, address and cause.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use seam_plugin_valkey::ValkeyStorage;
+use seam_registry::Storage;
+use seam_testkit::{Server, free_port};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_fail_fast_while_down_and_recover_after_restart() {
+    let mut server = Server::start();
+    let config = support::config(json!({
+        "host": "127.0.0.1", "port": server.port(), "prefix": "re:", "commandTimeout": "500ms", "connectTimeout": "500ms"
+    }));
+    let storage = ValkeyStorage::from_config("Flaky", &config).unwrap();
+    storage.set("k", Bytes::from_static(b"before"), None).await.unwrap();
+
+    server.kill();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let result = storage.get("k").await;
+        let took = started.elapsed();
+        assert!(result.is_err(), "the server is down");
+        // 500 ms commandTimeout, plus a wide margin for a loaded 2-core machine.
+        assert!(took < Duration::from_millis(1500), "an operation while down took {took:?}");
+    }
+
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match storage.set("k", Bytes::from_static(b"after"), None).await {
+            Ok(()) => break,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "the storage did not recover: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert_eq!(storage.get("k").await.unwrap().as_deref(), Some(&b"after"[..]));
+}
+
+#[tokio::test]
+async fn startup_names_the_storage_the_address_and_the_cause() {
+    let port = free_port();
+    let doc = format!(
+        "storages:\n  Cache:\n    use: plugins.valkey.storages.ValkeyStorage\n    config: {{ host: 127.0.0.1, port: {port}, connectTimeout: 1s }}\n"
+    );
+    let started = Instant::now();
+    let errors = match support::resolve_storage(&doc, "Cache").await {
+        Ok(_) => panic!("nothing listens on {port}"),
+        Err(errors) => errors,
+    };
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let message = support::first_error(&errors);
+    assert!(message.contains("storage `Cache` does not answer"), "{message}");
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    assert!(message.contains("connection refused"), "{message}");
+}
+
+#[tokio::test]
+async fn offline_builds_without_connecting() {
+    let port = free_port();
+    let doc = format!(
+        "storages:\n  Cache:\n    use: plugins.valkey.storages.ValkeyStorage\n    config: {{ host: 127.0.0.1, port: {port} }}\n"
+    );
+    let loaded = seam_registry::document::load_str("t.yaml", &doc);
+    let options = seam_registry::resolver::Options { offline: true, ..Default::default() };
+    assert!(seam_registry::resolver::resolve(&loaded.document, options).await.is_ok());
+}
+
+#[tokio::test]
+async fn missing_host_or_port_is_a_config_error_at_its_line() {
+    let doc = "storages:\n  ValkeySessionStorage:\n    use: plugins.valkey.storages.ValkeyStorage\n    config:\n      prefix: \"session_\"\n      port: 6379\n";
+    let loaded = seam_registry::document::load_str("t.yaml", doc);
+    let options = seam_registry::resolver::Options { offline: true, ..Default::default() };
+    let errors = seam_registry::resolver::resolve(&loaded.document, options).await.err().expect("an error");
+    let e = errors.iter().find(|e| e.is_error()).unwrap();
+    assert_eq!(e.message, "storage `ValkeySessionStorage`: host must be configured");
+    assert_eq!(e.loc.as_ref().unwrap().line, 2, "a key that is not written is reported at the storage's name");
+
+    let doc = "storages:\n  S:\n    use: plugins.valkey.storages.ValkeyStorage\n    config:\n      host: valkey\n      port: 0\n";
+    let loaded = seam_registry::document::load_str("t.yaml", doc);
+    let errors = seam_registry::resolver::resolve(&loaded.document, options).await.err().expect("an error");
+    let e = errors.iter().find(|e| e.is_error()).unwrap();
+    assert_eq!(e.message, "storage `S`: port must be configured");
+    assert_eq!((e.loc.as_ref().unwrap().line, e.loc.as_ref().unwrap().column), (6, 13));
+}
