@@ -118,7 +118,10 @@ fn use_values_and_descriptions_come_from_the_registry() {
     let schema: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
     let storage_use = &schema["properties"]["storages"]["additionalProperties"]["properties"]["use"];
-    assert_eq!(storage_use["enum"], serde_json::json!(["plugins.memory.storages.MemoryStorage"]));
+    assert_eq!(
+        storage_use["enum"],
+        serde_json::json!(["plugins.memory.storages.MemoryStorage", "plugins.valkey.storages.ValkeyStorage"])
+    );
     assert!(storage_use["markdownEnumDescriptions"][0].as_str().unwrap().starts_with("In-process storage"));
     let max = &schema["definitions"]["MemoryStorageConfig"]["properties"]["maxEntries"];
     assert_eq!(max["default"], 100000);
