@@ -11,12 +11,12 @@ pub enum StorageError {
     /// The storage was closed; it accepts no more operations.
     #[error("the storage is closed")]
     Closed,
-    /// The backing server could not be reached or did not answer in time.
-    #[error("storage unavailable: {0}")]
+    /// The backing server could not be reached (the text names it and says why).
+    #[error("{0}")]
     Unavailable(String),
-    /// An operation did not complete within its time limit.
-    #[error("storage operation timed out after {0:?}")]
-    Timeout(Duration),
+    /// An operation did not complete within its time limit (the text says which and where).
+    #[error("{0}")]
+    Timeout(String),
     /// The stored value is not what the operation needs (e.g. `incr` on a non-number).
     #[error("invalid value: {0}")]
     InvalidValue(String),

@@ -92,21 +92,26 @@ impl ValkeyStorage {
         Ok(backend)
     }
 
-    /// Runs `op` on the connection, bounded by the command timeout (connecting included).
+    /// Runs `op` on the shared connection. Opening the connection (first use only; later the
+    /// connection reconnects by itself) is bounded by the connect timeout, the operation by
+    /// the command timeout.
     async fn with<T, F, Fut>(&self, op: F) -> Result<T, StorageError>
     where
         F: FnOnce(Backend) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        let limit = self.timeouts.command;
-        let work = async {
-            let backend = self.backend().await?;
-            op(backend).await.map_err(|e| self.failure(&e))
+        let backend = match tokio::time::timeout(self.timeouts.connect, self.backend()).await {
+            Ok(backend) => backend?,
+            Err(_) => return Err(self.timed_out("connecting", self.timeouts.connect)),
         };
-        match tokio::time::timeout(limit, work).await {
-            Ok(result) => result,
-            Err(_) => Err(StorageError::Timeout(limit)),
+        match tokio::time::timeout(self.timeouts.command, op(backend)).await {
+            Ok(result) => result.map_err(|e| self.failure(&e)),
+            Err(_) => Err(self.timed_out("the operation", self.timeouts.command)),
         }
+    }
+
+    fn timed_out(&self, what: &str, after: Duration) -> StorageError {
+        StorageError::Timeout(format!("Valkey at {}: {what} timed out after {after:?}", self.target.describe()))
     }
 
     async fn query<T: FromRedisValue + Send>(&self, cmd: Cmd) -> Result<T, StorageError> {

@@ -90,3 +90,28 @@ async fn missing_host_or_port_is_a_config_error_at_its_line() {
     assert_eq!(e.message, "storage `S`: port must be configured");
     assert_eq!((e.loc.as_ref().unwrap().line, e.loc.as_ref().unwrap().column), (6, 13));
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_with_a_clear_error() {
+    // Accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut sockets = Vec::new();
+        for socket in listener.incoming().take(8) {
+            sockets.push(socket);
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let config = support::config(json!({
+        "host": "127.0.0.1", "port": port, "connectTimeout": "700ms", "commandTimeout": "500ms"
+    }));
+    let storage = ValkeyStorage::from_config("Silent", &config).unwrap();
+    let started = Instant::now();
+    let error = storage.ping().await.unwrap_err().to_string();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    assert!(error.contains("timed out"), "{error}");
+    drop(held);
+}
