@@ -30,6 +30,14 @@ pub struct ConfigArgs {
 /// seam's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the gateway until SIGINT or SIGTERM.
+    Run {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Log format: `text` or `json`.
+        #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+        log_format: String,
+    },
     /// Load and validate a document, build every component, print the resolved graph.
     Check {
         #[command(flatten)]
@@ -68,8 +76,12 @@ pub enum Command {
 /// Parses arguments and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    match &cli.command {
+        Command::Run { log_format, .. } => init_logging("info", log_format == "json"),
+        _ => init_logging("warn", false),
+    }
     let result = match cli.command {
+        Command::Run { config, .. } => commands::run::run(&config),
         Command::Check { config, offline } => commands::check::run(&config, offline),
         Command::Schema { output } => commands::schema::run(output.as_deref()),
         Command::List { kind, json } => commands::list::run(kind.as_deref(), json),
@@ -87,12 +99,14 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Level from `RUST_LOG`, else Seam's `LOG_LEVEL`, else `default`.
+fn init_logging(default: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| match std::env::var("LOG_LEVEL") {
             Ok(level) => tracing_subscriber::EnvFilter::try_new(level.to_ascii_lowercase()),
-            Err(_) => Ok(tracing_subscriber::EnvFilter::new("warn")),
+            Err(_) => Ok(tracing_subscriber::EnvFilter::new(default)),
         })
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }

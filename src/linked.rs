@@ -4,6 +4,8 @@
 
 #[cfg(feature = "example-storage")]
 use seam_example_custom_storage as _;
+#[cfg(feature = "httpfw")]
+use seam_plugin_httpfw as _;
 #[cfg(feature = "memory")]
 use seam_plugin_memory as _;
 #[cfg(feature = "respond")]
@@ -13,6 +15,8 @@ use seam_plugin_valkey as _;
 
 /// Keeps the `use` lines above from being optimized into nothing.
 pub fn ensure_linked() {
+    #[cfg(feature = "httpfw")]
+    std::hint::black_box(seam_plugin_httpfw::HttpActionConfig::COMPONENT_NAME);
     #[cfg(feature = "memory")]
     std::hint::black_box(seam_plugin_memory::MemoryStorageConfig::COMPONENT_NAME);
     #[cfg(feature = "respond")]

@@ -3,7 +3,13 @@
 
 use std::process::Command;
 
-const EXPECTED: &[&str] = &["plugins.memory.storages.MemoryStorage", "plugins.respond.actions.RespondAction"];
+const EXPECTED: &[&str] = &[
+    "plugins.httpfw.actions.BalancerHttpAction",
+    "plugins.httpfw.actions.HttpAction",
+    "plugins.memory.storages.MemoryStorage",
+    "plugins.respond.actions.RespondAction",
+    "plugins.valkey.storages.ValkeyStorage",
+];
 
 #[test]
 fn the_binary_registers_every_expected_component() {

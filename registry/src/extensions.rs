@@ -36,3 +36,13 @@ impl PathParams {
         self.get("*")
     }
 }
+
+/// `http` or `https`: how the client reached the gateway (or, behind a trusted proxy, what
+/// its `X-Forwarded-Proto` says).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestScheme(pub &'static str);
+
+/// The client's IP address: the peer's, or, when the peer is a trusted proxy
+/// (`server.trustedProxies`), the right-most address of `X-Forwarded-For` that is not one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);

@@ -1,0 +1,77 @@
+//! Sending one request to one upstream.
+
+use std::time::Duration;
+
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, Version};
+use seam_registry::extensions::PathParams;
+use seam_registry::{Body, Response};
+
+use crate::client::UpstreamClient;
+use crate::headers::{remove_hop_by_hop, set_forwarded};
+use crate::upstream::Upstream;
+
+/// Why forwarding failed.
+#[derive(Debug)]
+pub enum ForwardError {
+    /// No connection could be made (refused, unreachable, TLS failed): 502, and the
+    /// request was not sent.
+    Connect(String),
+    /// The upstream did not answer within the timeout: 504.
+    Timeout(Duration),
+    /// Anything else (the connection broke, a malformed answer): 502.
+    Other(String),
+}
+
+impl ForwardError {
+    /// The answer the client gets.
+    pub fn into_response(self, upstream: &str) -> Response {
+        let (status, message) = match &self {
+            ForwardError::Connect(e) => (StatusCode::BAD_GATEWAY, format!("cannot connect to the upstream: {e}")),
+            ForwardError::Timeout(t) => {
+                (StatusCode::GATEWAY_TIMEOUT, format!("the upstream did not answer within {t:?}"))
+            }
+            ForwardError::Other(e) => (StatusCode::BAD_GATEWAY, format!("the upstream failed: {e}")),
+        };
+        tracing::warn!(upstream, status = status.as_u16(), "{message}");
+        let body = serde_json::json!({ "error": status.canonical_reason().unwrap_or("error"), "detail": message });
+        let mut response = Response::new(Body::from(body.to_string()));
+        *response.status_mut() = status;
+        response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
+}
+
+/// Forwards the request (`parts` and `body`) to `upstream` and returns its answer, streaming.
+pub async fn forward(
+    client: &UpstreamClient,
+    upstream: &Upstream,
+    mut parts: Parts,
+    body: Body,
+    timeout: Duration,
+    preserve_host: bool,
+) -> Result<Response, ForwardError> {
+    let target =
+        upstream.target(parts.extensions.get::<PathParams>(), parts.uri.query()).map_err(ForwardError::Other)?;
+    remove_hop_by_hop(&mut parts.headers);
+    parts.uri = target;
+    parts.version = Version::HTTP_11;
+    let mut request = http::Request::from_parts(parts, body);
+    set_forwarded(&mut request, upstream.authority().as_str(), preserve_host);
+    let sent = tokio::time::timeout(timeout, client.request(request)).await;
+    let response = match sent {
+        Err(_) => return Err(ForwardError::Timeout(timeout)),
+        Ok(Err(e)) if e.is_connect() => {
+            let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.to_string());
+            return Err(ForwardError::Connect(detail));
+        }
+        Ok(Err(e)) => {
+            let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.to_string());
+            return Err(ForwardError::Other(detail));
+        }
+        Ok(Ok(response)) => response,
+    };
+    let (mut parts, body) = response.into_parts();
+    remove_hop_by_hop(&mut parts.headers);
+    Ok(Response::from_parts(parts, Body::new(body)))
+}

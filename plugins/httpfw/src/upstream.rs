@@ -1,0 +1,109 @@
+//! An upstream endpoint and the URI a request is sent to.
+
+use http::Uri;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use seam_registry::extensions::PathParams;
+
+/// A parsed `upstreamEndpoint`: `http(s)://host[:port][/path with :params]`.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    /// As configured, for messages.
+    pub text: String,
+    scheme: Scheme,
+    authority: Authority,
+    path: String,
+    query: Option<String>,
+}
+
+impl Upstream {
+    /// Parses an endpoint URL; only `http` and `https` are accepted.
+    pub fn parse(text: &str) -> Result<Upstream, String> {
+        let uri: Uri = text.parse().map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+        let scheme = uri.scheme().cloned().ok_or_else(|| format!("`{text}` needs a scheme: http:// or https://"))?;
+        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
+            return Err(format!("`{text}`: only http:// and https:// upstreams are supported"));
+        }
+        let authority = uri.authority().cloned().ok_or_else(|| format!("`{text}` has no host"))?;
+        let path = uri.path().trim_end_matches('/').to_owned();
+        Ok(Upstream { text: text.to_owned(), scheme, authority, path, query: uri.query().map(str::to_owned) })
+    }
+
+    /// `host[:port]`, the `Host` an upstream expects.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// The URI for a request: the endpoint's path with `:param` placeholders filled from
+    /// the route, then the part of the path the route's `*` matched, then the query.
+    pub fn target(&self, params: Option<&PathParams>, request_query: Option<&str>) -> Result<Uri, String> {
+        let mut path = String::with_capacity(self.path.len() + 32);
+        for segment in self.path.split('/').skip(1) {
+            path.push('/');
+            match segment.strip_prefix(':') {
+                Some(name) => match params.and_then(|p| p.get(name)) {
+                    Some(value) => path.push_str(value),
+                    None => return Err(format!("the route has no parameter `{name}` for upstream `{}`", self.text)),
+                },
+                None => path.push_str(segment),
+            }
+        }
+        if let Some(rest) = params.and_then(PathParams::wildcard) {
+            let rest = rest.trim_start_matches('/');
+            if !rest.is_empty() {
+                path.push('/');
+                path.push_str(rest);
+            } else if path.is_empty() {
+                path.push('/');
+            }
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        let query = match (&self.query, request_query.filter(|q| !q.is_empty())) {
+            (Some(a), Some(b)) => Some(format!("{a}&{b}")),
+            (Some(a), None) => Some(a.clone()),
+            (None, Some(b)) => Some(b.to_owned()),
+            (None, None) => None,
+        };
+        let path_and_query = match query {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let pq: PathAndQuery = path_and_query.parse().map_err(|e| format!("invalid upstream path: {e}"))?;
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> PathParams {
+        PathParams(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn wildcard_params_and_query() {
+        let up = Upstream::parse("http://svc:8080/v2").unwrap();
+        let t = up.target(Some(&params(&[("*", "a/b")])), Some("x=1")).unwrap();
+        assert_eq!(t.to_string(), "http://svc:8080/v2/a/b?x=1");
+        let t = up.target(Some(&params(&[("*", "")])), None).unwrap();
+        assert_eq!(t.to_string(), "http://svc:8080/v2");
+
+        let up = Upstream::parse("https://svc/users/:id/profile?src=gw").unwrap();
+        let t = up.target(Some(&params(&[("id", "42")])), Some("full=1")).unwrap();
+        assert_eq!(t.to_string(), "https://svc/users/42/profile?src=gw&full=1");
+        assert!(up.target(None, None).is_err());
+
+        let root = Upstream::parse("http://svc").unwrap();
+        assert_eq!(root.target(None, None).unwrap().to_string(), "http://svc/");
+        assert_eq!(root.target(Some(&params(&[("*", "x")])), None).unwrap().to_string(), "http://svc/x");
+        assert!(Upstream::parse("ftp://svc").is_err());
+        assert!(Upstream::parse("svc:80").is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! `seam run [CONFIG...]`: serve.
+
+use std::process::ExitCode;
+
+use seam_registry::document;
+use seam_registry::resolver::{self, Options};
+
+use crate::cli::ConfigArgs;
+use crate::commands::check::report;
+use crate::config_paths;
+use crate::server::Server;
+
+/// Loads, builds and serves the document until SIGINT or SIGTERM.
+pub fn run(args: &ConfigArgs) -> Result<ExitCode, String> {
+    let paths = config_paths::resolve(&args.configs, &args.config)?;
+    let loaded = document::load(&paths);
+    if loaded.has_errors() {
+        report(loaded.diagnostics);
+        return Ok(ExitCode::FAILURE);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        let mut diagnostics = loaded.diagnostics;
+        let gateway = match resolver::resolve(&loaded.document, Options::default()).await {
+            Ok(gateway) => gateway,
+            Err(found) => {
+                diagnostics.extend(found);
+                report(diagnostics);
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        diagnostics.extend(gateway.warnings.iter().cloned());
+        for d in &diagnostics {
+            tracing::warn!("{}", d.to_string().trim_end());
+        }
+        let server = Server::bind(&gateway).await?;
+        if !gateway.server.disable_startup_message {
+            let name = if gateway.server.app_name.is_empty() { "seam" } else { gateway.server.app_name.as_str() };
+            let scheme = if gateway.server.tls { "https" } else { "http" };
+            tracing::info!(
+                address = %server.local_addr(),
+                routes = server.route_count(),
+                storages = gateway.storages.len(),
+                "{name} listening on {scheme}://{}",
+                server.local_addr()
+            );
+        }
+        server.serve(shutdown_signal()).await;
+        for (name, storage) in &gateway.storages {
+            if let Err(e) = storage.instance.close().await {
+                tracing::warn!(storage = %name, "closing failed: {e}");
+            }
+        }
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,84 @@
+//! `trustedProxies`: whose `X-Forwarded-*` headers are believed, and the client's address.
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use ipnet::IpNet;
+
+/// The proxies whose forwarded headers are believed.
+#[derive(Clone, Debug, Default)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// From `server.trustedProxies`: addresses (`10.0.0.1`) or CIDR blocks (`10.0.0.0/8`).
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        let mut nets = Vec::new();
+        for entry in entries {
+            let net = match entry.parse::<IpNet>() {
+                Ok(net) => net,
+                Err(_) => entry
+                    .parse::<IpAddr>()
+                    .map(IpNet::from)
+                    .map_err(|_| format!("server.trustedProxies: `{entry}` is not an IP address or CIDR block"))?,
+            };
+            nets.push(net);
+        }
+        Ok(TrustedProxies(nets))
+    }
+
+    /// Whether `ip` is a trusted proxy.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The client's IP: walking `X-Forwarded-For` from the right while the hop is trusted.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let mut client = peer.to_canonical();
+        if !self.contains(client) {
+            return client;
+        }
+        let hops: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+            .collect();
+        for hop in hops.into_iter().rev() {
+            client = hop.to_canonical();
+            if !self.contains(client) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// Removes forwarded headers a client that is not a trusted proxy sent: they cannot be believed.
+pub fn strip_untrusted(headers: &mut HeaderMap) {
+    for name in ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip"] {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ip_skips_trusted_hops() {
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8".into(), "192.168.1.1".into()]).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.7, 10.1.2.3".parse().unwrap());
+        assert_eq!(
+            trusted.client_ip("192.168.1.1".parse().unwrap(), &headers),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            trusted.client_ip("198.51.100.1".parse().unwrap(), &headers),
+            "198.51.100.1".parse::<IpAddr>().unwrap()
+        );
+        assert!(TrustedProxies::parse(&["nope".into()]).is_err());
+    }
+}

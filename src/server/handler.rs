@@ -1,0 +1,141 @@
+//! One request: health routes, body limit, forwarded headers, routing, the chain, the log line.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderValue, Method, StatusCode};
+use hyper::body::Incoming;
+use seam_registry::extensions::{ClientAddr, ClientIp, MatchedRoute, RequestScheme};
+use seam_registry::{Body, Request, Response, Storage};
+
+use super::body_limit::LimitedBody;
+use super::forwarded::{TrustedProxies, strip_untrusted};
+use super::router::{Lookup, Router};
+
+/// Everything a request needs, shared by all connections.
+pub struct App {
+    /// The routing table.
+    pub router: Router,
+    /// `server.bodyLimit`.
+    pub body_limit: u64,
+    /// `server.trustedProxies`.
+    pub trusted: TrustedProxies,
+    /// Liveness and readiness paths, unless `disableHealthCheck`.
+    pub health: Option<(String, String)>,
+    /// Storages that readiness pings.
+    pub storages: Vec<(String, Arc<dyn Storage>)>,
+    /// Served over TLS.
+    pub tls: bool,
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    let mut response = Response::new(Body::from(value.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error(status: StatusCode, detail: &str) -> Response {
+    json(status, serde_json::json!({ "error": status.canonical_reason().unwrap_or("error"), "detail": detail }))
+}
+
+impl App {
+    async fn readiness(&self) -> Response {
+        let checks = self.storages.iter().map(|(name, storage)| async move {
+            let result = match tokio::time::timeout(Duration::from_secs(5), storage.ping()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer within 5s".to_owned()),
+            };
+            (name.clone(), result)
+        });
+        let results = futures_util::future::join_all(checks).await;
+        let failing: serde_json::Map<String, serde_json::Value> =
+            results.into_iter().filter_map(|(name, r)| r.err().map(|e| (name, e.into()))).collect();
+        if failing.is_empty() {
+            json(StatusCode::OK, serde_json::json!({ "status": "ready" }))
+        } else {
+            json(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "not ready", "failing": failing }))
+        }
+    }
+
+    /// Answers one request from `peer`.
+    pub async fn handle(&self, req: http::Request<Incoming>, peer: SocketAddr) -> Response {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let (response, route) = self.dispatch(req, peer).await;
+        tracing::info!(
+            target: "seam::access",
+            method = %method,
+            path = %path,
+            route = route.as_deref().unwrap_or("-"),
+            status = response.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            client = %peer.ip(),
+        );
+        response
+    }
+
+    async fn dispatch(&self, req: http::Request<Incoming>, peer: SocketAddr) -> (Response, Option<String>) {
+        if let Some((live, ready)) = &self.health
+            && (req.method() == Method::GET || req.method() == Method::HEAD)
+        {
+            if req.uri().path() == live {
+                return (json(StatusCode::OK, serde_json::json!({ "status": "live" })), None);
+            }
+            if req.uri().path() == ready {
+                return (self.readiness().await, None);
+            }
+        }
+        let announced =
+            req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > self.body_limit) {
+            return (error(StatusCode::PAYLOAD_TOO_LARGE, "request body larger than the server's bodyLimit"), None);
+        }
+        let (route, params) = match self.router.lookup(req.method(), req.uri().path()) {
+            Lookup::Found(route, params) => (route, params),
+            Lookup::NotFound => return (error(StatusCode::NOT_FOUND, "no route for this path"), None),
+            Lookup::MethodNotAllowed(allow) => {
+                let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "the route does not serve this method");
+                if let Ok(allow) = HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(ALLOW, allow);
+                }
+                return (response, None);
+            }
+        };
+        let (mut parts, body) = req.into_parts();
+        let trusted = self.trusted.contains(peer.ip());
+        let scheme = match parts.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+            Some("https") if trusted => "https",
+            Some("http") if trusted => "http",
+            _ if self.tls => "https",
+            _ => "http",
+        };
+        let client_ip = self.trusted.client_ip(peer.ip(), &parts.headers);
+        if !trusted {
+            strip_untrusted(&mut parts.headers);
+        }
+        parts.extensions.insert(ClientAddr(peer));
+        parts.extensions.insert(ClientIp(client_ip));
+        parts.extensions.insert(RequestScheme(scheme));
+        parts.extensions.insert(MatchedRoute {
+            name: route.name.clone(),
+            service: route.service.clone(),
+            pattern: route.pattern.clone(),
+        });
+        parts.extensions.insert(params);
+        let tripped = Arc::new(AtomicBool::new(false));
+        let body = Body::new(LimitedBody::new(Body::new(body), self.body_limit, tripped.clone()));
+        let response = route.pipeline.run(Request::from_parts(parts, body)).await;
+        let response = if tripped.load(Ordering::Acquire) {
+            error(StatusCode::PAYLOAD_TOO_LARGE, "request body larger than the server's bodyLimit")
+        } else {
+            response
+        };
+        (response, Some(route.name.to_string()))
+    }
+}

@@ -1,0 +1,127 @@
+//! The HTTP(S) server: accepts connections, serves HTTP/1.1 and HTTP/2, shuts down gracefully.
+
+mod body_limit;
+mod forwarded;
+mod handler;
+mod router;
+mod tls;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use seam_registry::document::ServerConfig;
+use seam_registry::resolver::Gateway;
+use tokio::net::TcpListener;
+
+pub use handler::App;
+pub use router::Router;
+
+/// A bound, ready-to-serve gateway.
+pub struct Server {
+    listener: TcpListener,
+    app: Arc<App>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    config: ServerConfig,
+}
+
+impl Server {
+    /// Builds the routing table and TLS, and binds `server.address`. Errors name what is wrong.
+    pub async fn bind(gateway: &Gateway) -> Result<Server, String> {
+        let config = gateway.server.clone();
+        let router = Router::build(&gateway.routes)?;
+        let trusted = forwarded::TrustedProxies::parse(&config.trusted_proxies)?;
+        let tls = if config.tls { Some(tls::acceptor(&config.cert_file, &config.key_file)?) } else { None };
+        let listener = TcpListener::bind(&config.address)
+            .await
+            .map_err(|e| format!("cannot listen on server.address `{}`: {e}", config.address))?;
+        let app = App {
+            router,
+            body_limit: config.body_limit,
+            trusted,
+            health: (!config.disable_health_check)
+                .then(|| (config.health_check_live_route.clone(), config.health_check_ready_route.clone())),
+            storages: gateway.storages.iter().map(|(n, s)| (n.clone(), s.instance.clone())).collect(),
+            tls: tls.is_some(),
+        };
+        Ok(Server { listener, app: Arc::new(app), tls, config })
+    }
+
+    /// The address it listens on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// How many routes it serves.
+    pub fn route_count(&self) -> usize {
+        self.app.router.route_count()
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, lets in-flight requests
+    /// finish for up to `server.shutdownTimeout`, and returns.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        let header_timeout =
+            [self.config.read_timeout.non_zero(), self.config.idle_timeout.non_zero()].into_iter().flatten().min();
+        builder.http1().timer(TokioTimer::new()).keep_alive(true).header_read_timeout(header_timeout);
+        builder.http2().timer(TokioTimer::new());
+        let builder = Arc::new(builder);
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let app = self.app.clone();
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
+            let tls = self.tls.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
+                });
+                let result = match tls {
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(stream) => {
+                            let conn =
+                                builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                            watcher.watch(conn).await
+                        }
+                        Err(e) => {
+                            tracing::debug!(%peer, "TLS handshake failed: {e}");
+                            return;
+                        }
+                    },
+                    None => {
+                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                        watcher.watch(conn).await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!(%peer, "connection ended: {e}");
+                }
+            });
+        }
+        drop(self.listener);
+        let limit = self.config.shutdown_timeout.get();
+        tracing::info!("shutting down: waiting up to {limit:?} for in-flight requests");
+        tokio::select! {
+            () = graceful.shutdown() => tracing::info!("all connections closed"),
+            () = tokio::time::sleep(limit) => tracing::warn!("shutdownTimeout reached; closing the remaining connections"),
+        }
+    }
+}
