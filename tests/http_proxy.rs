@@ -1,0 +1,140 @@
+//! HttpAction and BalancerHttpAction against test upstreams written with hyper.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::Full;
+use support::{Gateway, SERVER, Upstream, get, json, send};
+
+fn forward_doc(server: &str, action: &str, routes: &str) -> String {
+    format!("{server}actions:\n  Fw: {action}\nroutes:\n{routes}")
+}
+
+#[tokio::test]
+async fn path_remainder_params_and_query_are_forwarded() {
+    let up = Upstream::echo("u").await;
+    let doc = format!(
+        "{SERVER}actions:
+  Files: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{0}/storage\" }} }}
+  User: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{0}/v2/users/:id/profile\" }} }}
+routes:
+  Files: {{ gatewayPath: /files/*, action: Files }}
+  User: {{ gatewayPath: /users/:id, action: User }}
+",
+        up.url()
+    );
+    let gw = Gateway::start(&doc).await;
+    let (_, _, body) = get(&gw.url("/files/a/b%20c.txt?x=1&y=2")).await;
+    assert_eq!(json(&body)["uri"], "/storage/a/b%20c.txt?x=1&y=2");
+    let (_, _, body) = get(&gw.url("/files")).await;
+    assert_eq!(json(&body)["uri"], "/storage");
+    let (_, _, body) = get(&gw.url("/users/42?full=true")).await;
+    assert_eq!(json(&body)["uri"], "/v2/users/42/profile?full=true");
+}
+
+#[tokio::test]
+async fn hop_by_hop_headers_are_removed_both_ways_and_forwarded_headers_set() {
+    let up = Upstream::echo("u").await;
+    let action =
+        format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}", up.url());
+    let gw = Gateway::start(&forward_doc(SERVER, &action, "  R: { gatewayPath: /r, action: Fw }\n")).await;
+    let request = http::Request::get(gw.url("/r"))
+        .header("connection", "x-client-hop")
+        .header("x-client-hop", "1")
+        .header("keep-alive", "timeout=5")
+        .header("te", "trailers")
+        .header("x-kept", "yes")
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("host", "gateway.example")
+        .body(Full::default())
+        .unwrap();
+    let (status, headers, body) = send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    let seen = &json(&body)["headers"];
+    for hop in ["x-client-hop", "keep-alive", "te"] {
+        assert!(seen.get(hop).is_none(), "`{hop}` reached the upstream: {seen}");
+    }
+    assert_eq!(seen["x-kept"], "yes");
+    assert_eq!(seen["x-forwarded-for"], "127.0.0.1", "a client that is no trusted proxy cannot inject addresses");
+    assert_eq!(seen["x-forwarded-proto"], "http");
+    assert_eq!(seen["x-forwarded-host"], "gateway.example");
+    assert_eq!(seen["host"], up.addr.to_string(), "Host becomes the upstream's");
+    assert!(headers.get("x-upstream-hop").is_none(), "hop-by-hop headers of the response are removed");
+    assert!(headers.get("keep-alive").is_none());
+}
+
+#[tokio::test]
+async fn trusted_proxies_keep_forwarded_headers_and_preserve_host() {
+    let up = Upstream::echo("u").await;
+    let action = format!(
+        "{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\", preserveHost: true }} }}",
+        up.url()
+    );
+    let server = "server:\n  address: 127.0.0.1:0\n  trustedProxies: [127.0.0.0/8]\n";
+    let gw = Gateway::start(&forward_doc(server, &action, "  R: { gatewayPath: /r, action: Fw }\n")).await;
+    let request = http::Request::get(gw.url("/r"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-forwarded-proto", "https")
+        .header("host", "api.example")
+        .body(Full::default())
+        .unwrap();
+    let (_, _, body) = send(request).await;
+    let seen = &json(&body)["headers"];
+    assert_eq!(seen["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert_eq!(seen["x-forwarded-proto"], "https");
+    assert_eq!(seen["host"], "api.example");
+}
+
+#[tokio::test]
+async fn balancer_spreads_round_robin_and_skips_a_dead_endpoint() {
+    let (a, b, c) = (Upstream::echo("a").await, Upstream::echo("b").await, Upstream::echo("c").await);
+    let dead = seam_testkit::free_port();
+    let action = format!(
+        "{{ use: plugins.httpfw.actions.BalancerHttpAction, config: {{ upstreamEndpoints: [\"{}\", \"{}\", \"http://127.0.0.1:{dead}\", \"{}\"], backoff: 30s }} }}",
+        a.url(),
+        b.url(),
+        c.url()
+    );
+    let gw = Gateway::start(&forward_doc(SERVER, &action, "  R: { gatewayPath: /r, action: Fw }\n")).await;
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for _ in 0..12 {
+        let (status, _, body) = get(&gw.url("/r")).await;
+        assert_eq!(status, StatusCode::OK, "a request without a body is retried on the next endpoint");
+        *counts.entry(json(&body)["upstream"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert!(counts.values().all(|&n| n >= 3), "spread evenly: {counts:?}");
+}
+
+#[tokio::test]
+async fn connect_failure_is_502_and_a_slow_upstream_504() {
+    let dead = seam_testkit::free_port();
+    let slow = Upstream::start(|_req| async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        http::Response::new(Full::new(Bytes::from_static(b"late")))
+    })
+    .await;
+    let doc = format!(
+        "{SERVER}actions:
+  Dead: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://127.0.0.1:{dead}\" }} }}
+  Slow: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\", timeout: 300ms }} }}
+  AllDead: {{ use: plugins.httpfw.actions.BalancerHttpAction, config: {{ upstreamEndpoints: [\"http://127.0.0.1:{dead}\"] }} }}
+routes:
+  Dead: {{ gatewayPath: /dead, action: Dead }}
+  Slow: {{ gatewayPath: /slow, action: Slow }}
+  AllDead: {{ gatewayPath: /all-dead, action: AllDead }}
+",
+        slow.url()
+    );
+    let gw = Gateway::start(&doc).await;
+    assert_eq!(get(&gw.url("/dead")).await.0, StatusCode::BAD_GATEWAY);
+    let started = std::time::Instant::now();
+    assert_eq!(get(&gw.url("/slow")).await.0, StatusCode::GATEWAY_TIMEOUT);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(get(&gw.url("/all-dead")).await.0, StatusCode::BAD_GATEWAY);
+    assert_eq!(get(&gw.url("/all-dead")).await.0, StatusCode::BAD_GATEWAY, "still 502 while backing off");
+}

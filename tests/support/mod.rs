@@ -1,0 +1,174 @@
+//! Helpers for the HTTP tests: a gateway served in-process on an ephemeral port, test
+//! upstreams written with hyper, and a client.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use seam::server::Server;
+use seam_registry::document;
+use seam_registry::resolver::{self, Options};
+use tokio::sync::oneshot;
+
+/// A gateway serving a document; stopped (gracefully) by `stop` or on drop.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    pub done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// Serves `yaml` (its `server.address` should be `127.0.0.1:0`).
+    pub async fn start(yaml: &str) -> Gateway {
+        let loaded = document::load_str("gateway.yaml", yaml);
+        assert!(!loaded.has_errors(), "{}", loaded.diagnostics.iter().map(ToString::to_string).collect::<String>());
+        let gateway = resolver::resolve(&loaded.document, Options::default())
+            .await
+            .unwrap_or_else(|d| panic!("{}", d.iter().map(ToString::to_string).collect::<String>()));
+        let server = Server::bind(&gateway).await.expect("bind");
+        let addr = server.local_addr();
+        let (tx, rx) = oneshot::channel();
+        let done = tokio::spawn(async move {
+            server
+                .serve(async {
+                    let _ = rx.await;
+                })
+                .await;
+            drop(gateway);
+        });
+        Gateway { addr, stop: Some(tx), done: Some(done) }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Starts the graceful shutdown.
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `server:` lines for a test gateway on an ephemeral port.
+pub const SERVER: &str = "server:\n  address: 127.0.0.1:0\n  disableStartupMessage: true\n";
+
+/// A plain HTTP/1.1 client.
+pub fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+}
+
+/// Sends a request; returns status, headers and the whole body.
+pub async fn send(req: http::Request<Full<Bytes>>) -> (http::StatusCode, http::HeaderMap, Bytes) {
+    let response = client().request(req).await.expect("request");
+    let (parts, body) = response.into_parts();
+    (parts.status, parts.headers, body.collect().await.expect("body").to_bytes())
+}
+
+/// GET `url`.
+pub async fn get(url: &str) -> (http::StatusCode, http::HeaderMap, Bytes) {
+    send(http::Request::get(url).body(Full::default()).unwrap()).await
+}
+
+/// JSON of a body.
+pub fn json(body: &Bytes) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+/// A test upstream: answers every request with `handler`.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Handler = Arc<
+    dyn Fn(http::Request<Incoming>) -> std::pin::Pin<Box<dyn Future<Output = http::Response<Full<Bytes>>> + Send>>
+        + Send
+        + Sync,
+>;
+
+impl Upstream {
+    /// Serves `handler` on an ephemeral port (HTTP/1.1, keep-alive).
+    pub async fn start<F, Fut>(handler: F) -> Upstream
+    where
+        F: Fn(http::Request<Incoming>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |req| Box::pin(handler(req)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let handler = handler.clone();
+                        async move { Ok::<_, Infallible>(handler(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Upstream { addr, task }
+    }
+
+    /// An upstream answering with JSON of what it received (method, URI, headers, body size).
+    pub async fn echo(name: &'static str) -> Upstream {
+        Upstream::start(move |req: http::Request<Incoming>| async move {
+            let (parts, body) = req.into_parts();
+            let mut size = 0usize;
+            let mut body = body;
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.unwrap().into_data() {
+                    size += data.len();
+                }
+            }
+            let headers: serde_json::Map<String, serde_json::Value> = parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into()))
+                .collect();
+            let value = serde_json::json!({
+                "upstream": name, "method": parts.method.as_str(), "uri": parts.uri.to_string(),
+                "headers": headers, "bodySize": size,
+            });
+            http::Response::builder()
+                .header("content-type", "application/json")
+                .header("connection", "x-upstream-hop")
+                .header("x-upstream-hop", "secret")
+                .header("keep-alive", "timeout=5")
+                .body(Full::new(Bytes::from(value.to_string())))
+                .unwrap()
+        })
+        .await
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
