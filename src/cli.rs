@@ -37,6 +37,9 @@ pub enum Command {
         /// Log format: `text` or `json`.
         #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
         log_format: String,
+        /// Worker threads of the async runtime (default: one per core).
+        #[arg(long, value_name = "N", env = "SEAM_WORKERS")]
+        workers: Option<usize>,
     },
     /// Load and validate a document, build every component, print the resolved graph.
     Check {
@@ -81,7 +84,7 @@ pub fn run() -> ExitCode {
         _ => init_logging("warn", false),
     }
     let result = match cli.command {
-        Command::Run { config, .. } => commands::run::run(&config),
+        Command::Run { config, workers, .. } => commands::run::run(&config, workers),
         Command::Check { config, offline } => commands::check::run(&config, offline),
         Command::Schema { output } => commands::schema::run(output.as_deref()),
         Command::List { kind, json } => commands::list::run(kind.as_deref(), json),

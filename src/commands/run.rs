@@ -11,17 +11,24 @@ use crate::config_paths;
 use crate::server::Server;
 
 /// Loads, builds and serves the document until SIGINT or SIGTERM.
-pub fn run(args: &ConfigArgs) -> Result<ExitCode, String> {
+pub fn run(args: &ConfigArgs, workers: Option<usize>) -> Result<ExitCode, String> {
     let paths = config_paths::resolve(&args.configs, &args.config)?;
     let loaded = document::load(&paths);
     if loaded.has_errors() {
         report(loaded.diagnostics);
         return Ok(ExitCode::FAILURE);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let mut builder = match workers {
+        Some(0) => return Err("--workers must be at least 1".into()),
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = builder.enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
         let mut diagnostics = loaded.diagnostics;
         let gateway = match resolver::resolve(&loaded.document, Options::default()).await {
