@@ -238,3 +238,63 @@ async fn tls_with_http2_by_alpn() {
     let error = seam::server::Server::bind(&gateway).await.err().expect("a missing certificate is a startup error");
     assert!(error.contains("/nope/cert.pem"), "{error}");
 }
+
+/// An upstream that sends a line every 250 ms, six times. Returns its URL.
+async fn trickling_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    let chunks = futures_util::stream::unfold(0, |n| async move {
+                        if n == 6 {
+                            return None;
+                        }
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        Some((Ok::<_, std::io::Error>(hyper::body::Frame::data(Bytes::from_static(b"tick\n"))), n + 1))
+                    });
+                    Ok::<_, std::convert::Infallible>(http::Response::new(StreamBody::new(Box::pin(chunks))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn read_and_write_timeouts() {
+    let upstream = Upstream::echo("u").await;
+    let trickle = trickling_upstream().await;
+    let doc = format!(
+        "server:\n  address: 127.0.0.1:0\n  readTimeout: 500ms\n  writeTimeout: 700ms\nactions:\n  Fw: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}\n  Trickle: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{trickle}\" }} }}\nroutes:\n  R: {{ gatewayPath: /upload, action: Fw }}\n  T: {{ gatewayPath: /trickle, action: Trickle }}\n",
+        upstream.url()
+    );
+    let gw = Gateway::start(&doc).await;
+    // A body that trickles in past readTimeout: 408.
+    let chunks = futures_util::stream::unfold(0, |n| async move {
+        if n == 4 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Some((Ok::<_, std::io::Error>(hyper::body::Frame::data(Bytes::from_static(b"slow"))), n + 1))
+    });
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let request = http::Request::post(gw.url("/upload")).body(StreamBody::new(Box::pin(chunks))).unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+
+    // A response still streaming after writeTimeout is cut off.
+    let started = Instant::now();
+    let response =
+        support::client().request(http::Request::get(gw.url("/trickle")).body(Full::default()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let result = response.into_body().collect().await;
+    assert!(result.is_err(), "the body must be cut off, not complete");
+    assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
+}

@@ -14,6 +14,7 @@ use seam_registry::{Body, Request, Response, Storage};
 use super::body_limit::LimitedBody;
 use super::forwarded::{TrustedProxies, strip_untrusted};
 use super::router::{Lookup, Router};
+use super::write_timeout::DeadlineBody;
 
 /// Everything a request needs, shared by all connections.
 pub struct App {
@@ -29,6 +30,10 @@ pub struct App {
     pub storages: Vec<(String, Arc<dyn Storage>)>,
     /// Served over TLS.
     pub tls: bool,
+    /// `server.readTimeout`: the whole request body must arrive within it.
+    pub read_timeout: Option<Duration>,
+    /// `server.writeTimeout`: the whole response must be written within it.
+    pub write_timeout: Option<Duration>,
 }
 
 fn json(status: StatusCode, value: serde_json::Value) -> Response {
@@ -67,7 +72,10 @@ impl App {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let (response, route) = self.dispatch(req, peer).await;
+        let (mut response, route) = self.dispatch(req, peer).await;
+        if let Some(timeout) = self.write_timeout {
+            response = response.map(|body| Body::new(DeadlineBody::new(body, timeout)));
+        }
         tracing::info!(
             target: "seam::access",
             method = %method,
@@ -81,6 +89,7 @@ impl App {
     }
 
     async fn dispatch(&self, req: http::Request<Incoming>, peer: SocketAddr) -> (Response, Option<String>) {
+        let started = Instant::now();
         if let Some((live, ready)) = &self.health
             && (req.method() == Method::GET || req.method() == Method::HEAD)
         {
@@ -129,10 +138,16 @@ impl App {
         });
         parts.extensions.insert(params);
         let tripped = Arc::new(AtomicBool::new(false));
-        let body = Body::new(LimitedBody::new(Body::new(body), self.body_limit, tripped.clone()));
-        let response = route.pipeline.run(Request::from_parts(parts, body)).await;
+        let late = Arc::new(AtomicBool::new(false));
+        let mut limited = LimitedBody::new(Body::new(body), self.body_limit, tripped.clone());
+        if let Some(timeout) = self.read_timeout {
+            limited = limited.with_deadline(started + timeout, late.clone());
+        }
+        let response = route.pipeline.run(Request::from_parts(parts, Body::new(limited))).await;
         let response = if tripped.load(Ordering::Acquire) {
             error(StatusCode::PAYLOAD_TOO_LARGE, "request body larger than the server's bodyLimit")
+        } else if late.load(Ordering::Acquire) {
+            error(StatusCode::REQUEST_TIMEOUT, "request body not received within the server's readTimeout")
         } else {
             response
         };

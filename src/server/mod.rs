@@ -5,6 +5,7 @@ mod forwarded;
 mod handler;
 mod router;
 mod tls;
+mod write_timeout;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -47,6 +48,8 @@ impl Server {
                 .then(|| (config.health_check_live_route.clone(), config.health_check_ready_route.clone())),
             storages: gateway.storages.iter().map(|(n, s)| (n.clone(), s.instance.clone())).collect(),
             tls: tls.is_some(),
+            read_timeout: config.read_timeout.non_zero(),
+            write_timeout: config.write_timeout.non_zero(),
         };
         Ok(Server { listener, app: Arc::new(app), tls, config })
     }
