@@ -239,37 +239,26 @@ async fn tls_with_http2_by_alpn() {
     assert!(error.contains("/nope/cert.pem"), "{error}");
 }
 
-/// An upstream that sends a line every 250 ms, six times. Returns its URL.
-async fn trickling_upstream() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req| async {
-                    let chunks = futures_util::stream::unfold(0, |n| async move {
-                        if n == 6 {
-                            return None;
-                        }
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                        Some((Ok::<_, std::io::Error>(hyper::body::Frame::data(Bytes::from_static(b"tick\n"))), n + 1))
-                    });
-                    Ok::<_, std::convert::Infallible>(http::Response::new(StreamBody::new(Box::pin(chunks))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    format!("http://{addr}")
+/// An upstream that sends a line every 250 ms, six times.
+async fn trickling_upstream() -> Upstream {
+    Upstream::start(|_req| async {
+        let chunks = futures_util::stream::unfold(0, |n| async move {
+            if n == 6 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            Some((Ok::<_, std::io::Error>(hyper::body::Frame::data(Bytes::from_static(b"tick\n"))), n + 1))
+        });
+        http::Response::new(StreamBody::new(Box::pin(chunks)))
+    })
+    .await
 }
 
 #[tokio::test]
 async fn read_and_write_timeouts() {
     let upstream = Upstream::echo("u").await;
-    let trickle = trickling_upstream().await;
+    let trickling = trickling_upstream().await;
+    let trickle = trickling.url();
     let doc = format!(
         "server:\n  address: 127.0.0.1:0\n  readTimeout: 500ms\n  writeTimeout: 700ms\nactions:\n  Fw: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}\n  Trickle: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{trickle}\" }} }}\nroutes:\n  R: {{ gatewayPath: /upload, action: Fw }}\n  T: {{ gatewayPath: /trickle, action: Trickle }}\n",
         upstream.url()

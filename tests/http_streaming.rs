@@ -48,10 +48,10 @@ async fn a_256_mib_upload_and_download_stream_with_flat_memory() {
     std::fs::write(
         &config,
         format!(
-            "server:\n  address: 127.0.0.1:{port}\n  bodyLimit: {}\nactions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}\n  Down: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{}\" }} }}\nroutes:\n  Upload: {{ gatewayPath: /upload, methods: [POST], action: Up }}\n  Download: {{ gatewayPath: /download, methods: [GET], action: Down }}\n",
+            "server:\n  address: 127.0.0.1:{port}\n  bodyLimit: {}\nactions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}\n  Down: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}\nroutes:\n  Upload: {{ gatewayPath: /upload, methods: [POST], action: Up }}\n  Download: {{ gatewayPath: /download, methods: [GET], action: Down }}\n",
             TOTAL + 1,
             upstream.url(),
-            download
+            download.url()
         ),
     )
     .unwrap();
@@ -113,26 +113,12 @@ fn unsafe_kill_term(pid: u32) {
     assert!(status.success());
 }
 
-/// An upstream that answers GET with 256 MiB, streamed in chunks. Returns `host:port`.
-async fn download_upstream() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req| async {
-                    let chunks = (0..TOTAL / CHUNK)
-                        .map(|_| Ok::<_, std::io::Error>(Frame::data(Bytes::from_static(&[9u8; CHUNK]))));
-                    Ok::<_, std::convert::Infallible>(http::Response::new(StreamBody::new(futures_util::stream::iter(
-                        chunks,
-                    ))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr.to_string()
+/// An upstream that answers with 256 MiB, streamed in chunks.
+async fn download_upstream() -> Upstream {
+    Upstream::start(|_req| async {
+        let chunks =
+            (0..TOTAL / CHUNK).map(|_| Ok::<_, std::io::Error>(Frame::data(Bytes::from_static(&[9u8; CHUNK]))));
+        http::Response::new(StreamBody::new(futures_util::stream::iter(chunks)))
+    })
+    .await
 }

@@ -102,20 +102,16 @@ impl Drop for Upstream {
     }
 }
 
-type Handler = Arc<
-    dyn Fn(http::Request<Incoming>) -> std::pin::Pin<Box<dyn Future<Output = http::Response<Full<Bytes>>> + Send>>
-        + Send
-        + Sync,
->;
-
 impl Upstream {
-    /// Serves `handler` on an ephemeral port (HTTP/1.1, keep-alive).
-    pub async fn start<F, Fut>(handler: F) -> Upstream
+    /// Serves `handler` on an ephemeral port (HTTP/1.1, keep-alive); any body type.
+    pub async fn start<F, Fut, B>(handler: F) -> Upstream
     where
         F: Fn(http::Request<Incoming>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
+        Fut: Future<Output = http::Response<B>> + Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let handler: Handler = Arc::new(move |req| Box::pin(handler(req)));
+        let handler = Arc::new(handler);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
