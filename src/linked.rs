@@ -10,6 +10,8 @@ use seam_plugin_httpfw as _;
 use seam_plugin_memory as _;
 #[cfg(feature = "respond")]
 use seam_plugin_respond as _;
+#[cfg(feature = "sessions")]
+use seam_plugin_sessions as _;
 #[cfg(feature = "valkey")]
 use seam_plugin_valkey as _;
 
@@ -21,6 +23,8 @@ pub fn ensure_linked() {
     std::hint::black_box(seam_plugin_memory::MemoryStorageConfig::COMPONENT_NAME);
     #[cfg(feature = "respond")]
     std::hint::black_box(seam_plugin_respond::RespondActionConfig::COMPONENT_NAME);
+    #[cfg(feature = "sessions")]
+    std::hint::black_box(seam_plugin_sessions::SessionMiddlewareConfig::COMPONENT_NAME);
     #[cfg(feature = "valkey")]
     std::hint::black_box(seam_plugin_valkey::ValkeyStorageConfig::COMPONENT_NAME);
     #[cfg(feature = "example-storage")]

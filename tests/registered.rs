@@ -8,6 +8,8 @@ const EXPECTED: &[&str] = &[
     "plugins.httpfw.actions.HttpAction",
     "plugins.memory.storages.MemoryStorage",
     "plugins.respond.actions.RespondAction",
+    "plugins.sessions.middlewares.MapSessionToHeaderMiddleware",
+    "plugins.sessions.middlewares.SessionMiddleware",
     "plugins.valkey.storages.ValkeyStorage",
 ];
 
@@ -28,4 +30,13 @@ fn the_binary_registers_every_expected_component() {
 #[test]
 fn the_registry_has_no_duplicate_names() {
     assert_eq!(seam_registry::registration::duplicates(), Vec::<String>::new());
+}
+
+#[test]
+fn seam_names_of_the_session_plugin_resolve() {
+    use seam_plugin_sessions as _;
+    for alias in ["plugins.session.middlewares.LoadSessionMiddleware", "plugins.session.middlewares.MapSessionToHeaderMiddleware"] {
+        assert!(seam_registry::registration::find(alias).is_some(), "{alias}");
+    }
+    assert_eq!(seam_registry::registration::plugin("session"), Some("sessions"));
 }

@@ -46,3 +46,77 @@ pub struct RequestScheme(pub &'static str);
 /// (`server.trustedProxies`), the right-most address of `X-Forwarded-For` that is not one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub std::net::IpAddr);
+
+/// The session of the request, put there by a session middleware: later middlewares and
+/// actions read and change it; the session middleware stores the changes when the response
+/// passes back through it.
+#[derive(Clone, Debug, Default)]
+pub struct Session(std::sync::Arc<std::sync::Mutex<SessionData>>);
+
+/// What a [`Session`] holds.
+#[derive(Debug, Default)]
+pub struct SessionData {
+    /// The values.
+    pub values: serde_json::Map<String, serde_json::Value>,
+    /// Whether the values changed during this request.
+    pub changed: bool,
+    /// Whether the session is to be destroyed.
+    pub destroyed: bool,
+}
+
+impl Session {
+    /// A session holding `values`.
+    pub fn new(values: serde_json::Map<String, serde_json::Value>) -> Self {
+        Session(std::sync::Arc::new(std::sync::Mutex::new(SessionData { values, changed: false, destroyed: false })))
+    }
+
+    fn data(&self) -> std::sync::MutexGuard<'_, SessionData> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<serde_json::Value> {
+        self.data().values.get(key).cloned()
+    }
+
+    /// All values.
+    pub fn values(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.data().values.clone()
+    }
+
+    /// Sets `key`; `null` removes it.
+    pub fn set(&self, key: &str, value: serde_json::Value) {
+        let mut data = self.data();
+        if value.is_null() {
+            data.values.remove(key);
+        } else {
+            data.values.insert(key.to_owned(), value);
+        }
+        data.changed = true;
+    }
+
+    /// Merges `values` in (a `null` value removes its key).
+    pub fn merge(&self, values: serde_json::Map<String, serde_json::Value>) {
+        for (key, value) in values {
+            self.set(&key, value);
+        }
+    }
+
+    /// Ends the session: its data is deleted and its cookie expired.
+    pub fn destroy(&self) {
+        let mut data = self.data();
+        data.values.clear();
+        data.destroyed = true;
+    }
+
+    /// Whether it has no values.
+    pub fn is_empty(&self) -> bool {
+        self.data().values.is_empty()
+    }
+
+    /// (changed, destroyed).
+    pub fn state(&self) -> (bool, bool) {
+        let data = self.data();
+        (data.changed, data.destroyed)
+    }
+}

@@ -86,11 +86,12 @@ pub async fn resolve(document: &Document, options: Options) -> Result<Gateway, V
         diags.push(Diagnostic::error(message));
     }
     let allowed_plugins = check_plugins(document, &mut diags);
+    let plugin_defaults = plugin_defaults(document);
 
     let mut parsed: BTreeMap<(Kind, String), Parsed<'_>> = BTreeMap::new();
     for kind in Kind::ALL {
         for def in document.components(kind).values() {
-            if let Some(p) = parse_component(def, allowed_plugins.as_ref(), &mut diags) {
+            if let Some(p) = parse_component(def, allowed_plugins.as_ref(), &plugin_defaults, &mut diags) {
                 parsed.insert((kind, def.name.clone()), p);
             }
         }
@@ -318,22 +319,28 @@ fn check_plugins(document: &Document, diags: &mut Vec<Diagnostic>) -> Option<BTr
                 );
             }
         }
-        if let Some(config) = &entry.config {
-            diags.push(
-                Diagnostic::warning(format!(
-                    "plugin-level `config` of `{}` is not used; put these keys under each component's `config:`",
-                    entry.name
-                ))
-                .at(&config.loc),
-            );
-        }
     }
     Some(allowed)
+}
+
+/// Plugin-level `config:` of `plugins:` entries (Seam's form), by canonical plugin name:
+/// defaults for every component of that plugin, which a component's own `config` overrides.
+fn plugin_defaults(document: &Document) -> BTreeMap<&'static str, serde_json::Map<String, serde_json::Value>> {
+    let mut out: BTreeMap<&'static str, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+    for entry in document.plugins.iter().flatten() {
+        if let (Some(plugin), Some(serde_json::Value::Object(config))) =
+            (registration::plugin(&entry.name), entry.config.as_ref().map(Node::to_json))
+        {
+            out.entry(plugin).or_default().extend(config);
+        }
+    }
+    out
 }
 
 fn parse_component<'d>(
     def: &'d ComponentDef,
     allowed_plugins: Option<&BTreeSet<String>>,
+    plugin_defaults: &BTreeMap<&'static str, serde_json::Map<String, serde_json::Value>>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Parsed<'d>> {
     let kind = def.kind;
@@ -402,7 +409,12 @@ fn parse_component<'d>(
     }
     let config_path = format!("{}.config", def.path());
     let node = def.config.clone().unwrap_or_else(|| Node::null(def.uses.loc.clone()));
-    let json = def.config.as_ref().map(Node::to_json).unwrap_or_else(|| serde_json::json!({}));
+    let mut json = def.config.as_ref().map(Node::to_json).unwrap_or_else(|| serde_json::json!({}));
+    if let (Some(defaults), serde_json::Value::Object(own)) = (plugin_defaults.get(registration.plugin), &mut json) {
+        for (key, value) in defaults {
+            own.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
     let config = match (registration.parse)(json) {
         Ok(config) => config,
         Err(e) => {

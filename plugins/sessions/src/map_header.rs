@@ -1,0 +1,48 @@
+//! The runtime of `MapSessionToHeaderMiddleware`.
+
+use async_trait::async_trait;
+use http::{HeaderName, HeaderValue};
+use seam_registry::extensions::Session;
+use seam_registry::{Middleware, Next, Request, Response};
+use serde_json::Value;
+
+/// Copies session values into request headers.
+pub struct MapSessionToHeader {
+    headers: Vec<(HeaderName, String)>,
+}
+
+impl MapSessionToHeader {
+    /// Header name → session key.
+    pub fn new(headers: Vec<(HeaderName, String)>) -> Self {
+        MapSessionToHeader { headers }
+    }
+}
+
+fn as_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(_) | Value::Number(_) => Some(value.to_string()),
+        Value::Array(_) | Value::Object(_) => serde_json::to_string(value).ok(),
+    }
+}
+
+#[async_trait]
+impl Middleware for MapSessionToHeader {
+    async fn handle(&self, mut req: Request, next: Next) -> Response {
+        // A client must never be able to set these headers itself.
+        for (name, _) in &self.headers {
+            req.headers_mut().remove(name);
+        }
+        if let Some(session) = req.extensions().get::<Session>().cloned() {
+            for (name, key) in &self.headers {
+                if let Some(text) = session.get(key).as_ref().and_then(as_text)
+                    && let Ok(value) = HeaderValue::from_str(&text)
+                {
+                    req.headers_mut().insert(name.clone(), value);
+                }
+            }
+        }
+        next.run(req).await
+    }
+}

@@ -1,0 +1,242 @@
+//! The runtime of `SessionMiddleware`.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use cookie::Cookie;
+use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+use http::{HeaderName, HeaderValue, StatusCode};
+use seam_registry::extensions::Session;
+use seam_registry::{Body, Middleware, Next, Request, Response, Storage, StorageError};
+use serde_json::{Map, Value, json};
+
+use crate::config::{SameSite, SessionMiddlewareConfig};
+use crate::id;
+
+/// Where the session id travels.
+#[derive(Clone, Debug)]
+pub enum Lookup {
+    /// A cookie of this name.
+    Cookie(String),
+    /// A request header of this name (the new id comes back in a response header of the same name).
+    Header(HeaderName),
+}
+
+/// Loads, hands on and stores sessions.
+pub struct SessionMiddleware {
+    config: SessionMiddlewareConfig,
+    lookup: Lookup,
+    storage: Arc<dyn Storage>,
+    set_header: HeaderName,
+    destroy_header: HeaderName,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn unavailable(what: &str, e: &StorageError) -> Response {
+    tracing::error!("session storage failed while {what}: {e}");
+    let body =
+        json!({ "error": "Service Unavailable", "detail": format!("the session storage is unavailable ({what})") });
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The stored form: `{"created": <unix ms of the id>, "data": {...}}`.
+fn envelope(created: u64, data: Map<String, Value>) -> Bytes {
+    Bytes::from(json!({ "created": created, "data": data }).to_string())
+}
+
+fn parse_envelope(bytes: &[u8]) -> Option<(u64, Map<String, Value>)> {
+    let value: Value = serde_json::from_slice(bytes).ok()?;
+    let created = value.get("created")?.as_u64()?;
+    let data = value.get("data")?.as_object()?.clone();
+    Some((created, data))
+}
+
+impl SessionMiddleware {
+    /// A middleware for `config`, keeping sessions in `storage`.
+    pub fn new(config: SessionMiddlewareConfig, lookup: Lookup, storage: Arc<dyn Storage>) -> Self {
+        let set_header = HeaderName::from_bytes(config.set_header.as_bytes()).expect("validated");
+        let destroy_header = HeaderName::from_bytes(config.destroy_header.as_bytes()).expect("validated");
+        SessionMiddleware { config, lookup, storage, set_header, destroy_header }
+    }
+
+    /// The id the client sent, if it has the shape of one.
+    fn incoming_id(&self, req: &Request) -> Option<String> {
+        let raw = match &self.lookup {
+            Lookup::Header(name) => req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            Lookup::Cookie(name) => req
+                .headers()
+                .get_all(COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(Cookie::split_parse)
+                .filter_map(Result::ok)
+                .find(|c| c.name() == name)
+                .map(|c| c.value().to_owned()),
+        }?;
+        id::is_valid(&raw).then_some(raw)
+    }
+
+    /// Removes the session cookie (or header) from the request; other cookies stay.
+    fn strip_from_request(&self, req: &mut Request) {
+        match &self.lookup {
+            Lookup::Header(name) => {
+                req.headers_mut().remove(name);
+            }
+            Lookup::Cookie(name) => {
+                let kept: Vec<String> = req
+                    .headers()
+                    .get_all(COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(';'))
+                    .map(str::trim)
+                    .filter(|pair| !pair.is_empty() && pair.split('=').next().map(str::trim) != Some(name.as_str()))
+                    .map(str::to_owned)
+                    .collect();
+                req.headers_mut().remove(COOKIE);
+                if !kept.is_empty()
+                    && let Ok(value) = HeaderValue::from_str(&kept.join("; "))
+                {
+                    req.headers_mut().insert(COOKIE, value);
+                }
+            }
+        }
+    }
+
+    /// Applies and strips `X-Session-Set` / `X-Session-Destroy` of the response.
+    fn apply_response_headers(&self, session: &Session, response: &mut Response) {
+        if let Some(value) = response.headers_mut().remove(&self.set_header) {
+            match serde_json::from_slice::<Value>(value.as_bytes()) {
+                Ok(Value::Object(values)) => session.merge(values),
+                Ok(_) | Err(_) => {
+                    tracing::warn!("`{}` is not a JSON object; the session is left unchanged", self.set_header)
+                }
+            }
+        }
+        if let Some(value) = response.headers_mut().remove(&self.destroy_header)
+            && value.as_bytes().eq_ignore_ascii_case(b"true")
+        {
+            session.destroy();
+        }
+    }
+
+    /// Sends the id to the client (or expires it with `max_age` 0).
+    fn send_id(&self, response: &mut Response, id: &str, expire: bool) {
+        match &self.lookup {
+            Lookup::Header(name) => {
+                if expire {
+                    response.headers_mut().remove(name);
+                } else if let Ok(value) = HeaderValue::from_str(id) {
+                    response.headers_mut().insert(name.clone(), value);
+                }
+            }
+            Lookup::Cookie(name) => {
+                let config = &self.config;
+                let mut cookie = Cookie::build((name.clone(), if expire { String::new() } else { id.to_owned() }))
+                    .path(config.cookie_path.clone())
+                    .http_only(config.cookie_http_only)
+                    .secure(config.cookie_secure)
+                    .same_site(match config.cookie_same_site {
+                        SameSite::Strict => cookie::SameSite::Strict,
+                        SameSite::Lax => cookie::SameSite::Lax,
+                        SameSite::None => cookie::SameSite::None,
+                    });
+                if let Some(domain) = &config.cookie_domain {
+                    cookie = cookie.domain(domain.clone());
+                }
+                if expire {
+                    cookie = cookie.max_age(cookie::time::Duration::ZERO);
+                } else if !config.cookie_session_only {
+                    let secs = i64::try_from(config.cookie_expiration.get().as_secs()).unwrap_or(i64::MAX);
+                    cookie = cookie.max_age(cookie::time::Duration::seconds(secs));
+                }
+                if let Ok(value) = HeaderValue::from_str(&cookie.build().to_string()) {
+                    response.headers_mut().append(SET_COOKIE, value);
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Middleware for SessionMiddleware {
+    async fn handle(&self, mut req: Request, next: Next) -> Response {
+        let mut loaded: Option<(String, u64)> = None;
+        let mut values = Map::new();
+        if let Some(id) = self.incoming_id(&req) {
+            match self.storage.get(&id).await {
+                Ok(Some(bytes)) => match parse_envelope(&bytes) {
+                    Some((created, data)) => {
+                        loaded = Some((id, created));
+                        values = data;
+                    }
+                    None => tracing::warn!("a stored session is not in seam's format; a new session starts"),
+                },
+                Ok(None) => {}
+                Err(e) if self.config.fail_open => {
+                    tracing::warn!("session storage unavailable, serving without a session (failOpen): {e}");
+                    if self.config.disable_session_forward {
+                        self.strip_from_request(&mut req);
+                    }
+                    return next.run(req).await;
+                }
+                Err(e) => return unavailable("loading the session", &e),
+            }
+        }
+        if self.config.disable_session_forward {
+            self.strip_from_request(&mut req);
+        }
+        let session = Session::new(values);
+        req.extensions_mut().insert(session.clone());
+        let mut response = next.run(req).await;
+        self.apply_response_headers(&session, &mut response);
+
+        let (changed, destroyed) = session.state();
+        let now = now_ms();
+        if destroyed || (changed && session.is_empty()) {
+            if let Some((id, _)) = &loaded {
+                if let Err(e) = self.storage.delete(id).await {
+                    return unavailable("destroying the session", &e);
+                }
+                self.send_id(&mut response, id, true);
+            }
+            return response;
+        }
+        let renew_after = self.config.auto_renew_after.get().as_millis() as u64;
+        let rotate = !self.config.disable_auto_renew
+            && loaded.as_ref().is_some_and(|(_, created)| now.saturating_sub(*created) > renew_after);
+        if !changed && !rotate {
+            return response;
+        }
+        if session.is_empty() {
+            return response;
+        }
+        let (id, created) = match (&loaded, rotate) {
+            (Some((id, created)), false) => (id.clone(), *created),
+            _ => match id::generate() {
+                Ok(id) => (id, now),
+                Err(e) => return unavailable("creating a session id", &StorageError::Backend(e)),
+            },
+        };
+        let ttl = Some(self.config.cookie_expiration.get());
+        if let Err(e) = self.storage.set(&id, envelope(created, session.values()), ttl).await {
+            return unavailable("saving the session", &e);
+        }
+        if rotate
+            && let Some((old, _)) = &loaded
+            && let Err(e) = self.storage.delete(old).await
+        {
+            return unavailable("retiring the renewed session id", &e);
+        }
+        self.send_id(&mut response, &id, false);
+        response
+    }
+}

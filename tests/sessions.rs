@@ -1,0 +1,293 @@
+//! Sessions end to end: real HTTP through the gateway to a test upstream, sessions in a real
+//! Valkey (the seed's configuration).
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::Full;
+use redis::Commands;
+use seam_testkit::Server;
+use support::{Gateway, SERVER, Upstream, json, send};
+
+/// The upstream: `/login` logs user 42 in, `/logout` out, `/broken` sends a bad
+/// `X-Session-Set`; anything else echoes what it received.
+async fn auth_upstream() -> Upstream {
+    let echo = Upstream::echo("app").await;
+    let echo_url = echo.url();
+    std::mem::forget(echo);
+    Upstream::start(move |req: http::Request<hyper::body::Incoming>| {
+        let echo_url = echo_url.clone();
+        async move {
+            let path = req.uri().path().to_owned();
+            let reply = |header: Option<(&str, &str)>| {
+                let mut builder = http::Response::builder();
+                if let Some((k, v)) = header {
+                    builder = builder.header(k, v);
+                }
+                builder.body(Full::new(Bytes::from_static(b"ok"))).unwrap()
+            };
+            match path.as_str() {
+                "/login" => reply(Some(("x-session-set", r#"{"user_id":"42","role":"admin","level":7}"#))),
+                "/logout" => reply(Some(("x-session-destroy", "true"))),
+                "/broken" => reply(Some(("x-session-set", "{not json"))),
+                _ => {
+                    let mut forwarded = http::Request::builder().method(req.method()).uri(format!("{echo_url}{path}"));
+                    for (k, v) in req.headers() {
+                        forwarded = forwarded.header(k, v);
+                    }
+                    let client = support::client();
+                    let response = client.request(forwarded.body(Full::default()).unwrap()).await.unwrap();
+                    let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+                    http::Response::new(Full::new(body))
+                }
+            }
+        }
+    })
+    .await
+}
+
+fn seed_doc(valkey_port: u16, upstream: &str, extra: &str) -> String {
+    format!(
+        "{SERVER}storages:
+  ValkeySessionStorage:
+    use: plugins.valkey.storages.ValkeyStorage
+    config:
+      prefix: \"session_\"
+      host: 127.0.0.1
+      port: {valkey_port}
+      commandTimeout: 500ms
+      connectTimeout: 500ms
+middlewares:
+  SessionMiddleware:
+    use: plugins.session.middlewares.LoadSessionMiddleware
+    config:
+      storage: ValkeySessionStorage
+      disableSessionForward: true
+{extra}
+  UserHeaders:
+    use: plugins.sessions.middlewares.MapSessionToHeaderMiddleware
+    config:
+      headers: {{ X-User-Id: user_id, X-Role: role, X-Level: level }}
+actions:
+  App: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{upstream}\" }} }}
+routes:
+  All: {{ gatewayPath: /*, middlewares: [SessionMiddleware, UserHeaders], action: App }}
+"
+    )
+}
+
+fn request(gw: &Gateway, method: &str, path: &str, cookie: Option<&str>) -> http::Request<Full<Bytes>> {
+    let mut builder = http::Request::builder().method(method).uri(gw.url(path));
+    if let Some(cookie) = cookie {
+        builder = builder.header("cookie", cookie);
+    }
+    builder.body(Full::default()).unwrap()
+}
+
+fn session_cookie(headers: &http::HeaderMap) -> Option<String> {
+    headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("session_id="))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_dashboard_logout_through_the_gateway() {
+    let valkey = Server::start();
+    let upstream = auth_upstream().await;
+    let gw = Gateway::start(&seed_doc(valkey.port(), &upstream.url(), "")).await;
+    let mut raw = valkey.client();
+
+    // Anonymous requests store nothing and set no cookie.
+    let (status, headers, _) = send(request(&gw, "GET", "/home", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(session_cookie(&headers).is_none());
+    assert_eq!(raw.keys::<_, Vec<String>>("session_*").unwrap().len(), 0, "an empty session writes nothing");
+
+    // Login: the upstream answers X-Session-Set.
+    let (status, headers, _) = send(request(&gw, "POST", "/login", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("x-session-set").is_none(), "the client never sees X-Session-Set");
+    let set_cookie = session_cookie(&headers).expect("a session cookie");
+    for part in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=7200"] {
+        assert!(set_cookie.contains(part), "{set_cookie} lacks {part}");
+    }
+    let id = set_cookie.trim_start_matches("session_id=").split(';').next().unwrap().to_owned();
+    assert_eq!(id.len(), 43);
+    let key = format!("session_{id}");
+    let ttl: i64 = raw.ttl(&key).unwrap();
+    assert!((7100..=7200).contains(&ttl), "TTL {ttl}");
+    let stored: String = raw.get(&key).unwrap();
+    assert!(stored.contains("\"user_id\":\"42\""), "{stored}");
+
+    // Dashboard with the cookie: the upstream gets the mapped headers and no session cookie.
+    let cookie = format!("session_id={id}; theme=dark");
+    let request_with_spoof = {
+        let mut r = request(&gw, "GET", "/dashboard", Some(&cookie));
+        r.headers_mut().insert("x-user-id", "1".parse().unwrap());
+        r
+    };
+    let (_, _, body) = send(request_with_spoof).await;
+    let seen = &json(&body)["headers"];
+    assert_eq!(seen["x-user-id"], "42", "the session's value, never the client's");
+    assert_eq!(seen["x-role"], "admin");
+    assert_eq!(seen["x-level"], "7", "numbers as text");
+    assert_eq!(seen["cookie"], "theme=dark", "the session cookie is not forwarded, other cookies are");
+
+    // Logout: the key is gone and the cookie expired.
+    let (_, headers, _) = send(request(&gw, "POST", "/logout", Some(&cookie))).await;
+    assert!(headers.get("x-session-destroy").is_none());
+    let expired = session_cookie(&headers).expect("an expiring cookie");
+    assert!(expired.contains("Max-Age=0") && expired.contains("Path=/"), "{expired}");
+    assert!(!raw.exists::<_, bool>(&key).unwrap());
+
+    // The old cookie now gets an empty session.
+    let (_, _, body) = send(request(&gw, "GET", "/dashboard", Some(&cookie))).await;
+    assert!(json(&body)["headers"].get("x-user-id").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_ids_spoofed_headers_and_bad_session_set() {
+    let valkey = Server::start();
+    let upstream = auth_upstream().await;
+    let gw = Gateway::start(&seed_doc(valkey.port(), &upstream.url(), "")).await;
+    // A random well-formed id that was never issued is not adopted.
+    let forged = "A".repeat(43);
+    let (_, headers, _) = send(request(&gw, "POST", "/login", Some(&format!("session_id={forged}")))).await;
+    let issued = session_cookie(&headers).unwrap();
+    assert!(!issued.contains(&forged), "a forged id must never be adopted: {issued}");
+    // A malformed id is ignored before any storage call.
+    let (status, _, _) = send(request(&gw, "GET", "/x", Some("session_id=../../etc"))).await;
+    assert_eq!(status, StatusCode::OK);
+    // A malformed X-Session-Set is stripped, not applied, and the response still delivered.
+    let (status, headers, _) = send(request(&gw, "GET", "/broken", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("x-session-set").is_none());
+    assert!(session_cookie(&headers).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_renew_rotates_the_id_and_kills_the_old_one() {
+    let valkey = Server::start();
+    let upstream = auth_upstream().await;
+    let gw = Gateway::start(&seed_doc(valkey.port(), &upstream.url(), "      autoRenewAfter: 1s")).await;
+    let (_, headers, _) = send(request(&gw, "POST", "/login", None)).await;
+    let first =
+        session_cookie(&headers).unwrap().trim_start_matches("session_id=").split(';').next().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let (_, headers, body) = send(request(&gw, "GET", "/me", Some(&format!("session_id={first}")))).await;
+    assert_eq!(json(&body)["headers"]["x-user-id"], "42", "the data moved with the session");
+    let second = session_cookie(&headers).expect("a renewed cookie");
+    assert!(!second.contains(&first));
+    let mut raw = valkey.client();
+    assert!(!raw.exists::<_, bool>(format!("session_{first}")).unwrap(), "the old id is dead");
+    let (_, _, body) = send(request(&gw, "GET", "/me", Some(&format!("session_id={first}")))).await;
+    assert!(json(&body)["headers"].get("x-user-id").is_none(), "the old id no longer loads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_share_sessions_through_one_valkey() {
+    let valkey = Server::start();
+    let upstream = auth_upstream().await;
+    let a = Gateway::start(&seed_doc(valkey.port(), &upstream.url(), "")).await;
+    let b = Gateway::start(&seed_doc(valkey.port(), &upstream.url(), "")).await;
+    let (_, headers, _) = send(request(&a, "POST", "/login", None)).await;
+    let cookie = session_cookie(&headers).unwrap().split(';').next().unwrap().to_owned();
+    let (_, _, body) = send(request(&b, "GET", "/me", Some(&cookie))).await;
+    assert_eq!(
+        json(&body)["headers"]["x-user-id"],
+        "42",
+        "a session created through one instance works through the other"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valkey_down_is_503_fail_open_passes_and_sessions_return_after_restart() {
+    let mut valkey = Server::start();
+    let upstream = auth_upstream().await;
+    let closed = Gateway::start(&seed_doc(valkey.port(), &upstream.url(), "")).await;
+    let open = Gateway::start(&seed_doc(valkey.port(), &upstream.url(), "      failOpen: true")).await;
+    let (_, headers, _) = send(request(&closed, "POST", "/login", None)).await;
+    let cookie = session_cookie(&headers).unwrap().split(';').next().unwrap().to_owned();
+
+    valkey.kill();
+    let started = std::time::Instant::now();
+    let (status, _, body) = send(request(&closed, "GET", "/me", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{}", String::from_utf8_lossy(&body));
+    assert!(started.elapsed() < Duration::from_secs(3), "within commandTimeout");
+    let (status, _, _) = send(request(&closed, "POST", "/login", None)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "a session write is never silently lost");
+    let (status, _, body) = send(request(&open, "GET", "/me", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK, "failOpen lets the request through");
+    assert!(json(&body)["headers"].get("x-user-id").is_none());
+
+    valkey.restart();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, headers, _) = send(request(&closed, "POST", "/login", None)).await;
+        if status == StatusCode::OK && session_cookie(&headers).is_some() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "sessions did not come back after the restart");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn header_lookup_cookie_session_only_and_memory_fallback() {
+    let upstream = auth_upstream().await;
+    let doc = format!(
+        "{SERVER}middlewares:
+  ByHeader: {{ use: plugins.sessions.middlewares.SessionMiddleware, config: {{ keyLookup: \"header:X-Session-Id\" }} }}
+  SessionOnly: {{ use: plugins.sessions.middlewares.SessionMiddleware, config: {{ cookieSessionOnly: true }} }}
+  Map: {{ use: plugins.sessions.middlewares.MapSessionToHeaderMiddleware, config: {{ headers: {{ X-User-Id: user_id }} }} }}
+actions:
+  App: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}
+routes:
+  H: {{ gatewayPath: /h/*, middlewares: [ByHeader, Map], action: App }}
+  S: {{ gatewayPath: /s/*, middlewares: [SessionOnly], action: App }}
+",
+        upstream.url()
+    );
+    let gw = Gateway::start(&doc).await;
+    let (_, headers, _) = send(http::Request::post(gw.url("/h/login")).body(Full::default()).unwrap()).await;
+    let id = headers.get("x-session-id").expect("the id comes back in the header").to_str().unwrap().to_owned();
+    let me = http::Request::get(gw.url("/h/me")).header("x-session-id", &id).body(Full::default()).unwrap();
+    let (_, _, body) = send(me).await;
+    assert_eq!(json(&body)["headers"]["x-user-id"], "42", "the memory fallback keeps the session in this process");
+
+    let (_, headers, _) = send(http::Request::post(gw.url("/s/login")).body(Full::default()).unwrap()).await;
+    let cookie = session_cookie(&headers).unwrap();
+    assert!(!cookie.contains("Max-Age") && !cookie.contains("Expires"), "{cookie}");
+}
+
+#[tokio::test]
+async fn plugin_level_config_gives_defaults_that_components_override() {
+    let upstream = auth_upstream().await;
+    let doc = format!(
+        "{SERVER}plugins:
+  - path: /plugins/httpfw.so
+  - path: /plugins/session.so
+    config: {{ cookieSecure: true, cookieSameSite: Strict, cookieExpiration: 1h }}
+middlewares:
+  Defaults: {{ use: plugins.session.middlewares.LoadSessionMiddleware }}
+  Overridden: {{ use: plugins.session.middlewares.LoadSessionMiddleware, config: {{ cookieSameSite: Lax }} }}
+actions:
+  App: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}
+routes:
+  D: {{ gatewayPath: /d/*, middlewares: [Defaults], action: App }}
+  O: {{ gatewayPath: /o/*, middlewares: [Overridden], action: App }}
+",
+        upstream.url()
+    );
+    let gw = Gateway::start(&doc).await;
+    let (_, headers, _) = send(http::Request::post(gw.url("/d/login")).body(Full::default()).unwrap()).await;
+    let cookie = session_cookie(&headers).unwrap();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("SameSite=Strict") && cookie.contains("Max-Age=3600"),
+        "{cookie}"
+    );
+    let (_, headers, _) = send(http::Request::post(gw.url("/o/login")).body(Full::default()).unwrap()).await;
+    let cookie = session_cookie(&headers).unwrap();
+    assert!(cookie.contains("Secure") && cookie.contains("SameSite=Lax"), "{cookie}");
+}
