@@ -35,7 +35,10 @@ fn the_registry_has_no_duplicate_names() {
 #[test]
 fn seam_names_of_the_session_plugin_resolve() {
     use seam_plugin_sessions as _;
-    for alias in ["plugins.session.middlewares.LoadSessionMiddleware", "plugins.session.middlewares.MapSessionToHeaderMiddleware"] {
+    for alias in [
+        "plugins.session.middlewares.LoadSessionMiddleware",
+        "plugins.session.middlewares.MapSessionToHeaderMiddleware",
+    ] {
         assert!(seam_registry::registration::find(alias).is_some(), "{alias}");
     }
     assert_eq!(seam_registry::registration::plugin("session"), Some("sessions"));

