@@ -6,6 +6,8 @@
 use seam_example_custom_storage as _;
 #[cfg(feature = "httpfw")]
 use seam_plugin_httpfw as _;
+#[cfg(feature = "limiter")]
+use seam_plugin_limiter as _;
 #[cfg(feature = "memory")]
 use seam_plugin_memory as _;
 #[cfg(feature = "respond")]
@@ -19,6 +21,8 @@ use seam_plugin_valkey as _;
 pub fn ensure_linked() {
     #[cfg(feature = "httpfw")]
     std::hint::black_box(seam_plugin_httpfw::HttpActionConfig::COMPONENT_NAME);
+    #[cfg(feature = "limiter")]
+    std::hint::black_box(seam_plugin_limiter::LimiterMiddlewareConfig::COMPONENT_NAME);
     #[cfg(feature = "memory")]
     std::hint::black_box(seam_plugin_memory::MemoryStorageConfig::COMPONENT_NAME);
     #[cfg(feature = "respond")]

@@ -6,6 +6,7 @@ use std::process::Command;
 const EXPECTED: &[&str] = &[
     "plugins.httpfw.actions.BalancerHttpAction",
     "plugins.httpfw.actions.HttpAction",
+    "plugins.limiter.middlewares.LimiterMiddleware",
     "plugins.memory.storages.MemoryStorage",
     "plugins.respond.actions.RespondAction",
     "plugins.sessions.middlewares.MapSessionToHeaderMiddleware",

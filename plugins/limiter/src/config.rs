@@ -1,0 +1,116 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use seam_registry::{BuildContext, BuildError, BuildMiddleware, ConfigError, GoDuration, Middleware};
+use serde::Deserialize;
+
+use crate::middleware::Limiter;
+
+fn five() -> u64 {
+    5
+}
+fn minute() -> GoDuration {
+    GoDuration::from_secs(60)
+}
+fn ip() -> String {
+    "ip".into()
+}
+
+/// What identifies a client for counting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyBy {
+    /// The client's IP (after `server.trustedProxies`).
+    Ip,
+    /// A request header's value (the IP when it is missing).
+    Header(http::HeaderName),
+    /// A value of the session (the IP when there is none).
+    Session(String),
+}
+
+/// Limits how many requests a client makes per window, counted in a storage that every gateway instance shares.
+///
+/// Every limited response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
+/// `X-RateLimit-Reset`; a refused request gets 429 with `Retry-After` and never reaches
+/// the action.
+#[derive(Clone, Debug, Deserialize, JsonSchema, seam_registry::Middleware)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[seam(name = "plugins.limiter.middlewares.LimiterMiddleware")]
+pub struct LimiterMiddlewareConfig {
+    /// The storage holding the counters (e.g. a ValkeyStorage). Left out: in-process memory, so limits are per instance.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// Requests allowed per window and client.
+    #[serde(default = "five")]
+    #[schemars(default = "five")]
+    pub max_connections: u64,
+    /// Length of the window.
+    #[serde(default = "minute")]
+    #[schemars(default = "minute")]
+    pub expiration: GoDuration,
+    /// Do not count requests whose response status is 400 or more.
+    #[serde(default)]
+    pub skip_failed_requests: bool,
+    /// Do not count requests whose response status is below 400.
+    #[serde(default)]
+    pub skip_successful_requests: bool,
+    /// Sliding window: the current window's count plus the previous window's, weighted by how much of it still lies in the last `expiration` (rounded down, as Fiber does).
+    #[serde(default)]
+    pub sliding_window: bool,
+    /// Who is counted: `ip`, `header:<Name>` or `session:<key>`.
+    #[serde(default = "ip")]
+    #[schemars(default = "ip")]
+    pub key_by: String,
+    /// While the storage is unreachable, let requests through (without rate-limit headers) instead of answering 503.
+    #[serde(default)]
+    pub fail_open: bool,
+}
+
+impl LimiterMiddlewareConfig {
+    /// The parsed `keyBy`.
+    pub fn key_by(&self) -> Result<KeyBy, ConfigError> {
+        let bad = || {
+            ConfigError::field(
+                "keyBy",
+                format!("keyBy `{}` is not `ip`, `header:<Name>` or `session:<key>`", self.key_by),
+            )
+        };
+        match self.key_by.split_once(':') {
+            None if self.key_by == "ip" => Ok(KeyBy::Ip),
+            Some(("header", name)) => {
+                http::HeaderName::from_bytes(name.as_bytes()).map(KeyBy::Header).map_err(|_| bad())
+            }
+            Some(("session", key)) if !key.is_empty() => Ok(KeyBy::Session(key.to_owned())),
+            _ => Err(bad()),
+        }
+    }
+}
+
+#[async_trait]
+impl BuildMiddleware for LimiterMiddlewareConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.key_by()?;
+        if self.max_connections == 0 {
+            return Err(ConfigError::field("maxConnections", "maxConnections must be at least 1"));
+        }
+        if self.expiration.get().as_millis() == 0 {
+            return Err(ConfigError::field("expiration", "expiration must be more than 0"));
+        }
+        if self.skip_failed_requests && self.skip_successful_requests {
+            return Err(ConfigError::field(
+                "skipSuccessfulRequests",
+                "skipping both failed and successful requests counts nothing",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Middleware>, BuildError> {
+        let (storage, shared) = cx.storage_or_memory(self.storage.as_deref()).await?;
+        if !shared {
+            tracing::warn!(middleware = cx.name(), "no `storage`: rate limits are counted per gateway instance");
+        }
+        let key_by = self.key_by().map_err(|e| BuildError::new(e.message))?;
+        Ok(Arc::new(Limiter::new(cx.name(), self.clone(), key_by, storage)))
+    }
+}

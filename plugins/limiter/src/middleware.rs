@@ -1,0 +1,141 @@
+//! The runtime of `LimiterMiddleware`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, StatusCode};
+use seam_registry::extensions::{ClientAddr, ClientIp, Session};
+use seam_registry::{Body, Middleware, Next, Request, Response, Storage, StorageError};
+
+use crate::config::{KeyBy, LimiterMiddlewareConfig};
+use crate::window::{sliding_estimate, window_of};
+
+/// Counts requests per client and window.
+pub struct Limiter {
+    name: String,
+    config: LimiterMiddlewareConfig,
+    key_by: KeyBy,
+    storage: Arc<dyn Storage>,
+    window_ms: u64,
+    outage_logged: AtomicBool,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn header(n: impl ToString) -> HeaderValue {
+    HeaderValue::from_str(&n.to_string()).unwrap_or_else(|_| HeaderValue::from_static("0"))
+}
+
+struct Verdict {
+    allowed: bool,
+    remaining: u64,
+    reset_secs: u64,
+    key: String,
+}
+
+impl Limiter {
+    /// A limiter named `name` (its counters are its own).
+    pub fn new(name: &str, config: LimiterMiddlewareConfig, key_by: KeyBy, storage: Arc<dyn Storage>) -> Self {
+        let window_ms = config.expiration.get().as_millis().max(1) as u64;
+        Limiter { name: name.to_owned(), config, key_by, storage, window_ms, outage_logged: AtomicBool::new(false) }
+    }
+
+    fn client(&self, req: &Request) -> String {
+        let ip = || {
+            req.extensions()
+                .get::<ClientIp>()
+                .map(|c| c.0.to_string())
+                .or_else(|| req.extensions().get::<ClientAddr>().map(|c| c.0.ip().to_string()))
+                .unwrap_or_else(|| "unknown".into())
+        };
+        match &self.key_by {
+            KeyBy::Ip => format!("ip:{}", ip()),
+            KeyBy::Header(name) => match req.headers().get(name).and_then(|v| v.to_str().ok()) {
+                Some(value) => format!("h:{value}"),
+                None => format!("ip:{}", ip()),
+            },
+            KeyBy::Session(key) => match req.extensions().get::<Session>().and_then(|s| s.get(key)) {
+                Some(serde_json::Value::String(s)) => format!("s:{s}"),
+                Some(value) if !value.is_null() => format!("s:{value}"),
+                _ => format!("ip:{}", ip()),
+            },
+        }
+    }
+
+    async fn check(&self, client: &str) -> Result<Verdict, StorageError> {
+        let now = now_ms();
+        let (window, elapsed) = window_of(now, self.window_ms);
+        let key = format!("limiter:{}:{client}:{window}", self.name);
+        let max = self.config.max_connections;
+        let reset_secs = (self.window_ms - elapsed).div_ceil(1000);
+        if !self.config.sliding_window {
+            let count = self.storage.incr(&key, 1, Some(Duration::from_millis(self.window_ms))).await?;
+            let count = count.max(0) as u64;
+            return Ok(Verdict { allowed: count <= max, remaining: max.saturating_sub(count), reset_secs, key });
+        }
+        // The current window's counter lives two windows: the next one reads it as `previous`.
+        let count = self.storage.incr(&key, 1, Some(Duration::from_millis(self.window_ms * 2))).await?;
+        let previous_key = format!("limiter:{}:{client}:{}", self.name, window.wrapping_sub(1));
+        let previous = match self.storage.get(&previous_key).await? {
+            Some(bytes) => std::str::from_utf8(&bytes).ok().and_then(|t| t.parse::<i64>().ok()).unwrap_or(0),
+            None => 0,
+        };
+        let estimate = sliding_estimate(count, previous, elapsed, self.window_ms).max(0) as u64;
+        Ok(Verdict { allowed: estimate <= max, remaining: max.saturating_sub(estimate), reset_secs, key })
+    }
+}
+
+#[async_trait]
+impl Middleware for Limiter {
+    async fn handle(&self, req: Request, next: Next) -> Response {
+        let client = self.client(&req);
+        let verdict = match self.check(&client).await {
+            Ok(verdict) => {
+                self.outage_logged.store(false, Ordering::Relaxed);
+                verdict
+            }
+            Err(e) if self.config.fail_open => {
+                if !self.outage_logged.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(limiter = %self.name, "rate-limit storage unavailable, letting requests through (failOpen): {e}");
+                }
+                return next.run(req).await;
+            }
+            Err(e) => {
+                tracing::error!(limiter = %self.name, "rate-limit storage unavailable: {e}");
+                let body = serde_json::json!({ "error": "Service Unavailable", "detail": "the rate-limit storage is unavailable" });
+                let mut response = Response::new(Body::from(body.to_string()));
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                return response;
+            }
+        };
+        let mut response = if verdict.allowed {
+            next.run(req).await
+        } else {
+            let body = serde_json::json!({ "error": "Too Many Requests", "detail": format!("retry in {} s", verdict.reset_secs) });
+            let mut response = Response::new(Body::from(body.to_string()));
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response.headers_mut().insert(RETRY_AFTER, header(verdict.reset_secs.max(1)));
+            response
+        };
+        if verdict.allowed {
+            let failed = response.status().as_u16() >= 400;
+            let uncount =
+                (self.config.skip_failed_requests && failed) || (self.config.skip_successful_requests && !failed);
+            if uncount && let Err(e) = self.storage.incr(&verdict.key, -1, None).await {
+                tracing::warn!(limiter = %self.name, "could not uncount a skipped request: {e}");
+            }
+        }
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", header(self.config.max_connections));
+        headers.insert("x-ratelimit-remaining", header(verdict.remaining));
+        headers.insert("x-ratelimit-reset", header(verdict.reset_secs));
+        response
+    }
+}
