@@ -4,6 +4,8 @@
 
 #[cfg(feature = "example-storage")]
 use seam_example_custom_storage as _;
+#[cfg(feature = "cache")]
+use seam_plugin_cache as _;
 #[cfg(feature = "httpfw")]
 use seam_plugin_httpfw as _;
 #[cfg(feature = "limiter")]
@@ -19,6 +21,8 @@ use seam_plugin_valkey as _;
 
 /// Keeps the `use` lines above from being optimized into nothing.
 pub fn ensure_linked() {
+    #[cfg(feature = "cache")]
+    std::hint::black_box(seam_plugin_cache::CacheMiddlewareConfig::COMPONENT_NAME);
     #[cfg(feature = "httpfw")]
     std::hint::black_box(seam_plugin_httpfw::HttpActionConfig::COMPONENT_NAME);
     #[cfg(feature = "limiter")]

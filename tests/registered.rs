@@ -4,6 +4,7 @@
 use std::process::Command;
 
 const EXPECTED: &[&str] = &[
+    "plugins.cache.middlewares.CacheMiddleware",
     "plugins.httpfw.actions.BalancerHttpAction",
     "plugins.httpfw.actions.HttpAction",
     "plugins.limiter.middlewares.LimiterMiddleware",

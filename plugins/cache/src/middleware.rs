@@ -1,0 +1,215 @@
+//! The runtime of `CacheMiddleware`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::header::{AGE, AUTHORIZATION, CONTENT_LENGTH, HOST};
+use http::{HeaderName, HeaderValue, Method};
+use http_body_util::{BodyExt, StreamBody};
+use seam_registry::{Body, Middleware, Next, Request, Response, Storage};
+use tokio::sync::watch;
+
+use crate::config::CacheMiddlewareConfig;
+use crate::entry;
+use crate::policy;
+
+/// Caches responses.
+pub struct Cache {
+    name: String,
+    storage: Arc<dyn Storage>,
+    expiration: Duration,
+    methods: Vec<Method>,
+    max_body: u64,
+    key_headers: Vec<HeaderName>,
+    cache_authorized: bool,
+    /// Misses being fetched in this instance: followers wait for the leader's outcome
+    /// (`Some(true)`: stored, `Some(false)`: not cacheable).
+    inflight: Mutex<HashMap<String, watch::Receiver<Option<bool>>>>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn mark(response: &mut Response, hit: bool) {
+    response.headers_mut().insert("x-cache", HeaderValue::from_static(if hit { "HIT" } else { "MISS" }));
+}
+
+impl Cache {
+    /// A cache for `config` in `storage`.
+    pub fn new(name: &str, config: &CacheMiddlewareConfig, storage: Arc<dyn Storage>) -> Self {
+        Cache {
+            name: name.to_owned(),
+            storage,
+            expiration: config.expiration.get(),
+            methods: config
+                .methods
+                .iter()
+                .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+                .collect(),
+            max_body: config.max_body_size,
+            key_headers: config.key_headers.iter().filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok()).collect(),
+            cache_authorized: config.cache_authorized,
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(&self, req: &Request) -> String {
+        let host = req
+            .headers()
+            .get(HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        let mut key = format!("cache:{}:{}:{host}{}", self.name, req.method(), req.uri().path());
+        if let Some(query) = req.uri().query() {
+            key.push('?');
+            key.push_str(query);
+        }
+        for name in &self.key_headers {
+            let value = req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+            key.push_str(&format!("|{name}={value}"));
+        }
+        key
+    }
+
+    async fn lookup(&self, key: &str) -> Option<Response> {
+        match self.storage.get(key).await {
+            Ok(Some(bytes)) => {
+                let (status, headers, body, stored) = entry::decode(&bytes)?;
+                let mut response = Response::new(Body::from(body));
+                *response.status_mut() = status;
+                *response.headers_mut() = headers;
+                let age = now_ms().saturating_sub(stored) / 1000;
+                response.headers_mut().insert(AGE, HeaderValue::from(age));
+                mark(&mut response, true);
+                Some(response)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(cache = %self.name, "cache storage unavailable, serving as a miss: {e}");
+                None
+            }
+        }
+    }
+
+    /// Runs the request upstream; stores the response when allowed. Returns the response
+    /// and whether it was stored.
+    async fn fetch(&self, key: &str, req: Request, next: Next, storable: bool) -> (Response, bool) {
+        let response = next.run(req).await;
+        let ttl = policy::ttl(response.headers(), self.expiration);
+        let announced =
+            response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let candidate = storable
+            && policy::cacheable_status(response.status())
+            && ttl.is_some()
+            && announced.is_none_or(|n| n <= self.max_body);
+        if !candidate {
+            let mut response = response;
+            mark(&mut response, false);
+            return (response, false);
+        }
+        let (parts, mut body) = response.into_parts();
+        let mut buffered: Vec<Bytes> = Vec::new();
+        let mut size = 0u64;
+        let mut complete = true;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => {
+                    if let Ok(data) = frame.into_data() {
+                        size += data.len() as u64;
+                        buffered.push(data);
+                        if size > self.max_body {
+                            complete = false;
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    // The upstream broke off: pass the error on, store nothing.
+                    let chunks =
+                        buffered.into_iter().map(Ok::<_, seam_registry::body::BoxError>).chain(std::iter::once(Err(e)));
+                    let stream = futures_util::stream::iter(chunks).map(|r| r.map(http_body::Frame::data));
+                    let mut response = Response::from_parts(parts, Body::new(StreamBody::new(stream)));
+                    mark(&mut response, false);
+                    return (response, false);
+                }
+            }
+        }
+        if !complete {
+            // Too large: stream what was read, then the rest, and store nothing.
+            let head = futures_util::stream::iter(buffered.into_iter().map(|b| Ok(http_body::Frame::data(b))));
+            let rest = body.into_data_stream().map(|r| r.map(http_body::Frame::data));
+            let mut response = Response::from_parts(parts, Body::new(StreamBody::new(head.chain(rest))));
+            mark(&mut response, false);
+            return (response, false);
+        }
+        let mut whole = bytes::BytesMut::with_capacity(size as usize);
+        for chunk in buffered {
+            whole.extend_from_slice(&chunk);
+        }
+        let whole = whole.freeze();
+        let stored =
+            match self.storage.set(key, entry::encode(parts.status, &parts.headers, &whole, now_ms()), ttl).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(cache = %self.name, "cache storage unavailable, response not stored: {e}");
+                    false
+                }
+            };
+        let mut response = Response::from_parts(parts, Body::from(whole));
+        mark(&mut response, false);
+        (response, stored)
+    }
+}
+
+#[async_trait]
+impl Middleware for Cache {
+    async fn handle(&self, req: Request, next: Next) -> Response {
+        if !self.methods.contains(req.method()) {
+            return next.run(req).await;
+        }
+        let storable = self.cache_authorized || !req.headers().contains_key(AUTHORIZATION);
+        if !storable {
+            let mut response = next.run(req).await;
+            mark(&mut response, false);
+            return response;
+        }
+        let key = self.key(&req);
+        if let Some(hit) = self.lookup(&key).await {
+            return hit;
+        }
+        // Coalesce concurrent misses for this key in this instance.
+        let waiting = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match inflight.get(&key) {
+                Some(rx) => Err(rx.clone()),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    inflight.insert(key.clone(), rx);
+                    Ok(tx)
+                }
+            }
+        };
+        match waiting {
+            Ok(tx) => {
+                let (response, stored) = self.fetch(&key, req, next, true).await;
+                self.inflight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&key);
+                let _ = tx.send(Some(stored));
+                response
+            }
+            Err(mut rx) => {
+                let stored = rx.wait_for(Option::is_some).await.map(|v| *v == Some(true)).unwrap_or(false);
+                if stored && let Some(hit) = self.lookup(&key).await {
+                    return hit;
+                }
+                let (response, _) = self.fetch(&key, req, next, true).await;
+                response
+            }
+        }
+    }
+}
