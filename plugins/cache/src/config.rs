@@ -49,6 +49,14 @@ pub struct CacheMiddlewareConfig {
     /// Also cache requests that carry `Authorization` (only for responses that are the same for every user).
     #[serde(default)]
     pub cache_authorized: bool,
+    /// Bytes of hot entries also kept in this process, in front of the storage (0: none). An entry never changes before it expires, so the copy is exactly as fresh as the shared one.
+    #[serde(default = "sixteen_mib")]
+    #[schemars(default = "sixteen_mib")]
+    pub local_size: u64,
+}
+
+fn sixteen_mib() -> u64 {
+    16 * 1024 * 1024
 }
 
 #[async_trait]

@@ -13,10 +13,13 @@ pub struct Meta {
     pub headers: Vec<(String, String)>,
     /// When it was stored (unix ms), for `Age`.
     pub stored_ms: u64,
+    /// When it expires (unix ms).
+    #[serde(default)]
+    pub expires_ms: u64,
 }
 
 /// `len(meta) as u32 BE | meta JSON | body`.
-pub fn encode(status: StatusCode, headers: &HeaderMap, body: &Bytes, stored_ms: u64) -> Bytes {
+pub fn encode(status: StatusCode, headers: &HeaderMap, body: &Bytes, stored_ms: u64, expires_ms: u64) -> Bytes {
     let meta = Meta {
         status: status.as_u16(),
         headers: headers
@@ -24,6 +27,7 @@ pub fn encode(status: StatusCode, headers: &HeaderMap, body: &Bytes, stored_ms: 
             .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
             .collect(),
         stored_ms,
+        expires_ms,
     };
     let meta = serde_json::to_vec(&meta).unwrap_or_default();
     let mut out = BytesMut::with_capacity(4 + meta.len() + body.len());
@@ -33,15 +37,35 @@ pub fn encode(status: StatusCode, headers: &HeaderMap, body: &Bytes, stored_ms: 
     out.freeze()
 }
 
+/// A decoded entry.
+pub struct Decoded {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+    /// When it was stored (unix ms).
+    pub stored_ms: u64,
+    /// When it expires (unix ms; 0 when unknown).
+    pub expires_ms: u64,
+}
+
 /// The stored response, if `bytes` is one.
-pub fn decode(bytes: &Bytes) -> Option<(StatusCode, HeaderMap, Bytes, u64)> {
+pub fn decode(bytes: &Bytes) -> Option<Decoded> {
     let len = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
     let meta: Meta = serde_json::from_slice(bytes.get(4..4 + len)?).ok()?;
     let mut headers = HeaderMap::new();
     for (k, v) in meta.headers {
         headers.append(HeaderName::from_bytes(k.as_bytes()).ok()?, HeaderValue::from_str(&v).ok()?);
     }
-    Some((StatusCode::from_u16(meta.status).ok()?, headers, bytes.slice(4 + len..), meta.stored_ms))
+    Some(Decoded {
+        status: StatusCode::from_u16(meta.status).ok()?,
+        headers,
+        body: bytes.slice(4 + len..),
+        stored_ms: meta.stored_ms,
+        expires_ms: meta.expires_ms,
+    })
 }
 
 #[cfg(test)]
@@ -53,9 +77,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("content-type", HeaderValue::from_static("text/plain"));
         let body = Bytes::from_static(b"\x00binary\xff");
-        let (status, headers, got, at) = decode(&encode(StatusCode::NOT_FOUND, &h, &body, 7)).unwrap();
-        assert_eq!((status, at, &got[..]), (StatusCode::NOT_FOUND, 7, &body[..]));
-        assert_eq!(headers["content-type"], "text/plain");
+        let d = decode(&encode(StatusCode::NOT_FOUND, &h, &body, 7, 9)).unwrap();
+        assert_eq!((d.status, d.stored_ms, d.expires_ms, &d.body[..]), (StatusCode::NOT_FOUND, 7, 9, &body[..]));
+        assert_eq!(d.headers["content-type"], "text/plain");
         assert!(decode(&Bytes::from_static(b"xx")).is_none());
     }
 }

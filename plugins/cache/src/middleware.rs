@@ -26,6 +26,8 @@ pub struct Cache {
     max_body: u64,
     key_headers: Vec<HeaderName>,
     cache_authorized: bool,
+    /// Hot entries kept in this process (their bytes and their expiry, unix ms).
+    local: Option<moka::sync::Cache<String, (Bytes, u64)>>,
     /// Misses being fetched in this instance: followers wait for the leader's outcome
     /// (`Some(true)`: stored, `Some(false)`: not cacheable).
     inflight: Mutex<HashMap<String, watch::Receiver<Option<bool>>>>,
@@ -54,8 +56,34 @@ impl Cache {
             max_body: config.max_body_size,
             key_headers: config.key_headers.iter().filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok()).collect(),
             cache_authorized: config.cache_authorized,
+            local: (config.local_size > 0).then(|| {
+                moka::sync::Cache::builder()
+                    .max_capacity(config.local_size)
+                    .weigher(|k: &String, v: &(Bytes, u64)| u32::try_from(k.len() + v.0.len()).unwrap_or(u32::MAX))
+                    .expire_after(UntilExpiry)
+                    .build()
+            }),
             inflight: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn remember(&self, key: &str, bytes: &Bytes, expires_ms: u64) {
+        if let Some(local) = &self.local
+            && expires_ms > now_ms()
+        {
+            local.insert(key.to_owned(), (bytes.clone(), expires_ms));
+        }
+    }
+
+    fn respond(&self, bytes: &Bytes) -> Option<Response> {
+        let entry = entry::decode(bytes)?;
+        let mut response = Response::new(Body::from(entry.body));
+        *response.status_mut() = entry.status;
+        *response.headers_mut() = entry.headers;
+        let age = now_ms().saturating_sub(entry.stored_ms) / 1000;
+        response.headers_mut().insert(AGE, HeaderValue::from(age));
+        mark(&mut response, true);
+        Some(response)
     }
 
     fn key(&self, req: &Request) -> String {
@@ -78,15 +106,17 @@ impl Cache {
     }
 
     async fn lookup(&self, key: &str) -> Option<Response> {
+        if let Some((bytes, expires)) = self.local.as_ref().and_then(|l| l.get(key))
+            && expires > now_ms()
+        {
+            return self.respond(&bytes);
+        }
         match self.storage.get(key).await {
             Ok(Some(bytes)) => {
-                let (status, headers, body, stored) = entry::decode(&bytes)?;
-                let mut response = Response::new(Body::from(body));
-                *response.status_mut() = status;
-                *response.headers_mut() = headers;
-                let age = now_ms().saturating_sub(stored) / 1000;
-                response.headers_mut().insert(AGE, HeaderValue::from(age));
-                mark(&mut response, true);
+                let response = self.respond(&bytes)?;
+                if let Some(decoded) = entry::decode(&bytes) {
+                    self.remember(key, &bytes, decoded.expires_ms);
+                }
                 Some(response)
             }
             Ok(None) => None,
@@ -153,14 +183,19 @@ impl Cache {
             whole.extend_from_slice(&chunk);
         }
         let whole = whole.freeze();
-        let stored =
-            match self.storage.set(key, entry::encode(parts.status, &parts.headers, &whole, now_ms()), ttl).await {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!(cache = %self.name, "cache storage unavailable, response not stored: {e}");
-                    false
-                }
-            };
+        let now = now_ms();
+        let expires = now + ttl.map(|t| t.as_millis() as u64).unwrap_or(0);
+        let encoded = entry::encode(parts.status, &parts.headers, &whole, now, expires);
+        let stored = match self.storage.set(key, encoded.clone(), ttl).await {
+            Ok(()) => {
+                self.remember(key, &encoded, expires);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(cache = %self.name, "cache storage unavailable, response not stored: {e}");
+                false
+            }
+        };
         let mut response = Response::from_parts(parts, Body::from(whole));
         mark(&mut response, false);
         (response, stored)
@@ -211,5 +246,14 @@ impl Middleware for Cache {
                 response
             }
         }
+    }
+}
+
+/// Local entries live exactly until the shared entry expires.
+struct UntilExpiry;
+
+impl moka::Expiry<String, (Bytes, u64)> for UntilExpiry {
+    fn expire_after_create(&self, _key: &String, value: &(Bytes, u64), _now: std::time::Instant) -> Option<Duration> {
+        Some(Duration::from_millis(value.1.saturating_sub(now_ms())))
     }
 }
