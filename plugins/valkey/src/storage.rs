@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use redis::aio::ConnectionLike;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{Cmd, FromRedisValue, Pipeline, RedisError, Value};
+use redis::{Cmd, FromRedisValue, RedisError, Value};
 use seam_registry::storage::effective_ttl;
 use seam_registry::{Storage, StorageError};
 
@@ -26,7 +26,16 @@ pub struct ValkeyStorage {
     backend: ArcSwapOption<Backend>,
     connecting: tokio::sync::Mutex<()>,
     closed: AtomicBool,
+    incr_script: redis::Script,
 }
+
+/// `incr` with a TTL: EXISTS, INCRBY, and PEXPIRE only for a key this call created.
+const INCR_SCRIPT: &str = r"
+local created = redis.call('EXISTS', KEYS[1]) == 0
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if created then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return value
+";
 
 impl ValkeyStorage {
     /// A storage called `name` (for messages) keeping keys under `prefix` at `target`.
@@ -39,6 +48,7 @@ impl ValkeyStorage {
             backend: ArcSwapOption::empty(),
             connecting: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
+            incr_script: redis::Script::new(INCR_SCRIPT),
         }
     }
 
@@ -119,16 +129,6 @@ impl ValkeyStorage {
             match backend {
                 Backend::Standalone(mut c) => cmd.query_async(&mut c).await,
                 Backend::Cluster(mut c) => cmd.query_async(&mut c).await,
-            }
-        })
-        .await
-    }
-
-    async fn query_pipeline<T: FromRedisValue + Send>(&self, pipe: Pipeline) -> Result<T, StorageError> {
-        self.with(|backend| async move {
-            match backend {
-                Backend::Standalone(mut c) => pipe.query_async(&mut c).await,
-                Backend::Cluster(mut c) => pipe.query_async(&mut c).await,
             }
         })
         .await
@@ -239,21 +239,19 @@ impl Storage for ValkeyStorage {
         let Some(ttl) = effective_ttl(ttl) else {
             return self.query(redis::cmd("INCRBY").arg(&key).arg(delta).to_owned()).await;
         };
-        // One round trip, atomic: create the key with its TTL only if it is missing, then add.
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("SET")
-            .arg(&key)
-            .arg(0)
-            .arg("NX")
-            .arg("PX")
-            .arg(millis(ttl))
-            .ignore()
-            .cmd("INCRBY")
-            .arg(&key)
-            .arg(delta);
-        let (value,): (i64,) = self.query_pipeline(pipe).await?;
-        Ok(value)
+        // One round trip, atomic (a script runs alone on the server): add, and set the TTL
+        // only when this call created the key.
+        let ms = millis(ttl);
+        let script = &self.incr_script;
+        self.with(|backend| async move {
+            let mut invocation = script.key(&key);
+            invocation.arg(delta).arg(ms);
+            match backend {
+                Backend::Standalone(mut c) => invocation.invoke_async(&mut c).await,
+                Backend::Cluster(mut c) => invocation.invoke_async(&mut c).await,
+            }
+        })
+        .await
     }
 
     async fn scan(&self, pattern: &str) -> Result<Vec<String>, StorageError> {
