@@ -134,17 +134,17 @@ async fn fifty_concurrent_with_max_fifty_all_pass_and_the_fifty_first_is_refused
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_on_one_valkey_let_exactly_the_limit_through() {
+async fn two_seam_processes_on_one_valkey_let_exactly_the_limit_through() {
     let valkey = Server::start();
-    // One document for both instances: they share the limiter's counters.
-    let text = doc(Some(valkey.port()), "maxConnections: 100, expiration: 20s", 200);
-    let a = std::sync::Arc::new(Gateway::start(&text).await);
-    let b = std::sync::Arc::new(Gateway::start(&text).await);
+    // One document for both processes: they share the limiter's counters.
+    let body = doc(Some(valkey.port()), "maxConnections: 100, expiration: 20s", 200).replacen(SERVER, "", 1);
+    let (a, b) = (support::SeamProcess::start(&body).await, support::SeamProcess::start(&body).await);
+    let urls = std::sync::Arc::new([a.url("/r"), b.url("/r")]);
     fresh_window(20_000).await;
     let tasks: Vec<_> = (0..300)
         .map(|i| {
-            let gw = if i % 2 == 0 { a.clone() } else { b.clone() };
-            tokio::spawn(async move { hit(&gw).await.0 })
+            let urls = urls.clone();
+            tokio::spawn(async move { send(http::Request::get(&urls[i % 2]).body(Full::default()).unwrap()).await.0 })
         })
         .collect();
     let mut passed = 0;
@@ -153,7 +153,7 @@ async fn two_instances_on_one_valkey_let_exactly_the_limit_through() {
             passed += 1;
         }
     }
-    assert_eq!(passed, 100, "exactly maxConnections pass across both instances");
+    assert_eq!(passed, 100, "exactly maxConnections pass across both processes");
 }
 
 #[tokio::test]

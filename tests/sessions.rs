@@ -186,18 +186,20 @@ async fn auto_renew_rotates_the_id_and_kills_the_old_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_gateways_share_sessions_through_one_valkey() {
+async fn two_seam_processes_share_sessions_through_one_valkey() {
     let valkey = Server::start();
     let upstream = auth_upstream().await;
-    let a = Gateway::start(&seed_doc(valkey.port(), &upstream.url(), "")).await;
-    let b = Gateway::start(&seed_doc(valkey.port(), &upstream.url(), "")).await;
-    let (_, headers, _) = send(request(&a, "POST", "/login", None)).await;
+    let body = seed_doc(valkey.port(), &upstream.url(), "").replacen(SERVER, "", 1);
+    let (a, b) = (support::SeamProcess::start(&body).await, support::SeamProcess::start(&body).await);
+    let login = http::Request::post(a.url("/login")).body(Full::default()).unwrap();
+    let (_, headers, _) = send(login).await;
     let cookie = session_cookie(&headers).unwrap().split(';').next().unwrap().to_owned();
-    let (_, _, body) = send(request(&b, "GET", "/me", Some(&cookie))).await;
+    let me = http::Request::get(b.url("/me")).header("cookie", &cookie).body(Full::default()).unwrap();
+    let (_, _, body) = send(me).await;
     assert_eq!(
         json(&body)["headers"]["x-user-id"],
         "42",
-        "a session created through one instance works through the other"
+        "a session created through one process works through the other"
     );
 }
 

@@ -168,3 +168,45 @@ impl Upstream {
         format!("http://{}", self.addr)
     }
 }
+
+/// `seam run` as a process of its own on a free port; killed on drop.
+pub struct SeamProcess {
+    pub port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl SeamProcess {
+    /// Runs the document `body` (everything but `server:`) on a free loopback port.
+    pub async fn start(body: &str) -> SeamProcess {
+        let port = seam_testkit::free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("seam.yaml");
+        std::fs::write(&config, format!("server:\n  address: 127.0.0.1:{port}\n  disableStartupMessage: true\n{body}"))
+            .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
+            .args(["run", config.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "seam run did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        SeamProcess { port, child, _dir: dir }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for SeamProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
