@@ -83,6 +83,12 @@ fn broken_document_reports_every_mistake_at_once() {
         ),
         ("`Store` is a storage; route `StoreRoute` needs an action here", 34, 13, None),
         ("route `HelloRoute`: unknown key `middleware`", 28, 5, Some("did you mean `middlewares`?")),
+        (
+            "middleware `Sessions` refers to storage `Stor`, which is not defined in `storages:`",
+            40,
+            16,
+            Some("did you mean `Store`?"),
+        ),
     ];
     for (message, line, column, help) in expected {
         let block = stderr
@@ -94,8 +100,8 @@ fn broken_document_reports_every_mistake_at_once() {
             assert!(block.contains(&format!("= help: {help}")), "no help for `{message}`:\n{block}");
         }
     }
-    assert_eq!(stderr.matches("\nerror: ").count() + usize::from(stderr.starts_with("error: ")), 8, "{stderr}");
-    assert!(stderr.contains("error: the config has 7 errors"), "{stderr}");
+    assert_eq!(stderr.matches("\nerror: ").count() + usize::from(stderr.starts_with("error: ")), 9, "{stderr}");
+    assert!(stderr.contains("error: the config has 8 errors"), "{stderr}");
 }
 
 #[test]
