@@ -61,3 +61,10 @@ CONF
     pids+=($!)
     wait_port "$1"
 }
+
+# Runs `seam run CONFIG` (release build, access log off) and waits for PORT.
+start_seam() {
+    RUST_LOG=warn target/release/seam run "$1" &
+    pids+=($!)
+    wait_port "$2"
+}

@@ -1,40 +1,31 @@
 //! The plugin crates compiled into this binary. A crate that is never referenced is not
 //! linked, and its `inventory` registrations would silently vanish: each enabled plugin is
-//! named here.
+//! named here once, with one of its config types.
 
-#[cfg(feature = "example-storage")]
-use seam_example_custom_storage as _;
-#[cfg(feature = "cache")]
-use seam_plugin_cache as _;
-#[cfg(feature = "httpfw")]
-use seam_plugin_httpfw as _;
-#[cfg(feature = "limiter")]
-use seam_plugin_limiter as _;
-#[cfg(feature = "memory")]
-use seam_plugin_memory as _;
-#[cfg(feature = "respond")]
-use seam_plugin_respond as _;
-#[cfg(feature = "sessions")]
-use seam_plugin_sessions as _;
-#[cfg(feature = "valkey")]
-use seam_plugin_valkey as _;
+macro_rules! link_plugins {
+    ($($feature:literal => $krate:ident :: $config:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = $feature)]
+            use $krate as _;
+        )*
 
-/// Keeps the `use` lines above from being optimized into nothing.
-pub fn ensure_linked() {
-    #[cfg(feature = "cache")]
-    std::hint::black_box(seam_plugin_cache::CacheMiddlewareConfig::COMPONENT_NAME);
-    #[cfg(feature = "httpfw")]
-    std::hint::black_box(seam_plugin_httpfw::HttpActionConfig::COMPONENT_NAME);
-    #[cfg(feature = "limiter")]
-    std::hint::black_box(seam_plugin_limiter::LimiterMiddlewareConfig::COMPONENT_NAME);
-    #[cfg(feature = "memory")]
-    std::hint::black_box(seam_plugin_memory::MemoryStorageConfig::COMPONENT_NAME);
-    #[cfg(feature = "respond")]
-    std::hint::black_box(seam_plugin_respond::RespondActionConfig::COMPONENT_NAME);
-    #[cfg(feature = "sessions")]
-    std::hint::black_box(seam_plugin_sessions::SessionMiddlewareConfig::COMPONENT_NAME);
-    #[cfg(feature = "valkey")]
-    std::hint::black_box(seam_plugin_valkey::ValkeyStorageConfig::COMPONENT_NAME);
-    #[cfg(feature = "example-storage")]
-    std::hint::black_box(seam_example_custom_storage::HashMapStorageConfig::COMPONENT_NAME);
+        /// Keeps the plugin crates above from being optimized into nothing.
+        pub fn ensure_linked() {
+            $(
+                #[cfg(feature = $feature)]
+                std::hint::black_box($krate::$config::COMPONENT_NAME);
+            )*
+        }
+    };
+}
+
+link_plugins! {
+    "cache" => seam_plugin_cache::CacheMiddlewareConfig,
+    "example-storage" => seam_example_custom_storage::HashMapStorageConfig,
+    "httpfw" => seam_plugin_httpfw::HttpActionConfig,
+    "limiter" => seam_plugin_limiter::LimiterMiddlewareConfig,
+    "memory" => seam_plugin_memory::MemoryStorageConfig,
+    "respond" => seam_plugin_respond::RespondActionConfig,
+    "sessions" => seam_plugin_sessions::SessionMiddlewareConfig,
+    "valkey" => seam_plugin_valkey::ValkeyStorageConfig,
 }

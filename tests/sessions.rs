@@ -15,11 +15,10 @@ use support::{Gateway, SERVER, Upstream, json, send};
 /// The upstream: `/login` logs user 42 in, `/logout` out, `/broken` sends a bad
 /// `X-Session-Set`; anything else echoes what it received.
 async fn auth_upstream() -> Upstream {
-    let echo = Upstream::echo("app").await;
-    let echo_url = echo.url();
-    std::mem::forget(echo);
+    // The echo upstream lives as long as the handler that forwards to it.
+    let echo = std::sync::Arc::new(Upstream::echo("app").await);
     Upstream::start(move |req: http::Request<hyper::body::Incoming>| {
-        let echo_url = echo_url.clone();
+        let echo = echo.clone();
         async move {
             let path = req.uri().path().to_owned();
             let reply = |header: Option<(&str, &str)>| {
@@ -34,7 +33,8 @@ async fn auth_upstream() -> Upstream {
                 "/logout" => reply(Some(("x-session-destroy", "true"))),
                 "/broken" => reply(Some(("x-session-set", "{not json"))),
                 _ => {
-                    let mut forwarded = http::Request::builder().method(req.method()).uri(format!("{echo_url}{path}"));
+                    let mut forwarded =
+                        http::Request::builder().method(req.method()).uri(format!("{}{path}", echo.url()));
                     for (k, v) in req.headers() {
                         forwarded = forwarded.header(k, v);
                     }

@@ -39,8 +39,7 @@ routes:
   Limited: { gatewayPath: /limited/*, middlewares: [Limit], action: Up }
   Cached: { gatewayPath: /cached/*, middlewares: [Cache], action: Up }
 CONF
-RUST_LOG=warn target/release/seam run "$work/seam.yaml" & pids+=($!)
-wait_port "$gw"
+start_seam "$work/seam.yaml" "$gw"
 curl -s -o /dev/null "http://127.0.0.1:$gw/cached/10k.txt"   # fill the cache
 [ "$(curl -s -o /dev/null -D - "http://127.0.0.1:$gw/cached/10k.txt" | tr -d '\r' | grep -i '^x-cache:' | cut -d' ' -f2)" = HIT ]
 
@@ -51,20 +50,11 @@ run direct "http://127.0.0.1:$up/10k.txt"
 run cached "http://127.0.0.1:$gw/cached/10k.txt"
 
 python3 - "$work" "$duration" <<'PY' | tee bench/limiter-cache/results.md
-import re, sys, datetime, subprocess
-def parse(name):
-    body = open(f"{sys.argv[1]}/{name}.wrk").read()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", body).group(1))
-    def pct(p):
-        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", body)
-        v, unit = float(m.group(1)), m.group(2)
-        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", body)
-    return rps, pct(50), pct(99), int(errors.group(1)) if errors else 0
-r = {n: parse(n) for n in ("plain", "limited", "direct", "cached")}
-cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
-cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-print(f"Measured {datetime.date.today()} on {cpu} ({cores} cores) with `bash bench/limiter-cache/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
+import sys, datetime
+sys.path.insert(0, "bench")
+from wrk import parse, machine
+r = {n: parse(f"{sys.argv[1]}/{n}.wrk") for n in ("plain", "limited", "direct", "cached")}
+print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/limiter-cache/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
 print("| run | req/s | p50 ms | p99 ms | non-2xx | ratio |")
 print("|---|---:|---:|---:|---:|---:|")
 print(f"| seam route without limiter | {r['plain'][0]:,.0f} | {r['plain'][1]:.2f} | {r['plain'][2]:.2f} | {r['plain'][3]} | 1.00× |")

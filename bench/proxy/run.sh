@@ -14,10 +14,8 @@ cargo build --release --quiet
 up=$(port)
 start_upstream "$up"
 
-results="$work/results.txt"
 measure() { # name url
     wrk -t2 -c64 -d"$duration" --latency "$2" >"$work/$1.wrk" 2>&1 || true
-    echo "== $1" >>"$results"; cat "$work/$1.wrk" >>"$results"
 }
 
 measure upstream "http://127.0.0.1:$up/"
@@ -82,22 +80,13 @@ CONF
     wait_port "$p"; measure "seam-$mode" "http://127.0.0.1:$p/"; kill $pid; wait $pid 2>/dev/null || true
 done
 
-python3 - "$results" "$duration" <<'PY' | tee bench/proxy/results.md
-import re, sys, datetime, subprocess
-text = open(sys.argv[1]).read()
-runs = {}
-for block in text.split("== ")[1:]:
-    name, _, body = block.partition("\n")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", body).group(1))
-    def pct(p):
-        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", body)
-        v, unit = float(m.group(1)), m.group(2)
-        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", body)
-    runs[name] = (rps, pct(50), pct(99), int(errors.group(1)) if errors else 0)
-cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
-cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-print(f"Measured {datetime.date.today()} on {cpu} ({cores} cores) with `bash bench/proxy/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
+python3 - "$work" "$duration" <<'PY' | tee bench/proxy/results.md
+import sys, datetime
+sys.path.insert(0, "bench")
+from wrk import parse, machine
+names = ["upstream"] + [f"{p}-{m}" for m in ("one", "default") for p in ("nginx", "haproxy", "seam")]
+runs = {n: parse(f"{sys.argv[1]}/{n}.wrk") for n in names}
+print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/proxy/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
 print(f"Upstream alone (nginx `return 200`, 1 worker): {runs['upstream'][0]:,.0f} req/s.\n")
 print("| proxy | workers | req/s | p50 ms | p99 ms | non-2xx | req/s vs nginx | vs best of nginx/haproxy |")
 print("|---|---|---:|---:|---:|---:|---:|---:|")

@@ -40,8 +40,7 @@ routes:
   Plain: { gatewayPath: /plain/*, action: Up }
   Session: { gatewayPath: /session/*, middlewares: [SessionMiddleware, UserHeaders], action: Up }
 CONF
-RUST_LOG=warn target/release/seam run "$work/seam.yaml" & pids+=($!)
-wait_port "$gw"
+start_seam "$work/seam.yaml" "$gw"
 
 wrk -t2 -c64 -d"$duration" --latency "http://127.0.0.1:$gw/plain/" >"$work/plain.wrk"
 wrk -t2 -c64 -d"$duration" --latency -H "Cookie: session_id=$id" "http://127.0.0.1:$gw/session/" >"$work/session.wrk"
@@ -49,20 +48,11 @@ wrk -t2 -c64 -d"$duration" --latency -H "Cookie: session_id=$id" "http://127.0.0
 [ "$(redis-cli -p "$vk" EXISTS "session_$id")" = 1 ]
 
 python3 - "$work" "$duration" <<'PY' | tee bench/session/results.md
-import re, sys, datetime, subprocess
-def parse(path):
-    body = open(path).read()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", body).group(1))
-    def pct(p):
-        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", body)
-        v, unit = float(m.group(1)), m.group(2)
-        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", body)
-    return rps, pct(50), pct(99), int(errors.group(1)) if errors else 0
+import sys, datetime
+sys.path.insert(0, "bench")
+from wrk import parse, machine
 plain, session = parse(f"{sys.argv[1]}/plain.wrk"), parse(f"{sys.argv[1]}/session.wrk")
-cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
-cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-print(f"Measured {datetime.date.today()} on {cpu} ({cores} cores) with `bash bench/session/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
+print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/session/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
 print("| route | req/s | p50 ms | p99 ms | non-2xx | vs without sessions |")
 print("|---|---:|---:|---:|---:|---:|")
 print(f"| without sessions | {plain[0]:,.0f} | {plain[1]:.2f} | {plain[2]:.2f} | {plain[3]} | 1.00× |")

@@ -144,6 +144,21 @@ pub(crate) struct Shared {
     pub users: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
+impl Shared {
+    /// Builds the storage `name` (defined and parsed) and records the outcome; `stack` is the
+    /// chain of storages being built, `name` last, for cycle detection.
+    pub(crate) async fn build_storage(&self, name: &str, stack: Vec<String>) -> Result<Arc<dyn Storage>, BuildError> {
+        let cx = BuildContext { shared: self, name: name.to_owned(), kind: Kind::Storage, stack };
+        let built = match self.storage_configs[name].build(&cx).await {
+            Ok(Component::Storage(s)) => Ok(s),
+            Ok(_) => Err(BuildError::new(format!("storage `{name}` built something that is not a storage"))),
+            Err(e) => Err(e),
+        };
+        self.built.lock().expect("built lock").insert(name.to_owned(), built.clone().map_err(|_| ()));
+        built
+    }
+}
+
 /// Handed to a component's `build`: who is being built, and access to storages by name.
 pub struct BuildContext<'a> {
     pub(crate) shared: &'a Shared,
@@ -212,20 +227,7 @@ impl BuildContext<'_> {
                 ..BuildError::new(format!("storages refer to each other in a cycle: {}", cycle.join(" → ")))
             });
         }
-        let child = BuildContext {
-            shared: self.shared,
-            name: name.to_owned(),
-            kind: Kind::Storage,
-            stack: self.stack.iter().cloned().chain([name.to_owned()]).collect(),
-        };
-        let config = &self.shared.storage_configs[name];
-        let built = match config.build(&child).await {
-            Ok(Component::Storage(s)) => Ok(s),
-            Ok(_) => Err(BuildError::new(format!("storage `{name}` built something that is not a storage"))),
-            Err(e) => Err(e),
-        };
-        self.shared.built.lock().expect("built lock").insert(name.to_owned(), built.clone().map_err(|_| ()));
-        built
+        self.shared.build_storage(name, self.stack.iter().cloned().chain([name.to_owned()]).collect()).await
     }
 
     /// The storage called `name`, or, when `name` is `None`, a private in-process

@@ -61,3 +61,28 @@ impl Next {
         }
     }
 }
+
+/// A JSON response `{"error": <reason phrase>, "detail": <detail>}` with `status`: the one
+/// shape every component answers errors in.
+pub fn json_error(status: http::StatusCode, detail: &str) -> Response {
+    json_response(
+        status,
+        &serde_json::json!({ "error": status.canonical_reason().unwrap_or("error"), "detail": detail }),
+    )
+}
+
+/// A response with `value` as its JSON body.
+pub fn json_response(status: http::StatusCode, value: &serde_json::Value) -> Response {
+    let mut response = Response::new(Body::from(value.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

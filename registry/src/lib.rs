@@ -27,7 +27,7 @@ pub use body::Body;
 pub use build::{BuildAction, BuildContext, BuildError, BuildMiddleware, BuildStorage, ConfigError};
 pub use diagnostic::{Diagnostic, Severity};
 pub use duration::GoDuration;
-pub use http_types::{Action, Middleware, Next, Request, Response};
+pub use http_types::{Action, Middleware, Next, Request, Response, json_error, json_response, unix_ms};
 pub use kind::Kind;
 pub use registration::{Component, Registration};
 pub use seam_registry_derive::{Action, Middleware, Storage};

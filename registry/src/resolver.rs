@@ -180,11 +180,10 @@ pub async fn resolve(document: &Document, options: Options) -> Result<Gateway, V
 
     let mut storages = BTreeMap::new();
     for def in document.storages.values().filter(|d| shared.storage_configs.contains_key(&d.name)) {
-        let cx = BuildContext { stack: vec![def.name.clone()], ..root(&def.name, Kind::Storage) };
         let already = shared.built.lock().expect("built lock").get(&def.name).cloned();
         let result = match already {
             Some(done) => done.map_err(|()| None),
-            None => build_storage_at_root(&shared, &cx, &def.name).await.map_err(Some),
+            None => shared.build_storage(&def.name, vec![def.name.clone()]).await.map_err(Some),
         };
         match result {
             Ok(instance) => {
@@ -271,20 +270,6 @@ pub async fn resolve(document: &Document, options: Options) -> Result<Gateway, V
         return Err(diags);
     }
     Ok(Gateway { server: document.server.clone(), storages, middlewares, actions, routes, warnings: diags })
-}
-
-async fn build_storage_at_root(
-    shared: &Shared,
-    cx: &BuildContext<'_>,
-    name: &str,
-) -> Result<Arc<dyn Storage>, BuildError> {
-    let built = match shared.storage_configs[name].build(cx).await {
-        Ok(Component::Storage(s)) => Ok(s),
-        Ok(_) => Err(BuildError::new(format!("storage `{name}` built something that is not a storage"))),
-        Err(e) => Err(e),
-    };
-    shared.built.lock().expect("built lock").insert(name.to_owned(), built.clone().map_err(|_| ()));
-    built
 }
 
 fn build_diagnostic(def: &ComponentDef, e: &BuildError) -> Diagnostic {

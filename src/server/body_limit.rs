@@ -2,88 +2,89 @@
 //! the `readTimeout` deadline for reading a whole request body.
 
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
+use http::StatusCode;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use seam_registry::Body;
 use seam_registry::body::BoxError;
 
-/// Passes frames through and fails once more than `limit` bytes went by, raising `tripped`
-/// so the host answers 413 whatever the action made of the error.
-pub struct LimitedBody {
-    inner: Body,
+/// Why a request body was cut off, and the status the host answers with instead of
+/// whatever the action made of the error.
+#[derive(Clone, Copy, Debug)]
+pub struct Rejected {
+    /// 413 or 408.
+    pub status: StatusCode,
+    /// For the client.
+    pub detail: &'static str,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.detail)
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+/// The body went past `bodyLimit`.
+pub const TOO_LARGE: Rejected =
+    Rejected { status: StatusCode::PAYLOAD_TOO_LARGE, detail: "request body larger than the server's bodyLimit" };
+/// The body went past `readTimeout`.
+const TOO_SLOW: Rejected = Rejected {
+    status: StatusCode::REQUEST_TIMEOUT,
+    detail: "request body not received within the server's readTimeout",
+};
+
+/// Passes frames through and fails once more than `limit` bytes went by, or a frame arrives
+/// after the deadline, recording why in `rejected`.
+pub struct LimitedBody<B> {
+    inner: B,
     remaining: u64,
-    tripped: Arc<AtomicBool>,
-    deadline: Option<(Instant, Arc<AtomicBool>)>,
+    deadline: Option<Instant>,
+    rejected: Arc<OnceLock<Rejected>>,
 }
 
-impl LimitedBody {
+impl<B> LimitedBody<B> {
     /// Wraps `inner`.
-    pub fn new(inner: Body, limit: u64, tripped: Arc<AtomicBool>) -> Self {
-        LimitedBody { inner, remaining: limit, tripped, deadline: None }
+    pub fn new(inner: B, limit: u64, deadline: Option<Instant>, rejected: Arc<OnceLock<Rejected>>) -> Self {
+        LimitedBody { inner, remaining: limit, deadline, rejected }
     }
 
-    /// Also fails a frame that arrives after `deadline`, raising `late` (answered with 408).
-    pub fn with_deadline(mut self, deadline: Instant, late: Arc<AtomicBool>) -> Self {
-        self.deadline = Some((deadline, late));
-        self
-    }
-}
-
-/// The error a body read past `readTimeout` fails with.
-#[derive(Debug)]
-pub struct TooSlow;
-
-impl std::fmt::Display for TooSlow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("request body not received within the server's readTimeout")
+    fn reject(&self, why: Rejected) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let _ = self.rejected.set(why);
+        Poll::Ready(Some(Err(Box::new(why))))
     }
 }
 
-impl std::error::Error for TooSlow {}
-
-/// The error a body over the limit fails with.
-#[derive(Debug)]
-pub struct TooLarge;
-
-impl std::fmt::Display for TooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("request body larger than the server's bodyLimit")
-    }
-}
-
-impl std::error::Error for TooLarge {}
-
-impl HttpBody for LimitedBody {
+impl<B> HttpBody for LimitedBody<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
     type Data = Bytes;
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some((deadline, late)) = &this.deadline
-                    && Instant::now() > *deadline
-                {
-                    late.store(true, Ordering::Release);
-                    return Poll::Ready(Some(Err(Box::new(TooSlow))));
-                }
-                if let Some(data) = frame.data_ref() {
-                    let len = data.len() as u64;
-                    if len > this.remaining {
-                        this.tripped.store(true, Ordering::Release);
-                        return Poll::Ready(Some(Err(Box::new(TooLarge))));
-                    }
-                    this.remaining -= len;
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            other => other,
+        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        };
+        if self.deadline.is_some_and(|deadline| Instant::now() > deadline) {
+            return self.reject(TOO_SLOW);
         }
+        if let Some(data) = frame.data_ref() {
+            let len = data.len() as u64;
+            if len > self.remaining {
+                return self.reject(TOO_LARGE);
+            }
+            self.remaining -= len;
+        }
+        Poll::Ready(Some(Ok(frame)))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -1,17 +1,16 @@
 //! One request: health routes, body limit, forwarded headers, routing, the chain, the log line.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{ALLOW, CONTENT_LENGTH};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use seam_registry::extensions::{ClientAddr, ClientIp, MatchedRoute, RequestScheme};
-use seam_registry::{Body, Request, Response, Storage};
+use seam_registry::{Body, Request, Response, Storage, json_error, json_response};
 
-use super::body_limit::LimitedBody;
+use super::body_limit::{LimitedBody, TOO_LARGE};
 use super::forwarded::{TrustedProxies, strip_untrusted};
 use super::router::{Lookup, Router};
 use super::write_timeout::DeadlineBody;
@@ -36,17 +35,6 @@ pub struct App {
     pub write_timeout: Option<Duration>,
 }
 
-fn json(status: StatusCode, value: serde_json::Value) -> Response {
-    let mut response = Response::new(Body::from(value.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-fn error(status: StatusCode, detail: &str) -> Response {
-    json(status, serde_json::json!({ "error": status.canonical_reason().unwrap_or("error"), "detail": detail }))
-}
-
 impl App {
     async fn readiness(&self) -> Response {
         let checks = self.storages.iter().map(|(name, storage)| async move {
@@ -61,9 +49,12 @@ impl App {
         let failing: serde_json::Map<String, serde_json::Value> =
             results.into_iter().filter_map(|(name, r)| r.err().map(|e| (name, e.into()))).collect();
         if failing.is_empty() {
-            json(StatusCode::OK, serde_json::json!({ "status": "ready" }))
+            json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
         } else {
-            json(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "not ready", "failing": failing }))
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({ "status": "not ready", "failing": failing }),
+            )
         }
     }
 
@@ -72,7 +63,7 @@ impl App {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let (mut response, route) = self.dispatch(req, peer).await;
+        let (mut response, route) = self.dispatch(req, peer, started).await;
         if let Some(timeout) = self.write_timeout {
             response = response.map(|body| Body::new(DeadlineBody::new(body, timeout)));
         }
@@ -88,13 +79,17 @@ impl App {
         response
     }
 
-    async fn dispatch(&self, req: http::Request<Incoming>, peer: SocketAddr) -> (Response, Option<String>) {
-        let started = Instant::now();
+    async fn dispatch(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+        started: Instant,
+    ) -> (Response, Option<String>) {
         if let Some((live, ready)) = &self.health
             && (req.method() == Method::GET || req.method() == Method::HEAD)
         {
             if req.uri().path() == live {
-                return (json(StatusCode::OK, serde_json::json!({ "status": "live" })), None);
+                return (json_response(StatusCode::OK, &serde_json::json!({ "status": "live" })), None);
             }
             if req.uri().path() == ready {
                 return (self.readiness().await, None);
@@ -103,13 +98,13 @@ impl App {
         let announced =
             req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if announced.is_some_and(|n| n > self.body_limit) {
-            return (error(StatusCode::PAYLOAD_TOO_LARGE, "request body larger than the server's bodyLimit"), None);
+            return (json_error(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE.detail), None);
         }
         let (route, params) = match self.router.lookup(req.method(), req.uri().path()) {
             Lookup::Found(route, params) => (route, params),
-            Lookup::NotFound => return (error(StatusCode::NOT_FOUND, "no route for this path"), None),
+            Lookup::NotFound => return (json_error(StatusCode::NOT_FOUND, "no route for this path"), None),
             Lookup::MethodNotAllowed(allow) => {
-                let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "the route does not serve this method");
+                let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, "the route does not serve this method");
                 if let Ok(allow) = HeaderValue::from_str(&allow) {
                     response.headers_mut().insert(ALLOW, allow);
                 }
@@ -137,19 +132,13 @@ impl App {
             pattern: route.pattern.clone(),
         });
         parts.extensions.insert(params);
-        let tripped = Arc::new(AtomicBool::new(false));
-        let late = Arc::new(AtomicBool::new(false));
-        let mut limited = LimitedBody::new(Body::new(body), self.body_limit, tripped.clone());
-        if let Some(timeout) = self.read_timeout {
-            limited = limited.with_deadline(started + timeout, late.clone());
-        }
-        let response = route.pipeline.run(Request::from_parts(parts, Body::new(limited))).await;
-        let response = if tripped.load(Ordering::Acquire) {
-            error(StatusCode::PAYLOAD_TOO_LARGE, "request body larger than the server's bodyLimit")
-        } else if late.load(Ordering::Acquire) {
-            error(StatusCode::REQUEST_TIMEOUT, "request body not received within the server's readTimeout")
-        } else {
-            response
+        let rejected = Arc::new(OnceLock::new());
+        let deadline = self.read_timeout.map(|timeout| started + timeout);
+        let body = Body::new(LimitedBody::new(body, self.body_limit, deadline, rejected.clone()));
+        let response = route.pipeline.run(Request::from_parts(parts, body)).await;
+        let response = match rejected.get() {
+            Some(why) => json_error(why.status, why.detail),
+            None => response,
         };
         (response, Some(route.name.to_string()))
     }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use http::header::{AGE, AUTHORIZATION, CONTENT_LENGTH, HOST};
 use http::{HeaderName, HeaderValue, Method};
 use http_body_util::{BodyExt, StreamBody};
-use seam_registry::{Body, Middleware, Next, Request, Response, Storage};
+use seam_registry::{Body, Middleware, Next, Request, Response, Storage, unix_ms};
 use tokio::sync::watch;
 
 use crate::config::CacheMiddlewareConfig;
@@ -26,15 +26,11 @@ pub struct Cache {
     max_body: u64,
     key_headers: Vec<HeaderName>,
     cache_authorized: bool,
-    /// Hot entries kept in this process (their bytes and their expiry, unix ms).
-    local: Option<moka::sync::Cache<String, (Bytes, u64)>>,
+    /// Hot entries kept in this process, decoded.
+    local: Option<moka::sync::Cache<String, Arc<entry::Decoded>>>,
     /// Misses being fetched in this instance: followers wait for the leader's outcome
     /// (`Some(true)`: stored, `Some(false)`: not cacheable).
     inflight: Mutex<HashMap<String, watch::Receiver<Option<bool>>>>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn mark(response: &mut Response, hit: bool) {
@@ -59,7 +55,9 @@ impl Cache {
             local: (config.local_size > 0).then(|| {
                 moka::sync::Cache::builder()
                     .max_capacity(config.local_size)
-                    .weigher(|k: &String, v: &(Bytes, u64)| u32::try_from(k.len() + v.0.len()).unwrap_or(u32::MAX))
+                    .weigher(|k: &String, v: &Arc<entry::Decoded>| {
+                        u32::try_from(k.len() + v.body.len()).unwrap_or(u32::MAX)
+                    })
                     .expire_after(UntilExpiry)
                     .build()
             }),
@@ -67,23 +65,22 @@ impl Cache {
         }
     }
 
-    fn remember(&self, key: &str, bytes: &Bytes, expires_ms: u64) {
+    fn remember(&self, key: &str, entry: Arc<entry::Decoded>) {
         if let Some(local) = &self.local
-            && expires_ms > now_ms()
+            && entry.expires_ms > unix_ms()
         {
-            local.insert(key.to_owned(), (bytes.clone(), expires_ms));
+            local.insert(key.to_owned(), entry);
         }
     }
 
-    fn respond(&self, bytes: &Bytes) -> Option<Response> {
-        let entry = entry::decode(bytes)?;
-        let mut response = Response::new(Body::from(entry.body));
+    fn respond(entry: &entry::Decoded) -> Response {
+        let mut response = Response::new(Body::from(entry.body.clone()));
         *response.status_mut() = entry.status;
-        *response.headers_mut() = entry.headers;
-        let age = now_ms().saturating_sub(entry.stored_ms) / 1000;
+        *response.headers_mut() = entry.headers.clone();
+        let age = unix_ms().saturating_sub(entry.stored_ms) / 1000;
         response.headers_mut().insert(AGE, HeaderValue::from(age));
         mark(&mut response, true);
-        Some(response)
+        response
     }
 
     fn key(&self, req: &Request) -> String {
@@ -106,17 +103,16 @@ impl Cache {
     }
 
     async fn lookup(&self, key: &str) -> Option<Response> {
-        if let Some((bytes, expires)) = self.local.as_ref().and_then(|l| l.get(key))
-            && expires > now_ms()
+        if let Some(entry) = self.local.as_ref().and_then(|l| l.get(key))
+            && entry.expires_ms > unix_ms()
         {
-            return self.respond(&bytes);
+            return Some(Self::respond(&entry));
         }
         match self.storage.get(key).await {
             Ok(Some(bytes)) => {
-                let response = self.respond(&bytes)?;
-                if let Some(decoded) = entry::decode(&bytes) {
-                    self.remember(key, &bytes, decoded.expires_ms);
-                }
+                let entry = Arc::new(entry::decode(&bytes)?);
+                let response = Self::respond(&entry);
+                self.remember(key, entry);
                 Some(response)
             }
             Ok(None) => None,
@@ -129,20 +125,17 @@ impl Cache {
 
     /// Runs the request upstream; stores the response when allowed. Returns the response
     /// and whether it was stored.
-    async fn fetch(&self, key: &str, req: Request, next: Next, storable: bool) -> (Response, bool) {
+    async fn fetch(&self, key: &str, req: Request, next: Next) -> (Response, bool) {
         let response = next.run(req).await;
-        let ttl = policy::ttl(response.headers(), self.expiration);
         let announced =
             response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-        let candidate = storable
-            && policy::cacheable_status(response.status())
-            && ttl.is_some()
-            && announced.is_none_or(|n| n <= self.max_body);
-        if !candidate {
+        let ttl = policy::ttl(response.headers(), self.expiration)
+            .filter(|_| policy::cacheable_status(response.status()) && announced.is_none_or(|n| n <= self.max_body));
+        let Some(ttl) = ttl else {
             let mut response = response;
             mark(&mut response, false);
             return (response, false);
-        }
+        };
         let (parts, mut body) = response.into_parts();
         let mut buffered: Vec<Bytes> = Vec::new();
         let mut size = 0u64;
@@ -183,12 +176,19 @@ impl Cache {
             whole.extend_from_slice(&chunk);
         }
         let whole = whole.freeze();
-        let now = now_ms();
-        let expires = now + ttl.map(|t| t.as_millis() as u64).unwrap_or(0);
+        let now = unix_ms();
+        let expires = now + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         let encoded = entry::encode(parts.status, &parts.headers, &whole, now, expires);
-        let stored = match self.storage.set(key, encoded.clone(), ttl).await {
+        let stored = match self.storage.set(key, encoded, Some(ttl)).await {
             Ok(()) => {
-                self.remember(key, &encoded, expires);
+                let entry = entry::Decoded {
+                    status: parts.status,
+                    headers: parts.headers.clone(),
+                    body: whole.clone(),
+                    stored_ms: now,
+                    expires_ms: expires,
+                };
+                self.remember(key, Arc::new(entry));
                 true
             }
             Err(e) => {
@@ -232,7 +232,7 @@ impl Middleware for Cache {
         };
         match waiting {
             Ok(tx) => {
-                let (response, stored) = self.fetch(&key, req, next, true).await;
+                let (response, stored) = self.fetch(&key, req, next).await;
                 self.inflight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&key);
                 let _ = tx.send(Some(stored));
                 response
@@ -242,7 +242,7 @@ impl Middleware for Cache {
                 if stored && let Some(hit) = self.lookup(&key).await {
                     return hit;
                 }
-                let (response, _) = self.fetch(&key, req, next, true).await;
+                let (response, _) = self.fetch(&key, req, next).await;
                 response
             }
         }
@@ -252,8 +252,13 @@ impl Middleware for Cache {
 /// Local entries live exactly until the shared entry expires.
 struct UntilExpiry;
 
-impl moka::Expiry<String, (Bytes, u64)> for UntilExpiry {
-    fn expire_after_create(&self, _key: &String, value: &(Bytes, u64), _now: std::time::Instant) -> Option<Duration> {
-        Some(Duration::from_millis(value.1.saturating_sub(now_ms())))
+impl moka::Expiry<String, Arc<entry::Decoded>> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Arc<entry::Decoded>,
+        _now: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(Duration::from_millis(value.expires_ms.saturating_sub(unix_ms())))
     }
 }

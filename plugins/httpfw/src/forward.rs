@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use http::request::Parts;
-use http::{HeaderValue, StatusCode, Version};
+use http::{StatusCode, Version};
 use seam_registry::extensions::PathParams;
-use seam_registry::{Body, Response};
+use seam_registry::{Body, Response, json_error};
 
 use crate::client::UpstreamClient;
 use crate::headers::{remove_hop_by_hop, set_forwarded};
@@ -34,11 +34,7 @@ impl ForwardError {
             ForwardError::Other(e) => (StatusCode::BAD_GATEWAY, format!("the upstream failed: {e}")),
         };
         tracing::warn!(upstream, status = status.as_u16(), "{message}");
-        let body = serde_json::json!({ "error": status.canonical_reason().unwrap_or("error"), "detail": message });
-        let mut response = Response::new(Body::from(body.to_string()));
-        *response.status_mut() = status;
-        response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        response
+        json_error(status, &message)
     }
 }
 

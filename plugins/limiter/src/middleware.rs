@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
 use seam_registry::extensions::{ClientAddr, ClientIp, Session};
-use seam_registry::{Body, Middleware, Next, Request, Response, Storage, StorageError};
+use seam_registry::{Middleware, Next, Request, Response, Storage, StorageError, json_error, unix_ms};
 
 use crate::config::{KeyBy, LimiterMiddlewareConfig};
 use crate::window::{sliding_estimate, window_of};
@@ -21,10 +21,6 @@ pub struct Limiter {
     storage: Arc<dyn Storage>,
     window_ms: u64,
     outage_logged: AtomicBool,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn header(n: impl ToString) -> HeaderValue {
@@ -68,7 +64,7 @@ impl Limiter {
     }
 
     async fn check(&self, client: &str) -> Result<Verdict, StorageError> {
-        let now = now_ms();
+        let now = unix_ms();
         let (window, elapsed) = window_of(now, self.window_ms);
         let key = format!("limiter:{}:{client}:{window}", self.name);
         let max = self.config.max_connections;
@@ -107,20 +103,13 @@ impl Middleware for Limiter {
             }
             Err(e) => {
                 tracing::error!(limiter = %self.name, "rate-limit storage unavailable: {e}");
-                let body = serde_json::json!({ "error": "Service Unavailable", "detail": "the rate-limit storage is unavailable" });
-                let mut response = Response::new(Body::from(body.to_string()));
-                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                return response;
+                return json_error(StatusCode::SERVICE_UNAVAILABLE, "the rate-limit storage is unavailable");
             }
         };
         let mut response = if verdict.allowed {
             next.run(req).await
         } else {
-            let body = serde_json::json!({ "error": "Too Many Requests", "detail": format!("retry in {} s", verdict.reset_secs) });
-            let mut response = Response::new(Body::from(body.to_string()));
-            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, &format!("retry in {} s", verdict.reset_secs));
             response.headers_mut().insert(RETRY_AFTER, header(verdict.reset_secs.max(1)));
             response
         };

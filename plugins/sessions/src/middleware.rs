@@ -1,15 +1,14 @@
 //! The runtime of `SessionMiddleware`.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use cookie::Cookie;
-use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use seam_registry::extensions::Session;
-use seam_registry::{Body, Middleware, Next, Request, Response, Storage, StorageError};
+use seam_registry::{Middleware, Next, Request, Response, Storage, StorageError, json_error, unix_ms};
 use serde_json::{Map, Value, json};
 
 use crate::config::{SameSite, SessionMiddlewareConfig};
@@ -33,18 +32,9 @@ pub struct SessionMiddleware {
     destroy_header: HeaderName,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
 fn unavailable(what: &str, e: &StorageError) -> Response {
     tracing::error!("session storage failed while {what}: {e}");
-    let body =
-        json!({ "error": "Service Unavailable", "detail": format!("the session storage is unavailable ({what})") });
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    json_error(StatusCode::SERVICE_UNAVAILABLE, &format!("the session storage is unavailable ({what})"))
 }
 
 /// The stored form: `{"created": <unix ms of the id>, "data": {...}}`.
@@ -200,7 +190,7 @@ impl Middleware for SessionMiddleware {
         self.apply_response_headers(&session, &mut response);
 
         let (changed, destroyed) = session.state();
-        let now = now_ms();
+        let now = unix_ms();
         if destroyed || (changed && session.is_empty()) {
             if let Some((id, _)) = &loaded {
                 if let Err(e) = self.storage.delete(id).await {

@@ -1,0 +1,24 @@
+"""Reading `wrk --latency` output, for the benchmark drivers' result tables."""
+import re
+import subprocess
+
+
+def parse(path):
+    """(requests/s, p50 ms, p99 ms, non-2xx responses) of one wrk run saved at `path`."""
+    body = open(path).read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", body).group(1))
+
+    def percentile(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", body)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", body)
+    return rps, percentile(50), percentile(99), int(errors.group(1)) if errors else 0
+
+
+def machine():
+    """`<cpu model> (<n> cores)` of this machine."""
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    return f"{cpu} ({cores} cores)"
