@@ -9,7 +9,8 @@ macro_rules! link_plugins {
             use $krate as _;
         )*
 
-        /// Keeps the plugin crates above from being optimized into nothing.
+        /// Names each plugin crate above from code that runs, so the linker keeps it (and with
+        /// it its `inventory` registrations).
         pub fn ensure_linked() {
             $(
                 #[cfg(feature = $feature)]
@@ -21,7 +22,6 @@ macro_rules! link_plugins {
 
 link_plugins! {
     "cache" => seam_plugin_cache::CacheMiddlewareConfig,
-    "example-storage" => seam_example_custom_storage::HashMapStorageConfig,
     "httpfw" => seam_plugin_httpfw::HttpActionConfig,
     "limiter" => seam_plugin_limiter::LimiterMiddlewareConfig,
     "memory" => seam_plugin_memory::MemoryStorageConfig,

@@ -138,3 +138,50 @@ fn committed_schema_matches_seam_schema() {
     assert!(seam(&["schema", "--output", file.to_str().unwrap()]).status.success());
     assert_eq!(std::fs::read_to_string(file).unwrap(), committed);
 }
+
+/// What `seam run` refuses, `seam check` refuses first, each at its place: paths the router
+/// cannot serve, a malformed `trustedProxies` entry, unreadable TLS files, a bad address.
+#[test]
+fn check_refuses_everything_run_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("refused.yaml");
+    std::fs::write(
+        &document,
+        "server:
+  address: nowhere
+  tls: true
+  certFile: /nope/cert.pem
+  keyFile: /nope/key.pem
+  trustedProxies: [10.0.0.0/8, not-an-ip]
+actions:
+  A: { use: plugins.respond.actions.RespondAction }
+routes:
+  Middle: { gatewayPath: /a/*/b, action: A }
+  Mixed: { gatewayPath: /img-:id, action: A }
+",
+    )
+    .unwrap();
+    let file = document.display().to_string();
+    let check: &[&str] = &["check", "--offline", &file];
+    let run: &[&str] = &["run", &file, "--workers", "1"];
+    for args in [check, run] {
+        let out = seam(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        let expected = [
+            ("server.address `nowhere` has no `:port`", 2, 12),
+            ("server.certFile `/nope/cert.pem` cannot be read", 4, 13),
+            ("server.trustedProxies: `not-an-ip` is not an IP address or CIDR block", 6, 32),
+            ("route `Middle`: `/a/*/b` cannot be served: `*` is only supported as the last segment", 10, 26),
+            ("route `Mixed`: `/img-:id` cannot be served", 11, 25),
+        ];
+        for (message, line, column) in expected {
+            let block = stderr
+                .split("\n\n")
+                .find(|b| b.contains(message))
+                .unwrap_or_else(|| panic!("{args:?}: missing `{message}` in:\n{stderr}"));
+            assert!(block.contains(&format!("--> {file}:{line}:{column}")), "wrong place for `{message}`:\n{block}");
+        }
+        assert!(stderr.contains("error: the config has 5 errors"), "{stderr}");
+    }
+}

@@ -10,15 +10,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::{BodyExt, Full, StreamBody};
-use schemars::JsonSchema;
-use seam_registry::{BuildContext, BuildError, BuildMiddleware, Middleware, Next, Request, Response, async_trait};
-use serde::Deserialize;
+use seam_core::{BuildContext, BuildError, Component, Middleware, Next, Request, Response, async_trait};
 use support::{Gateway, SERVER, Upstream, get, json, send};
 
 /// Appends its label to `x-trail` going in and to the response's `x-trail` coming out.
-#[derive(Deserialize, JsonSchema, seam_registry::Middleware)]
-#[serde(deny_unknown_fields)]
-#[seam(name = "plugins.httptest.middlewares.TrailMiddleware")]
+#[seam_core::component(name = "plugins.httptest.middlewares.TrailMiddleware")]
 struct TrailConfig {
     label: String,
     #[serde(default)]
@@ -31,7 +27,7 @@ struct Trail(String, Option<u16>);
 impl Middleware for Trail {
     async fn handle(&self, mut req: Request, next: Next) -> Response {
         if let Some(status) = self.1 {
-            let mut early = Response::new(seam_registry::Body::from("stopped early"));
+            let mut early = Response::new(seam_core::Body::from("stopped early"));
             *early.status_mut() = StatusCode::from_u16(status).unwrap();
             return early;
         }
@@ -45,7 +41,9 @@ impl Middleware for Trail {
 }
 
 #[async_trait]
-impl BuildMiddleware for TrailConfig {
+impl Component for TrailConfig {
+    type Output = dyn Middleware;
+
     async fn build(&self, _cx: &BuildContext<'_>) -> Result<Arc<dyn Middleware>, BuildError> {
         Ok(Arc::new(Trail(self.label.clone(), self.answer)))
     }
@@ -233,10 +231,12 @@ async fn tls_with_http2_by_alpn() {
         "server:\n  address: 127.0.0.1:0\n  tls: true\n  certFile: /nope/cert.pem\n  keyFile: /nope/key.pem\n{}",
         echo_action()
     );
-    let loaded = seam_registry::document::load_str("t.yaml", &missing);
-    let gateway = seam_registry::resolver::resolve(&loaded.document, Default::default()).await.unwrap();
-    let error = seam::server::Server::bind(&gateway).await.err().expect("a missing certificate is a startup error");
-    assert!(error.contains("/nope/cert.pem"), "{error}");
+    let loaded = seam_config::document::load_str("t.yaml", &missing);
+    // Refused when the document is resolved (so by `seam check` too), at the key's line.
+    let errors = seam_config::resolver::resolve(&loaded.document, Default::default()).await.err().expect("refused");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].message.contains("/nope/cert.pem"), "{}", errors[0].message);
+    assert_eq!(errors[0].loc.as_ref().map(|l| l.line), Some(4));
 }
 
 /// An upstream that sends a line every 250 ms, six times.

@@ -31,7 +31,7 @@ fn the_binary_registers_every_expected_component() {
 
 #[test]
 fn the_registry_has_no_duplicate_names() {
-    assert_eq!(seam_registry::registration::duplicates(), Vec::<String>::new());
+    assert_eq!(seam_core::registration::duplicates(), Vec::<String>::new());
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn seam_names_of_the_session_plugin_resolve() {
         "plugins.session.middlewares.LoadSessionMiddleware",
         "plugins.session.middlewares.MapSessionToHeaderMiddleware",
     ] {
-        assert!(seam_registry::registration::find(alias).is_some(), "{alias}");
+        assert!(seam_core::registration::find(alias).is_some(), "{alias}");
     }
-    assert_eq!(seam_registry::registration::plugin("session"), Some("sessions"));
+    assert_eq!(seam_core::registration::plugin("session"), Some("sessions"));
 }

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use seam_registry::diagnostic::SourceFile;
-use seam_registry::document::node;
+use seam_config::diagnostic::SourceFile;
+use seam_config::document::node;
 use serde_json::Value;
 
 fn root() -> PathBuf {

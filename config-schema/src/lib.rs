@@ -7,9 +7,10 @@
 
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
-use seam_registry::Kind;
-use seam_registry::document::ServerConfig;
-use seam_registry::registration::{self, Registration};
+use seam_config::document::server::{IGNORED_KEYS, ignored_key_note};
+use seam_config::document::{METHODS, ServerConfig};
+use seam_core::Kind;
+use seam_core::registration::{self, Registration};
 use serde_json::{Map, Value, json};
 
 /// The `$schema` of the output: draft-07, the dialect yaml-language-server supports best.
@@ -103,17 +104,46 @@ fn component_section(
     })
 }
 
+/// A route method: any case of one of the loader's methods (the loader upper-cases them).
+fn method_schema() -> Value {
+    let any_case = |m: &str| -> String {
+        m.chars().map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())).collect()
+    };
+    let alternatives: Vec<String> = METHODS.iter().map(|m| any_case(m)).collect();
+    json!({
+        "type": "string",
+        "anyOf": [
+            { "enum": METHODS },
+            { "pattern": format!("^(?:{})$", alternatives.join("|")) }
+        ],
+        "description": "An HTTP method, in any case; `ALL` means every method."
+    })
+}
+
 fn capitalize(word: &str) -> String {
     let mut chars = word.chars();
     chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
-/// A component's config schema, inlined, with `{}` as `null` allowed (an absent config).
+/// A generated schema as a JSON value for the document schema, without the `$schema` and
+/// `title` of a standalone schema.
 fn config_schema(schema: Schema) -> Value {
     let mut value = schema.to_value();
     if let Some(obj) = value.as_object_mut() {
         obj.remove("$schema");
         obj.remove("title");
+    }
+    value
+}
+
+/// `server:`: its typed keys, and Seam's ignored keys, deprecated (from the one list of them).
+fn server_schema(schema: Schema) -> Value {
+    let mut value = config_schema(schema);
+    if let Some(properties) = value.get_mut("properties").and_then(Value::as_object_mut) {
+        for (key, note) in IGNORED_KEYS {
+            properties
+                .insert((*key).to_owned(), json!({ "deprecated": true, "description": ignored_key_note(key, note) }));
+        }
     }
     value
 }
@@ -127,12 +157,12 @@ pub fn document_schema() -> Value {
         let schema = (reg.schema)(&mut generator);
         configs.insert(reg.name.to_owned(), config_schema(schema));
     }
-    let server = config_schema(ServerConfig::json_schema(&mut generator));
+    let server = server_schema(ServerConfig::json_schema(&mut generator));
     let definitions = generator.take_definitions(true);
 
     let names = registration::names();
     let of_kind = |kind: Kind| -> Vec<(&'static str, &'static Registration)> {
-        names.iter().filter(|(_, r)| r.kind == kind).copied().collect()
+        names.iter().filter(|(_, r)| r.kind() == kind).copied().collect()
     };
     let plugins = registration::plugin_names();
     json!({
@@ -174,7 +204,7 @@ pub fn document_schema() -> Value {
                         "methods": {
                             "description": "HTTP methods served; `ALL` or left out: every method.",
                             "type": ["array", "null"],
-                            "items": { "type": "string", "enum": ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "ALL", "get", "head", "post", "put", "delete", "connect", "options", "trace", "patch", "all"] }
+                            "items": method_schema()
                         },
                         "middlewares": { "anyOf": [references("Middlewares of this route, run after the global and service middlewares."), { "type": "null" }] },
                         "action": { "type": "string", "description": "The action that answers." }

@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use seam_registry::diagnostic::{self, Diagnostic};
-use seam_registry::document;
-use seam_registry::resolver::{self, Gateway, Options};
+use seam_config::diagnostic::{self, Diagnostic};
+use seam_config::document;
+use seam_config::resolver::{self, Gateway, Options};
 
 use crate::cli::ConfigArgs;
 use crate::config_paths;
@@ -18,9 +18,17 @@ pub fn run(args: &ConfigArgs, offline: bool) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let options = Options { offline, validate_only: loaded.has_errors() };
+    // A document the loader already found errors in is built offline, only to find more.
+    let invalid = loaded.has_errors();
+    let options = Options { offline: offline || invalid };
     let mut diagnostics = loaded.diagnostics;
     match runtime.block_on(resolver::resolve(&loaded.document, options)) {
+        Ok(gateway) if invalid => {
+            diagnostics.extend(gateway.warnings.iter().cloned());
+            report(diagnostics);
+            runtime.block_on(close_storages(&gateway));
+            Ok(ExitCode::FAILURE)
+        }
         Ok(gateway) => {
             diagnostics.extend(gateway.warnings.iter().cloned());
             report(diagnostics);

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use seam_registry::Kind;
-use seam_registry::registration;
+use seam_core::Kind;
+use seam_core::registration;
 
 /// Prints the registered components.
 pub fn run(kind: Option<&str>, json: bool) -> Result<ExitCode, String> {
@@ -14,14 +14,14 @@ pub fn run(kind: Option<&str>, json: bool) -> Result<ExitCode, String> {
         ),
         None => None,
     };
-    let regs: Vec<_> = registration::all().iter().filter(|r| kind.is_none_or(|k| r.kind == k)).collect();
+    let regs: Vec<_> = registration::all().iter().filter(|r| kind.is_none_or(|k| r.kind() == k)).collect();
     if json {
         let items: Vec<serde_json::Value> = regs
             .iter()
             .map(|r| {
                 serde_json::json!({
                     "name": r.name,
-                    "kind": r.kind.word(),
+                    "kind": r.kind().word(),
                     "plugin": r.plugin,
                     "aliases": r.aliases,
                     "description": r.description,
@@ -34,7 +34,7 @@ pub fn run(kind: Option<&str>, json: bool) -> Result<ExitCode, String> {
     let width = regs.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     println!("{:<width$}  {:<10}  {:<10}  DESCRIPTION", "NAME", "KIND", "PLUGIN");
     for r in &regs {
-        println!("{:<width$}  {:<10}  {:<10}  {}", r.name, r.kind.word(), r.plugin, r.description);
+        println!("{:<width$}  {:<10}  {:<10}  {}", r.name, r.kind().word(), r.plugin, r.description);
         for alias in r.aliases {
             println!("  alias: {alias}");
         }

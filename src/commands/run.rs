@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use seam_registry::document;
-use seam_registry::resolver::{self, Options};
+use seam_config::document;
+use seam_config::resolver::{self, Options};
 
 use crate::cli::ConfigArgs;
 use crate::commands::check::report;

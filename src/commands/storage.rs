@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Subcommand;
-use seam_registry::Storage;
-use seam_registry::document;
-use seam_registry::resolver::{self, Options};
-use seam_registry::suggest;
+use seam_config::document;
+use seam_config::resolver::{self, Options};
+use seam_config::suggest;
+use seam_core::Storage;
 
 use crate::cli::ConfigArgs;
 use crate::commands::check::report;
@@ -53,7 +53,7 @@ pub enum StorageCommand {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    seam_registry::duration::parse(text)
+    seam_core::duration::parse(text)
 }
 
 /// Escapes bytes that are not printable UTF-8 (`\x00`, `\n`, ...), so output is always safe
@@ -89,7 +89,7 @@ pub fn run(config: &ConfigArgs, name: &str, command: &StorageCommand) -> Result<
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
         // Offline: only this storage is contacted, on its first operation.
-        let gateway = match resolver::resolve(&loaded.document, Options { offline: true, validate_only: false }).await {
+        let gateway = match resolver::resolve(&loaded.document, Options { offline: true }).await {
             Ok(gateway) => gateway,
             Err(diagnostics) => {
                 report(diagnostics);
@@ -106,7 +106,7 @@ pub fn run(config: &ConfigArgs, name: &str, command: &StorageCommand) -> Result<
 }
 
 async fn execute(storage: &Arc<dyn Storage>, name: &str, command: &StorageCommand) -> Result<ExitCode, String> {
-    let fail = |e: seam_registry::StorageError| format!("storage `{name}`: {e}");
+    let fail = |e: seam_core::StorageError| format!("storage `{name}`: {e}");
     match command {
         StorageCommand::Get { key } => match storage.get(key).await.map_err(fail)? {
             Some(value) => {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::StatusCode;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use seam_registry::body::BoxError;
+use seam_core::body::BoxError;
 
 /// Why a request body was cut off, and the status the host answers with instead of
 /// whatever the action made of the error.

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use http::header::{ALLOW, CONTENT_LENGTH};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
-use seam_registry::extensions::{ClientAddr, ClientIp, MatchedRoute, RequestScheme};
-use seam_registry::{Body, Request, Response, Storage, json_error, json_response};
+use seam_core::extensions::{ClientAddr, ClientIp, MatchedRoute, RequestScheme};
+use seam_core::{Body, Request, Response, Storage, json_error, json_response};
 
 use super::body_limit::{LimitedBody, TOO_LARGE};
 use super::forwarded::{TrustedProxies, strip_untrusted};

@@ -15,8 +15,8 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use seam_registry::document::ServerConfig;
-use seam_registry::resolver::Gateway;
+use seam_config::document::ServerConfig;
+use seam_config::resolver::Gateway;
 use tokio::net::TcpListener;
 
 pub use handler::App;
@@ -35,8 +35,8 @@ impl Server {
     pub async fn bind(gateway: &Gateway) -> Result<Server, String> {
         let config = gateway.server.clone();
         let router = Router::build(&gateway.routes)?;
-        let trusted = forwarded::TrustedProxies::parse(&config.trusted_proxies)?;
-        let tls = if config.tls { Some(tls::acceptor(&config.cert_file, &config.key_file)?) } else { None };
+        let trusted = forwarded::TrustedProxies::new(gateway.server_plan.trusted_proxies.clone());
+        let tls = gateway.server_plan.tls.as_ref().map(tls::acceptor).transpose()?;
         let listener = TcpListener::bind(&config.address)
             .await
             .map_err(|e| format!("cannot listen on server.address `{}`: {e}", config.address))?;

@@ -4,12 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use http::Method;
-use seam_registry::extensions::PathParams;
-use seam_registry::pipeline::Pipeline;
-use seam_registry::resolver::ServedRoute;
-
-/// The name under which matchit captures a route's `*`.
-const WILDCARD: &str = "seam_wildcard";
+use seam_config::resolver::{ServedRoute, WILDCARD, normalize};
+use seam_core::extensions::PathParams;
+use seam_core::pipeline::Pipeline;
 
 /// One served route.
 pub struct RouteEntry {
@@ -48,54 +45,10 @@ pub enum Lookup<'a> {
     NotFound,
 }
 
-/// Without trailing slash (Fiber's non-strict routing), except the root.
-fn normalize(path: &str) -> &str {
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() { "/" } else { trimmed }
-}
-
-/// Fiber's `/users/:id` and `/files/*` as matchit patterns; a trailing `*` also claims its
-/// base path (weakly), because in Fiber `*` may match nothing.
-fn translate(path: &str) -> Result<Vec<(String, bool)>, String> {
-    let normalized = normalize(path);
-    let mut out = String::new();
-    let segments: Vec<&str> = normalized.split('/').skip(1).collect();
-    let mut wildcard = false;
-    for (i, segment) in segments.iter().enumerate() {
-        out.push('/');
-        if *segment == "*" {
-            if i + 1 != segments.len() {
-                return Err(format!("`{path}`: `*` is only supported as the last segment"));
-            }
-            wildcard = true;
-            out.push_str(&format!("{{*{WILDCARD}}}"));
-        } else if let Some(name) = segment.strip_prefix(':') {
-            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
-                return Err(format!("`{path}`: `:{name}` is not a parameter seam supports (a whole segment `:name`)"));
-            }
-            out.push_str(&format!("{{{name}}}"));
-        } else if segment.contains('*') || segment.contains(':') {
-            return Err(format!(
-                "`{path}`: `{segment}` mixes text and a parameter; use a whole segment `:name` or `*`"
-            ));
-        } else {
-            out.push_str(&segment.replace('{', "{{").replace('}', "}}"));
-        }
-    }
-    if out.is_empty() {
-        out.push('/');
-    }
-    let mut patterns = vec![(out.clone(), false)];
-    if wildcard {
-        let base = out.trim_end_matches(&format!("/{{*{WILDCARD}}}")).to_owned();
-        patterns.push((if base.is_empty() { "/".to_owned() } else { base }, true));
-    }
-    Ok(patterns)
-}
-
 impl Router {
-    /// The table of `routes`; overlapping paths that matchit cannot tell apart are an error
-    /// naming both routes.
+    /// The table of `routes`, from the resolver's route plan (which already refused every
+    /// path that cannot be served, with its position); an insertion failure here would be a
+    /// bug in the plan, and is still an error, never a panic.
     pub fn build(routes: &[ServedRoute]) -> Result<Router, String> {
         let mut router = Router { matcher: matchit::Router::new(), paths: Vec::new(), routes: Vec::new() };
         let mut by_pattern: HashMap<String, usize> = HashMap::new();
@@ -113,7 +66,7 @@ impl Router {
             } else {
                 served.methods.iter().map(|m| Method::from_bytes(m.as_bytes()).ok()).collect()
             };
-            for (pattern, weak) in translate(&served.path)? {
+            for seam_config::resolver::Pattern { matchit: pattern, weak } in served.patterns.iter().cloned() {
                 let slot = match by_pattern.get(&pattern) {
                     Some(&slot) => slot,
                     None => {
@@ -179,23 +132,5 @@ impl Router {
     /// How many routes it serves.
     pub fn route_count(&self) -> usize {
         self.routes.len()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::translate;
-
-    #[test]
-    fn fiber_paths_translate() {
-        assert_eq!(translate("/users/:id").unwrap(), [("/users/{id}".to_owned(), false)]);
-        assert_eq!(
-            translate("/api/*").unwrap(),
-            [("/api/{*seam_wildcard}".to_owned(), false), ("/api".to_owned(), true)]
-        );
-        assert_eq!(translate("/*").unwrap(), [("/{*seam_wildcard}".to_owned(), false), ("/".to_owned(), true)]);
-        assert_eq!(translate("/a/").unwrap(), [("/a".to_owned(), false)]);
-        assert!(translate("/a/*/b").is_err());
-        assert!(translate("/img-:id").is_err());
     }
 }

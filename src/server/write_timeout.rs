@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use seam_registry::Body;
-use seam_registry::body::BoxError;
+use seam_core::Body;
+use seam_core::body::BoxError;
 use tokio::time::Sleep;
 
 /// A body that fails once `timeout` has passed since it was created.

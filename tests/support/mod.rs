@@ -13,8 +13,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use seam::server::Server;
-use seam_registry::document;
-use seam_registry::resolver::{self, Options};
+use seam_config::document;
+use seam_config::resolver::{self, Options};
 use tokio::sync::oneshot;
 
 /// A gateway serving a document; stopped (gracefully) by `stop` or on drop.

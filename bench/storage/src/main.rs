@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
+use seam_core::Storage;
 use seam_plugin_valkey::{ValkeyStorage, ValkeyStorageConfig};
-use seam_registry::Storage;
 
 const KEYS: u64 = 10_000;
 

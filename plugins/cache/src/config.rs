@@ -1,11 +1,11 @@
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use schemars::JsonSchema;
-use seam_registry::{BuildContext, BuildError, BuildMiddleware, ConfigError, GoDuration, Middleware};
-use serde::Deserialize;
+use http::{HeaderName, Method};
+use seam_core::{
+    BuildContext, BuildError, Component, GoDuration, Middleware, PathStep, Problem, Problems, async_trait,
+};
 
-use crate::middleware::Cache;
+use crate::middleware::{CacheMiddleware, KeyParts};
 
 fn minute() -> GoDuration {
     GoDuration::from_secs(60)
@@ -24,9 +24,8 @@ fn one_mib() -> u64 {
 /// `cacheAuthorized`) prevent storing, and `max-age`/`s-maxage` shorten the TTL. Responses
 /// carry `X-Cache: HIT` (with `Age`) or `MISS`; concurrent misses for one key make one
 /// upstream request. An unreachable storage makes every request a miss, never an error.
-#[derive(Clone, Debug, Deserialize, JsonSchema, seam_registry::Middleware)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[seam(name = "plugins.cache.middlewares.CacheMiddleware")]
+#[seam_core::component(name = "plugins.cache.middlewares.CacheMiddleware")]
+#[derive(Clone, Debug)]
 pub struct CacheMiddlewareConfig {
     /// The storage holding cached responses (e.g. a ValkeyStorage). Left out: in-process memory.
     #[serde(default)]
@@ -59,30 +58,40 @@ fn sixteen_mib() -> u64 {
     16 * 1024 * 1024
 }
 
+fn at(field: &str, index: usize) -> Vec<PathStep> {
+    vec![PathStep::Key(field.into()), PathStep::Index(index)]
+}
+
 #[async_trait]
-impl BuildMiddleware for CacheMiddlewareConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
-        if self.expiration.get().is_zero() {
-            return Err(ConfigError::field("expiration", "expiration must be more than 0"));
-        }
-        for method in &self.methods {
-            if http::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).is_err() {
-                return Err(ConfigError::field("methods", format!("`{method}` is not an HTTP method")));
-            }
-        }
-        for name in &self.key_headers {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(ConfigError::field("keyHeaders", format!("`{name}` is not a valid header name")));
-            }
-        }
-        Ok(())
-    }
+impl Component for CacheMiddlewareConfig {
+    type Output = dyn Middleware;
 
     async fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Middleware>, BuildError> {
-        let (storage, shared) = cx.storage_or_memory(self.storage.as_deref()).await?;
+        let mut problems = Problems::new();
+        problems.ensure(!self.expiration.get().is_zero(), || {
+            Problem::field("expiration", "expiration must be more than 0")
+        });
+        let methods: Vec<Option<Method>> = (self.methods.iter().enumerate())
+            .map(|(i, m)| {
+                let method = Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| Problem::at(at("methods", i), format!("`{m}` is not an HTTP method")));
+                problems.check(method)
+            })
+            .collect();
+        let headers: Vec<Option<HeaderName>> = (self.key_headers.iter().enumerate())
+            .map(|(i, h)| {
+                let header = HeaderName::from_bytes(h.as_bytes())
+                    .map_err(|_| Problem::at(at("keyHeaders", i), format!("`{h}` is not a valid header name")));
+                problems.check(header)
+            })
+            .collect();
+        let methods = methods.into_iter().collect::<Option<Vec<_>>>();
+        let headers = headers.into_iter().collect::<Option<Vec<_>>>();
+        let (methods, headers) = problems.finish(methods.zip(headers))?;
+        let (storage, shared) = cx.storage_or_default(self.storage.as_deref(), &[]).await?;
         if !shared {
             tracing::warn!(middleware = cx.name(), "no `storage`: the cache is kept per gateway instance");
         }
-        Ok(Arc::new(Cache::new(cx.name(), self, storage)))
+        Ok(Arc::new(CacheMiddleware::new(cx.name(), self, KeyParts { methods, headers }, storage)))
     }
 }

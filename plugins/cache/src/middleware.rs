@@ -4,13 +4,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::header::{AGE, AUTHORIZATION, CONTENT_LENGTH, HOST};
 use http::{HeaderName, HeaderValue, Method};
 use http_body_util::{BodyExt, StreamBody};
-use seam_registry::{Body, Middleware, Next, Request, Response, Storage, unix_ms};
+use seam_core::{Body, Middleware, Next, Request, Response, Storage, async_trait, unix_ms};
 use tokio::sync::watch;
 
 use crate::config::CacheMiddlewareConfig;
@@ -18,7 +17,7 @@ use crate::entry;
 use crate::policy;
 
 /// Caches responses.
-pub struct Cache {
+pub struct CacheMiddleware {
     name: String,
     storage: Arc<dyn Storage>,
     expiration: Duration,
@@ -37,20 +36,24 @@ fn mark(response: &mut Response, hit: bool) {
     response.headers_mut().insert("x-cache", HeaderValue::from_static(if hit { "HIT" } else { "MISS" }));
 }
 
-impl Cache {
+/// The checked `methods` and `keyHeaders` of a [`CacheMiddlewareConfig`].
+pub struct KeyParts {
+    /// Methods whose responses are cached.
+    pub methods: Vec<Method>,
+    /// Request headers that become part of the key.
+    pub headers: Vec<HeaderName>,
+}
+
+impl CacheMiddleware {
     /// A cache for `config` in `storage`.
-    pub fn new(name: &str, config: &CacheMiddlewareConfig, storage: Arc<dyn Storage>) -> Self {
-        Cache {
+    pub fn new(name: &str, config: &CacheMiddlewareConfig, parts: KeyParts, storage: Arc<dyn Storage>) -> Self {
+        CacheMiddleware {
             name: name.to_owned(),
             storage,
             expiration: config.expiration.get(),
-            methods: config
-                .methods
-                .iter()
-                .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
-                .collect(),
+            methods: parts.methods,
             max_body: config.max_body_size,
-            key_headers: config.key_headers.iter().filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok()).collect(),
+            key_headers: parts.headers,
             cache_authorized: config.cache_authorized,
             local: (config.local_size > 0).then(|| {
                 moka::sync::Cache::builder()
@@ -155,7 +158,7 @@ impl Cache {
                 Err(e) => {
                     // The upstream broke off: pass the error on, store nothing.
                     let chunks =
-                        buffered.into_iter().map(Ok::<_, seam_registry::body::BoxError>).chain(std::iter::once(Err(e)));
+                        buffered.into_iter().map(Ok::<_, seam_core::body::BoxError>).chain(std::iter::once(Err(e)));
                     let stream = futures_util::stream::iter(chunks).map(|r| r.map(http_body::Frame::data));
                     let mut response = Response::from_parts(parts, Body::new(StreamBody::new(stream)));
                     mark(&mut response, false);
@@ -203,7 +206,7 @@ impl Cache {
 }
 
 #[async_trait]
-impl Middleware for Cache {
+impl Middleware for CacheMiddleware {
     async fn handle(&self, req: Request, next: Next) -> Response {
         if !self.methods.contains(req.method()) {
             return next.run(req).await;

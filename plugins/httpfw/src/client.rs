@@ -6,7 +6,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use seam_registry::Body;
+use seam_core::Body;
 
 /// Keep-alive connections to upstreams, HTTP/1.1 or HTTP/2 (by ALPN over TLS).
 pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use http::request::Parts;
 use http::{StatusCode, Version};
-use seam_registry::extensions::PathParams;
-use seam_registry::{Body, Response, json_error};
+use seam_core::extensions::PathParams;
+use seam_core::{Body, Response, json_error};
 
 use crate::client::UpstreamClient;
 use crate::headers::{remove_hop_by_hop, set_forwarded};

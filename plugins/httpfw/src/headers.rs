@@ -2,7 +2,7 @@
 
 use http::header::{CONNECTION, HOST, HeaderName, HeaderValue, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, Request};
-use seam_registry::extensions::{ClientAddr, RequestScheme};
+use seam_core::extensions::{ClientAddr, RequestScheme};
 
 const HOP_BY_HOP: [&str; 4] = ["keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization"];
 

@@ -7,6 +7,7 @@
 //! Bodies stream both ways; hop-by-hop headers are removed; `X-Forwarded-*` are set;
 //! connections to upstreams are pooled and kept alive.
 
+mod action;
 mod balancer;
 mod client;
 mod config;

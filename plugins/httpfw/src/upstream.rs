@@ -2,7 +2,7 @@
 
 use http::Uri;
 use http::uri::{Authority, PathAndQuery, Scheme};
-use seam_registry::extensions::PathParams;
+use seam_core::extensions::PathParams;
 
 /// A parsed `upstreamEndpoint`: `http(s)://host[:port][/path with :params]`.
 #[derive(Clone, Debug)]

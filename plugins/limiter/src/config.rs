@@ -1,11 +1,10 @@
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use schemars::JsonSchema;
-use seam_registry::{BuildContext, BuildError, BuildMiddleware, ConfigError, GoDuration, Middleware};
-use serde::Deserialize;
+use seam_core::{
+    BuildContext, BuildError, Capability, Component, GoDuration, Middleware, Problem, Problems, async_trait,
+};
 
-use crate::middleware::Limiter;
+use crate::middleware::LimiterMiddleware;
 
 fn five() -> u64 {
     5
@@ -33,9 +32,8 @@ pub enum KeyBy {
 /// Every limited response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
 /// `X-RateLimit-Reset`; a refused request gets 429 with `Retry-After` and never reaches
 /// the action.
-#[derive(Clone, Debug, Deserialize, JsonSchema, seam_registry::Middleware)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[seam(name = "plugins.limiter.middlewares.LimiterMiddleware")]
+#[seam_core::component(name = "plugins.limiter.middlewares.LimiterMiddleware")]
+#[derive(Clone, Debug)]
 pub struct LimiterMiddlewareConfig {
     /// The storage holding the counters (e.g. a ValkeyStorage). Left out: in-process memory, so limits are per instance.
     #[serde(default)]
@@ -68,12 +66,9 @@ pub struct LimiterMiddlewareConfig {
 
 impl LimiterMiddlewareConfig {
     /// The parsed `keyBy`.
-    pub fn key_by(&self) -> Result<KeyBy, ConfigError> {
+    pub fn key_by(&self) -> Result<KeyBy, Problem> {
         let bad = || {
-            ConfigError::field(
-                "keyBy",
-                format!("keyBy `{}` is not `ip`, `header:<Name>` or `session:<key>`", self.key_by),
-            )
+            Problem::field("keyBy", format!("keyBy `{}` is not `ip`, `header:<Name>` or `session:<key>`", self.key_by))
         };
         match self.key_by.split_once(':') {
             None if self.key_by == "ip" => Ok(KeyBy::Ip),
@@ -87,30 +82,26 @@ impl LimiterMiddlewareConfig {
 }
 
 #[async_trait]
-impl BuildMiddleware for LimiterMiddlewareConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.key_by()?;
-        if self.max_connections == 0 {
-            return Err(ConfigError::field("maxConnections", "maxConnections must be at least 1"));
-        }
-        if self.expiration.get().as_millis() == 0 {
-            return Err(ConfigError::field("expiration", "expiration must be more than 0"));
-        }
-        if self.skip_failed_requests && self.skip_successful_requests {
-            return Err(ConfigError::field(
-                "skipSuccessfulRequests",
-                "skipping both failed and successful requests counts nothing",
-            ));
-        }
-        Ok(())
-    }
+impl Component for LimiterMiddlewareConfig {
+    type Output = dyn Middleware;
 
     async fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Middleware>, BuildError> {
-        let (storage, shared) = cx.storage_or_memory(self.storage.as_deref()).await?;
+        let mut problems = Problems::new();
+        let key_by = problems.check(self.key_by());
+        problems
+            .ensure(self.max_connections > 0, || Problem::field("maxConnections", "maxConnections must be at least 1"));
+        problems.ensure(self.expiration.get().as_millis() > 0, || {
+            Problem::field("expiration", "expiration must be more than 0")
+        });
+        problems.ensure(!(self.skip_failed_requests && self.skip_successful_requests), || {
+            Problem::field("skipSuccessfulRequests", "skipping both failed and successful requests counts nothing")
+        });
+        let key_by = problems.finish(key_by)?;
+        // Counting needs an atomic counter: a storage without one is refused here.
+        let (storage, shared) = cx.storage_or_default(self.storage.as_deref(), &[Capability::Incr]).await?;
         if !shared {
             tracing::warn!(middleware = cx.name(), "no `storage`: rate limits are counted per gateway instance");
         }
-        let key_by = self.key_by().map_err(|e| BuildError::new(e.message))?;
-        Ok(Arc::new(Limiter::new(cx.name(), self.clone(), key_by, storage)))
+        Ok(Arc::new(LimiterMiddleware::new(cx.name(), self.clone(), key_by, storage)))
     }
 }

@@ -4,17 +4,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
-use seam_registry::extensions::{ClientAddr, ClientIp, Session};
-use seam_registry::{Middleware, Next, Request, Response, Storage, StorageError, json_error, unix_ms};
+use seam_core::extensions::{ClientAddr, ClientIp, Session};
+use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
 
 use crate::config::{KeyBy, LimiterMiddlewareConfig};
 use crate::window::{sliding_estimate, window_of};
 
 /// Counts requests per client and window.
-pub struct Limiter {
+pub struct LimiterMiddleware {
     name: String,
     config: LimiterMiddlewareConfig,
     key_by: KeyBy,
@@ -34,11 +33,18 @@ struct Verdict {
     key: String,
 }
 
-impl Limiter {
+impl LimiterMiddleware {
     /// A limiter named `name` (its counters are its own).
     pub fn new(name: &str, config: LimiterMiddlewareConfig, key_by: KeyBy, storage: Arc<dyn Storage>) -> Self {
         let window_ms = config.expiration.get().as_millis().max(1) as u64;
-        Limiter { name: name.to_owned(), config, key_by, storage, window_ms, outage_logged: AtomicBool::new(false) }
+        LimiterMiddleware {
+            name: name.to_owned(),
+            config,
+            key_by,
+            storage,
+            window_ms,
+            outage_logged: AtomicBool::new(false),
+        }
     }
 
     fn client(&self, req: &Request) -> String {
@@ -87,7 +93,7 @@ impl Limiter {
 }
 
 #[async_trait]
-impl Middleware for Limiter {
+impl Middleware for LimiterMiddleware {
     async fn handle(&self, req: Request, next: Next) -> Response {
         let client = self.client(&req);
         let verdict = match self.check(&client).await {

@@ -1,13 +1,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use moka::Expiry;
 use moka::ops::compute::Op;
 use moka::sync::Cache;
-use seam_registry::storage::effective_ttl;
-use seam_registry::{Storage, StorageError};
+use seam_core::storage::effective_ttl;
+use seam_core::{Capabilities, Storage, StorageError, async_trait};
 
 #[derive(Clone)]
 struct Entry {
@@ -71,6 +70,10 @@ impl Storage for MemoryStorage {
     async fn delete(&self, key: &str) -> Result<bool, StorageError> {
         self.open()?;
         Ok(self.cache.remove(key).is_some())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
     }
 
     async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {

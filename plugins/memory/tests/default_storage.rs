@@ -2,19 +2,15 @@
 
 use std::sync::{Arc, Mutex};
 
-use schemars::JsonSchema;
+use seam_config::document;
+use seam_config::resolver::{self, Options};
+use seam_core::{Action, BuildContext, BuildError, Capability, Component, Request, Response, Storage, async_trait};
 use seam_plugin_memory as _;
-use seam_registry::document;
-use seam_registry::resolver::{self, Options};
-use seam_registry::{Action, BuildAction, BuildContext, BuildError, Request, Response, Storage, async_trait};
-use serde::Deserialize;
 
 static SEEN: Mutex<Vec<(bool, usize)>> = Mutex::new(Vec::new());
 
 /// Asks for its storage, or the default.
-#[derive(Deserialize, JsonSchema, seam_registry::Action)]
-#[serde(deny_unknown_fields)]
-#[seam(name = "plugins.probe.actions.StorageProbeAction")]
+#[seam_core::component(name = "plugins.probe.actions.StorageProbeAction")]
 struct ProbeConfig {
     #[serde(default)]
     storage: Option<String>,
@@ -25,14 +21,16 @@ struct Probe(#[allow(dead_code)] Arc<dyn Storage>);
 #[async_trait]
 impl Action for Probe {
     async fn handle(&self, _req: Request) -> Response {
-        Response::new(seam_registry::Body::empty())
+        Response::new(seam_core::Body::empty())
     }
 }
 
 #[async_trait]
-impl BuildAction for ProbeConfig {
+impl Component for ProbeConfig {
+    type Output = dyn Action;
+
     async fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Action>, BuildError> {
-        let (storage, shared) = cx.storage_or_memory(self.storage.as_deref()).await?;
+        let (storage, shared) = cx.storage_or_default(self.storage.as_deref(), &[Capability::Scan]).await?;
         storage
             .set(cx.name(), bytes::Bytes::from_static(b"1"), None)
             .await

@@ -1,11 +1,10 @@
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use seam_registry::extensions::PathParams;
-use seam_registry::{Action, Body, Request, Response};
+use seam_core::extensions::PathParams;
+use seam_core::{Action, Body, Request, Response, async_trait};
 use serde_json::{Value, json};
 
 /// The runtime of `RespondAction`.

@@ -1,11 +1,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use schemars::JsonSchema;
-use seam_registry::{Action, BuildAction, BuildContext, BuildError, ConfigError};
-use serde::{Deserialize, Serialize};
+use seam_core::{Action, BuildContext, BuildError, Component, PathStep, Problem, Problems, async_trait};
 
 use crate::action::RespondAction;
 
@@ -14,9 +11,9 @@ use crate::action::RespondAction;
 /// The echo shows the method, path, route parameters, query and headers exactly as an
 /// upstream behind the gateway would receive them, which makes it handy for trying
 /// middlewares out.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, seam_registry::Action)]
-#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
-#[seam(name = "plugins.respond.actions.RespondAction")]
+#[seam_core::component(name = "plugins.respond.actions.RespondAction")]
+#[derive(Clone, Debug)]
+#[serde(default)]
 pub struct RespondActionConfig {
     /// HTTP status code of the reply.
     #[schemars(range(min = 100, max = 599))]
@@ -36,41 +33,39 @@ impl Default for RespondActionConfig {
 }
 
 impl RespondActionConfig {
-    fn header_map(&self) -> Result<HeaderMap, ConfigError> {
+    fn header_map(&self, problems: &mut Problems) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in &self.headers {
-            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                ConfigError::field(format!("headers.{name}"), format!("`{name}` is not a valid header name"))
-            })?;
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                ConfigError::field(
-                    format!("headers.{name}"),
-                    format!("the value of header `{name}` is not a valid header value"),
-                )
-            })?;
-            map.append(header, value);
+            let at = || vec![PathStep::Key("headers".into()), PathStep::Key(name.clone())];
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Problem::at(at(), format!("`{name}` is not a valid header name")));
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| Problem::at(at(), format!("the value of header `{name}` is not a valid header value")));
+            if let (Some(header), Some(value)) = (problems.check(header), problems.check(value)) {
+                map.append(header, value);
+            }
         }
-        Ok(map)
+        map
     }
 }
 
 #[async_trait]
-impl BuildAction for RespondActionConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
-        if StatusCode::from_u16(self.status).is_err() || self.status < 100 {
-            return Err(ConfigError::field("status", format!("{} is not an HTTP status code", self.status)));
-        }
-        if self.echo && !self.body.is_empty() {
-            return Err(
-                ConfigError::field("body", "`body` has no effect with `echo: true`").help("remove `body` or `echo`")
-            );
-        }
-        self.header_map().map(drop)
-    }
+impl Component for RespondActionConfig {
+    type Output = dyn Action;
 
     async fn build(&self, _cx: &BuildContext<'_>) -> Result<Arc<dyn Action>, BuildError> {
-        let status = StatusCode::from_u16(self.status).map_err(|e| BuildError::new(e.to_string()))?;
-        let headers = self.header_map().map_err(|e| BuildError::new(e.message))?;
+        let mut problems = Problems::new();
+        let status = problems.check(
+            StatusCode::from_u16(self.status)
+                .ok()
+                .filter(|_| self.status >= 100)
+                .ok_or_else(|| Problem::field("status", format!("{} is not an HTTP status code", self.status))),
+        );
+        problems.ensure(!self.echo || self.body.is_empty(), || {
+            Problem::field("body", "`body` has no effect with `echo: true`").help("remove `body` or `echo`")
+        });
+        let headers = self.header_map(&mut problems);
+        let status = problems.finish(status)?;
         Ok(Arc::new(RespondAction::new(status, headers, self.body.clone().into(), self.echo)))
     }
 }

@@ -1,13 +1,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use http::HeaderName;
 use schemars::JsonSchema;
-use seam_registry::{BuildContext, BuildError, BuildMiddleware, ConfigError, GoDuration, Middleware};
+use seam_core::{
+    BuildContext, BuildError, Component, GoDuration, Middleware, PathStep, Problem, Problems, async_trait,
+};
 use serde::{Deserialize, Deserializer};
 
-use crate::map_header::MapSessionToHeader;
-use crate::middleware::{Lookup, SessionMiddleware};
+use crate::map_header::MapSessionToHeaderMiddleware;
+use crate::middleware::{Lookup, SessionHeaders, SessionMiddleware};
 
 /// The `SameSite` attribute of the session cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -73,9 +75,11 @@ fn destroy_header() -> String {
 /// its id is 256 random bits, an unknown or malformed id is never adopted, and upstreams log
 /// users in and out with the response headers `X-Session-Set` (a JSON object merged into the
 /// session) and `X-Session-Destroy: true`.
-#[derive(Clone, Debug, Deserialize, JsonSchema, seam_registry::Middleware)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[seam(name = "plugins.sessions.middlewares.SessionMiddleware", aliases = ["plugins.session.middlewares.LoadSessionMiddleware"])]
+#[seam_core::component(
+    name = "plugins.sessions.middlewares.SessionMiddleware",
+    aliases = ["plugins.session.middlewares.LoadSessionMiddleware"]
+)]
+#[derive(Clone, Debug)]
 pub struct SessionMiddlewareConfig {
     /// The storage holding sessions (e.g. a ValkeyStorage). Left out: a private in-process memory storage (not shared, lost on restart).
     #[serde(default)]
@@ -133,11 +137,11 @@ pub struct SessionMiddlewareConfig {
 }
 
 impl SessionMiddlewareConfig {
-    fn lookup(&self) -> Result<Lookup, ConfigError> {
-        let field = |m: &str| ConfigError::field("keyLookup", m.to_owned());
+    fn lookup(&self) -> Result<Lookup, Problem> {
+        let field = |m: &str| Problem::field("keyLookup", m.to_owned());
         match self.key_lookup.split_once(':') {
             Some(("cookie", name)) if !name.is_empty() => Ok(Lookup::Cookie(name.to_owned())),
-            Some(("header", name)) if !name.is_empty() => http::HeaderName::from_bytes(name.as_bytes())
+            Some(("header", name)) if !name.is_empty() => HeaderName::from_bytes(name.as_bytes())
                 .map(Lookup::Header)
                 .map_err(|_| field(&format!("`{name}` is not a valid header name"))),
             _ => Err(field(&format!("keyLookup `{}` is neither `cookie:<name>` nor `header:<Name>`", self.key_lookup))),
@@ -145,37 +149,39 @@ impl SessionMiddlewareConfig {
     }
 }
 
+fn header_name(field: &str, name: &str) -> Result<HeaderName, Problem> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| Problem::field(field, format!("`{name}` is not a valid header name")))
+}
+
 #[async_trait]
-impl BuildMiddleware for SessionMiddlewareConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.lookup()?;
-        if self.cookie_same_site == SameSite::None && !self.cookie_secure {
-            return Err(ConfigError::field(
-                "cookieSameSite",
-                "cookieSameSite `None` needs `cookieSecure: true` (browsers reject it otherwise)",
-            ));
-        }
-        if self.cookie_expiration.get().is_zero() {
-            return Err(ConfigError::field("cookieExpiration", "cookieExpiration must be more than 0"));
-        }
-        for (field, name) in [("setHeader", &self.set_header), ("destroyHeader", &self.destroy_header)] {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(ConfigError::field(field, format!("`{name}` is not a valid header name")));
-            }
-        }
-        Ok(())
-    }
+impl Component for SessionMiddlewareConfig {
+    type Output = dyn Middleware;
 
     async fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Middleware>, BuildError> {
-        let (storage, shared) = cx.storage_or_memory(self.storage.as_deref()).await?;
+        let mut problems = Problems::new();
+        let lookup = problems.check(self.lookup());
+        problems.ensure(self.cookie_same_site != SameSite::None || self.cookie_secure, || {
+            Problem::field(
+                "cookieSameSite",
+                "cookieSameSite `None` needs `cookieSecure: true` (browsers reject it otherwise)",
+            )
+        });
+        problems.ensure(!self.cookie_expiration.get().is_zero(), || {
+            Problem::field("cookieExpiration", "cookieExpiration must be more than 0")
+        });
+        let set = problems.check(header_name("setHeader", &self.set_header));
+        let destroy = problems.check(header_name("destroyHeader", &self.destroy_header));
+        let (lookup, set, destroy) = problems.finish(lookup.zip(set).zip(destroy).map(|((l, s), d)| (l, s, d)))?;
+        let (storage, shared) = cx.storage_or_default(self.storage.as_deref(), &[]).await?;
         if !shared {
             tracing::warn!(
                 middleware = cx.name(),
                 "no `storage`: sessions are kept in this process only, neither shared between instances nor kept across restarts"
             );
         }
-        let lookup = self.lookup().map_err(|e| BuildError::new(e.message))?;
-        Ok(Arc::new(SessionMiddleware::new(self.clone(), lookup, storage)))
+        let headers = SessionHeaders { set, destroy };
+        Ok(Arc::new(SessionMiddleware::new(self.clone(), lookup, headers, storage)))
     }
 }
 
@@ -184,39 +190,33 @@ impl BuildMiddleware for SessionMiddlewareConfig {
 /// `headers: { X-User-Id: user_id }` sets `X-User-Id` from the session's `user_id`: strings as
 /// they are, numbers and booleans as text, objects and arrays as compact JSON; a missing key
 /// sets no header. A header of a mapped name sent by the client is always removed first.
-#[derive(Clone, Debug, Deserialize, JsonSchema, seam_registry::Middleware)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[seam(name = "plugins.sessions.middlewares.MapSessionToHeaderMiddleware", aliases = ["plugins.session.middlewares.MapSessionToHeaderMiddleware"])]
+#[seam_core::component(
+    name = "plugins.sessions.middlewares.MapSessionToHeaderMiddleware",
+    aliases = ["plugins.session.middlewares.MapSessionToHeaderMiddleware"]
+)]
+#[derive(Clone, Debug)]
 pub struct MapSessionToHeaderMiddlewareConfig {
     /// Request header name → session key.
     pub headers: BTreeMap<String, String>,
 }
 
 #[async_trait]
-impl BuildMiddleware for MapSessionToHeaderMiddlewareConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
-        for name in self.headers.keys() {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(ConfigError::field(
-                    format!("headers.{name}"),
-                    format!("`{name}` is not a valid header name"),
-                ));
-            }
-        }
-        Ok(())
-    }
+impl Component for MapSessionToHeaderMiddlewareConfig {
+    type Output = dyn Middleware;
 
     async fn build(&self, _cx: &BuildContext<'_>) -> Result<Arc<dyn Middleware>, BuildError> {
-        let headers = self
+        let mut problems = Problems::new();
+        let headers: Vec<Option<(HeaderName, String)>> = self
             .headers
             .iter()
             .map(|(name, key)| {
-                Ok((
-                    http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| BuildError::new(e.to_string()))?,
-                    key.clone(),
-                ))
+                let at = vec![PathStep::Key("headers".into()), PathStep::Key(name.clone())];
+                let header = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| Problem::at(at, format!("`{name}` is not a valid header name")));
+                problems.check(header).map(|h| (h, key.clone()))
             })
-            .collect::<Result<Vec<_>, BuildError>>()?;
-        Ok(Arc::new(MapSessionToHeader::new(headers)))
+            .collect();
+        let headers = problems.finish(headers.into_iter().collect::<Option<Vec<_>>>())?;
+        Ok(Arc::new(MapSessionToHeaderMiddleware::new(headers)))
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! - `plugins.sessions.middlewares.SessionMiddleware` (Seam: `LoadSessionMiddleware`) loads the
 //!   session named by a cookie or header, hands it to later middlewares and actions as the
-//!   request extension `seam_registry::extensions::Session`, applies `X-Session-Set` and
+//!   request extension `seam_core::extensions::Session`, applies `X-Session-Set` and
 //!   `X-Session-Destroy` from the response, and stores the changes before answering.
 //! - `plugins.sessions.middlewares.MapSessionToHeaderMiddleware` copies session values into
 //!   request headers for the upstream (and removes those headers when a client sends them).
@@ -15,4 +15,4 @@ mod middleware;
 
 pub use config::{MapSessionToHeaderMiddlewareConfig, SameSite, SessionMiddlewareConfig};
 
-seam_registry::plugin_alias!("session" => "sessions");
+seam_core::plugin_alias!("session" => "sessions");

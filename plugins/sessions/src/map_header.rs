@@ -1,20 +1,19 @@
 //! The runtime of `MapSessionToHeaderMiddleware`.
 
-use async_trait::async_trait;
 use http::{HeaderName, HeaderValue};
-use seam_registry::extensions::Session;
-use seam_registry::{Middleware, Next, Request, Response};
+use seam_core::extensions::Session;
+use seam_core::{Middleware, Next, Request, Response, async_trait};
 use serde_json::Value;
 
 /// Copies session values into request headers.
-pub struct MapSessionToHeader {
+pub struct MapSessionToHeaderMiddleware {
     headers: Vec<(HeaderName, String)>,
 }
 
-impl MapSessionToHeader {
+impl MapSessionToHeaderMiddleware {
     /// Header name → session key.
     pub fn new(headers: Vec<(HeaderName, String)>) -> Self {
-        MapSessionToHeader { headers }
+        MapSessionToHeaderMiddleware { headers }
     }
 }
 
@@ -28,7 +27,7 @@ fn as_text(value: &Value) -> Option<String> {
 }
 
 #[async_trait]
-impl Middleware for MapSessionToHeader {
+impl Middleware for MapSessionToHeaderMiddleware {
     async fn handle(&self, mut req: Request, next: Next) -> Response {
         // A client must never be able to set these headers itself.
         for (name, _) in &self.headers {

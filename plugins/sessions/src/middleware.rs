@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use cookie::Cookie;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
-use seam_registry::extensions::Session;
-use seam_registry::{Middleware, Next, Request, Response, Storage, StorageError, json_error, unix_ms};
+use seam_core::extensions::Session;
+use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
 use serde_json::{Map, Value, json};
 
 use crate::config::{SameSite, SessionMiddlewareConfig};
@@ -21,6 +20,14 @@ pub enum Lookup {
     Cookie(String),
     /// A request header of this name (the new id comes back in a response header of the same name).
     Header(HeaderName),
+}
+
+/// The response headers upstreams log users in and out with.
+pub struct SessionHeaders {
+    /// Its JSON object is merged into the session.
+    pub set: HeaderName,
+    /// `true` destroys the session.
+    pub destroy: HeaderName,
 }
 
 /// Loads, hands on and stores sessions.
@@ -51,10 +58,13 @@ fn parse_envelope(bytes: &[u8]) -> Option<(u64, Map<String, Value>)> {
 
 impl SessionMiddleware {
     /// A middleware for `config`, keeping sessions in `storage`.
-    pub fn new(config: SessionMiddlewareConfig, lookup: Lookup, storage: Arc<dyn Storage>) -> Self {
-        let set_header = HeaderName::from_bytes(config.set_header.as_bytes()).expect("validated");
-        let destroy_header = HeaderName::from_bytes(config.destroy_header.as_bytes()).expect("validated");
-        SessionMiddleware { config, lookup, storage, set_header, destroy_header }
+    pub fn new(
+        config: SessionMiddlewareConfig,
+        lookup: Lookup,
+        headers: SessionHeaders,
+        storage: Arc<dyn Storage>,
+    ) -> Self {
+        SessionMiddleware { config, lookup, storage, set_header: headers.set, destroy_header: headers.destroy }
     }
 
     /// The id the client sent, if it has the shape of one.

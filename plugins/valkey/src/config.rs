@@ -1,8 +1,7 @@
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use schemars::JsonSchema;
-use seam_registry::{BuildContext, BuildError, BuildStorage, ConfigError, GoDuration, Secret, Storage};
+use seam_core::{BuildContext, BuildError, Component, GoDuration, Problem, Problems, Secret, Storage, async_trait};
 use serde::Deserialize;
 
 use crate::storage::ValkeyStorage;
@@ -12,9 +11,8 @@ use crate::storage::ValkeyStorage;
 /// Every key is stored as `prefix + key`, verbatim; `reset` removes only keys under the
 /// prefix (SCAN and UNLINK, never FLUSHDB). One multiplexed connection per storage is shared
 /// by all its users and reconnects by itself after the server restarts.
-#[derive(Clone, Debug, Deserialize, JsonSchema, seam_registry::Storage)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[seam(name = "plugins.valkey.storages.ValkeyStorage")]
+#[seam_core::component(name = "plugins.valkey.storages.ValkeyStorage")]
+#[derive(Clone, Debug)]
 pub struct ValkeyStorageConfig {
     /// Prepended verbatim to every key: key `abc` with prefix `session_` is stored as `session_abc`.
     #[serde(default = "default_prefix")]
@@ -83,51 +81,34 @@ fn default_command_timeout() -> GoDuration {
 }
 
 impl ValkeyStorageConfig {
-    fn check_file(field: &str, path: &Option<String>) -> Result<(), ConfigError> {
-        if let Some(path) = path
-            && let Err(e) = std::fs::metadata(path)
-        {
-            return Err(ConfigError::field(format!("tls.{field}"), format!("cannot read `{path}`: {e}")));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl BuildStorage for ValkeyStorageConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Every problem of the config, recorded in `problems`.
+    fn check(&self, problems: &mut Problems) {
         if self.nodes.is_empty() {
-            if self.host.trim().is_empty() {
-                return Err(ConfigError::field("host", "host must be configured")
-                    .help("set `host` and `port` of the Valkey server, or `nodes` for a cluster"));
-            }
-            if self.port == 0 {
-                return Err(
-                    ConfigError::field("port", "port must be configured").help("Valkey listens on 6379 by default")
-                );
-            }
+            problems.ensure(!self.host.trim().is_empty(), || {
+                Problem::field("host", "host must be configured")
+                    .help("set `host` and `port` of the Valkey server, or `nodes` for a cluster")
+            });
+            problems.ensure(self.port != 0, || {
+                Problem::field("port", "port must be configured").help("Valkey listens on 6379 by default")
+            });
         } else {
             for node in &self.nodes {
                 let valid =
                     node.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
-                if !valid {
-                    return Err(ConfigError::field("nodes", format!("cluster node `{node}` is not `host:port`")));
-                }
+                problems.ensure(valid, || Problem::field("nodes", format!("cluster node `{node}` is not `host:port`")));
             }
-            if self.database != 0 {
-                return Err(ConfigError::field("database", "a Valkey Cluster has only database 0"));
-            }
+            problems.ensure(self.database == 0, || Problem::field("database", "a Valkey Cluster has only database 0"));
         }
-        if self.command_timeout.get().is_zero() {
-            return Err(ConfigError::field("commandTimeout", "commandTimeout must be more than 0"));
-        }
-        if self.connect_timeout.get().is_zero() {
-            return Err(ConfigError::field("connectTimeout", "connectTimeout must be more than 0"));
-        }
+        problems.ensure(!self.command_timeout.get().is_zero(), || {
+            Problem::field("commandTimeout", "commandTimeout must be more than 0")
+        });
+        problems.ensure(!self.connect_timeout.get().is_zero(), || {
+            Problem::field("connectTimeout", "connectTimeout must be more than 0")
+        });
         let tls = &self.tls;
         if tls.cert_file.is_some() != tls.key_file.is_some() {
             let field = if tls.cert_file.is_some() { "tls.keyFile" } else { "tls.certFile" };
-            return Err(ConfigError::field(field, "mutual TLS needs both `certFile` and `keyFile`"));
+            problems.push(Problem::field(field, "mutual TLS needs both `certFile` and `keyFile`"));
         }
         if let Some(name) = &tls.server_name {
             let hosts: Vec<&str> = if self.nodes.is_empty() {
@@ -135,20 +116,31 @@ impl BuildStorage for ValkeyStorageConfig {
             } else {
                 self.nodes.iter().filter_map(|n| n.rsplit_once(':').map(|(h, _)| h)).collect()
             };
-            if hosts.iter().any(|h| h != name) {
-                return Err(ConfigError::field("tls.serverName", format!(
+            problems.ensure(hosts.iter().all(|h| h == name), || {
+                Problem::field("tls.serverName", format!(
                     "serverName `{name}` differs from the address connected to; the Valkey client verifies the certificate against the address itself"
                 ))
-                .help("connect by the name in the certificate (set `host` to it), or leave `serverName` out"));
+                .help("connect by the name in the certificate (set `host` to it), or leave `serverName` out")
+            });
+        }
+        for (field, path) in [("caFile", &tls.ca_file), ("certFile", &tls.cert_file), ("keyFile", &tls.key_file)] {
+            if let Some(path) = path
+                && let Err(e) = std::fs::metadata(path)
+            {
+                problems.push(Problem::field(&format!("tls.{field}"), format!("cannot read `{path}`: {e}")));
             }
         }
-        Self::check_file("caFile", &tls.ca_file)?;
-        Self::check_file("certFile", &tls.cert_file)?;
-        Self::check_file("keyFile", &tls.key_file)?;
-        Ok(())
     }
+}
+
+#[async_trait]
+impl Component for ValkeyStorageConfig {
+    type Output = dyn Storage;
 
     async fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Storage>, BuildError> {
+        let mut problems = Problems::new();
+        self.check(&mut problems);
+        problems.into_result()?;
         Ok(Arc::new(ValkeyStorage::from_config(cx.name(), self).map_err(BuildError::new)?))
     }
 }

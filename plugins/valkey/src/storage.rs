@@ -3,13 +3,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use async_trait::async_trait;
 use bytes::Bytes;
 use redis::aio::ConnectionLike;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, FromRedisValue, RedisError, Value};
-use seam_registry::storage::effective_ttl;
-use seam_registry::{Storage, StorageError};
+use seam_core::storage::effective_ttl;
+use seam_core::{Capabilities, Storage, StorageError, async_trait};
 
 use crate::connect::{Backend, Target, Timeouts, describe_error};
 use crate::keys::escape_glob;
@@ -39,7 +38,7 @@ return value
 
 impl ValkeyStorage {
     /// A storage called `name` (for messages) keeping keys under `prefix` at `target`.
-    pub fn new(name: &str, prefix: String, (target, timeouts): (Target, Timeouts)) -> Self {
+    fn new(name: &str, prefix: String, (target, timeouts): (Target, Timeouts)) -> Self {
         ValkeyStorage {
             name: name.to_owned(),
             prefix,
@@ -55,11 +54,6 @@ impl ValkeyStorage {
     /// A storage for `config` (validated), called `name` in messages; connects on first use.
     pub fn from_config(name: &str, config: &crate::ValkeyStorageConfig) -> Result<Self, String> {
         Ok(ValkeyStorage::new(name, config.prefix.clone(), Target::from_config(config)?))
-    }
-
-    /// Where it connects: `host:port` or the cluster's seed nodes.
-    pub fn address(&self) -> String {
-        self.target.describe()
     }
 
     fn key(&self, key: &str) -> String {
@@ -218,6 +212,10 @@ impl Storage for ValkeyStorage {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
         let value: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.key(key)).to_owned()).await?;
         Ok(value.map(Bytes::from))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {

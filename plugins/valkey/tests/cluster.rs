@@ -5,8 +5,8 @@ mod support;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use seam_core::Storage;
 use seam_plugin_valkey::ValkeyStorage;
-use seam_registry::Storage;
 use seam_testkit::{ValkeyCluster, unique_prefix};
 use serde_json::json;
 
@@ -20,7 +20,7 @@ async fn conformance_reset_and_spread_on_a_cluster() {
     let cluster = Arc::new(ValkeyCluster::start());
     let base = unique_prefix("cluster");
     let c = cluster.clone();
-    seam_registry::testing::conformance(move |namespace| {
+    seam_core::testing::conformance(move |namespace| {
         let prefix = format!("{base}{namespace}:");
         let c = c.clone();
         async move { cluster_storage(&c, &prefix) }

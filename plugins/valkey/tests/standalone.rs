@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redis::Commands;
+use seam_core::Storage;
 use seam_plugin_valkey as _;
-use seam_registry::Storage;
 use seam_testkit::{Server, unique_prefix};
 use support::storage;
 
@@ -16,7 +16,7 @@ use support::storage;
 async fn conformance_on_a_standalone_server() {
     let server = Server::shared();
     let base = unique_prefix("conformance");
-    seam_registry::testing::conformance(|namespace| {
+    seam_core::testing::conformance(|namespace| {
         let prefix = format!("{base}{namespace}:");
         async move { storage(server.port(), &prefix) }
     })
@@ -139,6 +139,6 @@ async fn incr_of_a_non_integer_is_an_invalid_value() {
     let s = storage(server.port(), &unique_prefix("nonint"));
     s.set("text", Bytes::from_static(b"abc"), None).await.unwrap();
     let error = s.incr("text", 1, Some(Duration::from_secs(5))).await.unwrap_err();
-    assert!(matches!(error, seam_registry::StorageError::InvalidValue(_)), "{error:?}");
+    assert!(matches!(error, seam_core::StorageError::InvalidValue(_)), "{error:?}");
     s.reset().await.unwrap();
 }

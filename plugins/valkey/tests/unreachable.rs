@@ -6,8 +6,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use seam_core::Storage;
 use seam_plugin_valkey::ValkeyStorage;
-use seam_registry::Storage;
 use seam_testkit::{Server, free_port};
 use serde_json::json;
 
@@ -68,24 +68,24 @@ async fn offline_builds_without_connecting() {
     let doc = format!(
         "storages:\n  Cache:\n    use: plugins.valkey.storages.ValkeyStorage\n    config: {{ host: 127.0.0.1, port: {port} }}\n"
     );
-    let loaded = seam_registry::document::load_str("t.yaml", &doc);
-    let options = seam_registry::resolver::Options { offline: true, ..Default::default() };
-    assert!(seam_registry::resolver::resolve(&loaded.document, options).await.is_ok());
+    let loaded = seam_config::document::load_str("t.yaml", &doc);
+    let options = seam_config::resolver::Options { offline: true };
+    assert!(seam_config::resolver::resolve(&loaded.document, options).await.is_ok());
 }
 
 #[tokio::test]
 async fn missing_host_or_port_is_a_config_error_at_its_line() {
     let doc = "storages:\n  ValkeySessionStorage:\n    use: plugins.valkey.storages.ValkeyStorage\n    config:\n      prefix: \"session_\"\n      port: 6379\n";
-    let loaded = seam_registry::document::load_str("t.yaml", doc);
-    let options = seam_registry::resolver::Options { offline: true, ..Default::default() };
-    let errors = seam_registry::resolver::resolve(&loaded.document, options).await.err().expect("an error");
+    let loaded = seam_config::document::load_str("t.yaml", doc);
+    let options = seam_config::resolver::Options { offline: true };
+    let errors = seam_config::resolver::resolve(&loaded.document, options).await.err().expect("an error");
     let e = errors.iter().find(|e| e.is_error()).unwrap();
     assert_eq!(e.message, "storage `ValkeySessionStorage`: host must be configured");
     assert_eq!(e.loc.as_ref().unwrap().line, 2, "a key that is not written is reported at the storage's name");
 
     let doc = "storages:\n  S:\n    use: plugins.valkey.storages.ValkeyStorage\n    config:\n      host: valkey\n      port: 0\n";
-    let loaded = seam_registry::document::load_str("t.yaml", doc);
-    let errors = seam_registry::resolver::resolve(&loaded.document, options).await.err().expect("an error");
+    let loaded = seam_config::document::load_str("t.yaml", doc);
+    let errors = seam_config::resolver::resolve(&loaded.document, options).await.err().expect("an error");
     let e = errors.iter().find(|e| e.is_error()).unwrap();
     assert_eq!(e.message, "storage `S`: port must be configured");
     assert_eq!((e.loc.as_ref().unwrap().line, e.loc.as_ref().unwrap().column), (6, 13));

@@ -3,17 +3,16 @@
 
 use std::sync::Arc;
 
+use seam_config::Diagnostic;
+use seam_config::document;
+use seam_config::resolver::{self, Options};
+use seam_core::Storage;
 use seam_plugin_valkey::{ValkeyStorage, ValkeyStorageConfig};
-use seam_registry::document;
-use seam_registry::resolver::{self, Options};
-use seam_registry::{Diagnostic, Storage};
 use serde_json::{Value, json};
 
-/// A config from JSON (as the document would give it), validated.
+/// A config from JSON (as the document would give it).
 pub fn config(value: Value) -> ValkeyStorageConfig {
-    let config: ValkeyStorageConfig = serde_json::from_value(value).expect("config deserializes");
-    seam_registry::BuildStorage::validate(&config).expect("config is valid");
-    config
+    serde_json::from_value(value).expect("config deserializes")
 }
 
 /// A storage on `127.0.0.1:port` with `prefix`.

@@ -1,0 +1,530 @@
+//! Reading a document from files and folders and checking its shape.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::model::{ComponentDef, Document, PluginEntry, Reference, RouteDef, ServiceDef};
+use super::node::{self, Node, Value};
+use super::server::{IGNORED_KEYS, ServerConfig};
+use super::typed::{from_node, quote_list};
+use super::{METHODS, SECTIONS};
+use crate::diagnostic::{Diagnostic, Loc, SourceFile};
+use crate::suggest;
+use seam_core::Kind;
+
+/// A document and every problem found while reading it. Entries with problems are left
+/// out of the document, so later checks see only well-formed ones.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// What could be read.
+    pub document: Document,
+    /// Errors and warnings, in no particular order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Loads a document from files and folders. A folder contributes its `*.yaml` and `*.yml`
+/// files (sorted by name); everything is merged into one document.
+pub fn load(paths: &[PathBuf]) -> Loaded {
+    let mut loaded = Loaded::default();
+    let mut files = Vec::new();
+    for path in paths {
+        match collect_files(path) {
+            Ok(found) => files.extend(found),
+            Err(d) => loaded.diagnostics.push(d),
+        }
+    }
+    let mut sources = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(&file) {
+            Ok(text) => sources.push(Arc::new(SourceFile { path: file, text })),
+            Err(e) => loaded.diagnostics.push(Diagnostic::error(format!("cannot read {}: {e}", file.display()))),
+        }
+    }
+    merge_sources(&mut loaded, sources);
+    loaded
+}
+
+/// Loads a document from text, named `name` in diagnostics.
+pub fn load_str(name: &str, text: &str) -> Loaded {
+    let mut loaded = Loaded::default();
+    merge_sources(&mut loaded, vec![Arc::new(SourceFile { path: name.into(), text: text.into() })]);
+    loaded
+}
+
+fn collect_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Diagnostic::error(format!("cannot read config {}: {e}", path.display())))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| Diagnostic::error(format!("cannot read config folder {}: {e}", path.display())))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Diagnostic::error(format!("config folder {} has no *.yaml or *.yml file", path.display())));
+    }
+    Ok(files)
+}
+
+fn merge_sources(loaded: &mut Loaded, sources: Vec<Arc<SourceFile>>) {
+    let mut server: Option<Node> = None;
+    for source in sources {
+        loaded.document.files.push(source.clone());
+        let root = match node::parse(&source) {
+            Ok(root) => root,
+            Err(errors) => {
+                loaded.diagnostics.extend(errors);
+                continue;
+            }
+        };
+        let entries = match &root.value {
+            Value::Null => continue,
+            Value::Map(entries) => entries.clone(),
+            _ => {
+                loaded.diagnostics.push(
+                    Diagnostic::error(format!(
+                        "a config file must be a mapping of sections, found {}",
+                        root.type_name()
+                    ))
+                    .at(&root.loc)
+                    .help(format!("the sections are {}", quote_list(SECTIONS))),
+                );
+                continue;
+            }
+        };
+        for (key, value) in entries {
+            let section = key.as_str().unwrap_or_default();
+            let mut sink = Sink { diagnostics: &mut loaded.diagnostics };
+            match section {
+                "server" => match &server {
+                    Some(first) if !value.is_null() => sink.push(
+                        Diagnostic::error("`server` is defined twice")
+                            .at(&key.loc)
+                            .related("first defined here", &first.loc),
+                    ),
+                    _ if value.is_null() => {}
+                    _ => server = Some(value),
+                },
+                "plugins" if value.is_null() => {}
+                "plugins" => {
+                    if let Some(list) = sink.seq(&value, "plugins") {
+                        let entries = list.iter().enumerate().filter_map(|(i, n)| plugin_entry(&mut sink, n, i));
+                        let entries: Vec<_> = entries.collect();
+                        loaded.document.plugins.get_or_insert_with(Vec::new).extend(entries);
+                    }
+                }
+                "globalMiddlewares" => {
+                    if let Some(refs) = sink.string_list(&value, "globalMiddlewares", "`globalMiddlewares`") {
+                        loaded.document.global_middlewares.extend(refs);
+                    }
+                }
+                "storages" | "middlewares" | "actions" => {
+                    let kind = Kind::parse(section).expect("section is a kind");
+                    for (name, def) in sink.named_entries(&value, section) {
+                        let component = component_def(&mut sink, kind, &name, &def);
+                        if component.is_none() {
+                            loaded.document.broken.insert(name.name.clone());
+                        }
+                        if let Some(component) = component {
+                            let existing = loaded.document.components(kind).get(&name.name).map(|c| c.name_loc.clone());
+                            match existing {
+                                Some(first) => sink.push(duplicate(section, &name, &first)),
+                                None => {
+                                    loaded.document.components_mut(kind).insert(name.name.clone(), component);
+                                }
+                            }
+                        }
+                    }
+                }
+                "routes" => {
+                    for (name, def) in sink.named_entries(&value, section) {
+                        let route = route_def(&mut sink, &name, &def);
+                        if route.is_none() {
+                            loaded.document.broken.insert(name.name.clone());
+                        }
+                        if let Some(route) = route {
+                            match loaded.document.routes.get(&name.name) {
+                                Some(first) => {
+                                    let first = first.name_loc.clone();
+                                    sink.push(duplicate(section, &name, &first))
+                                }
+                                None => {
+                                    loaded.document.routes.insert(name.name.clone(), route);
+                                }
+                            }
+                        }
+                    }
+                }
+                "services" => {
+                    let entries = sink.named_entries(&value, section);
+                    let mut broken = Vec::new();
+                    let services = loaded.document.services.get_or_insert_with(BTreeMap::new);
+                    for (name, def) in entries {
+                        let service = service_def(&mut sink, &name, &def);
+                        if service.is_none() {
+                            broken.push(name.name.clone());
+                        }
+                        if let Some(service) = service {
+                            match services.get(&name.name) {
+                                Some(first) => {
+                                    let first = first.name_loc.clone();
+                                    sink.push(duplicate(section, &name, &first))
+                                }
+                                None => {
+                                    services.insert(name.name.clone(), service);
+                                }
+                            }
+                        }
+                    }
+                    loaded.document.broken.extend(broken);
+                }
+                other => sink.push(
+                    Diagnostic::error(format!("unknown section `{other}`"))
+                        .at(&key.loc)
+                        .maybe_help(suggest::help_for(other, SECTIONS.iter().copied()))
+                        .path(other.to_owned()),
+                ),
+            }
+        }
+    }
+    if loaded.document.services.as_ref().is_some_and(BTreeMap::is_empty) {
+        loaded.document.services = None;
+    }
+    if let Some(node) = server {
+        read_server(loaded, node);
+    }
+}
+
+/// `server:`: Seam's ignored keys warned about and left out, the rest deserialized.
+fn read_server(loaded: &mut Loaded, node: Node) {
+    let mut kept = node.clone();
+    if let Value::Map(entries) = &mut kept.value {
+        entries.retain(|(key, _)| {
+            let name = key.as_str().unwrap_or_default();
+            let Some((_, note)) = IGNORED_KEYS.iter().find(|(k, _)| *k == name) else { return true };
+            loaded.diagnostics.push(
+                Diagnostic::warning(format!("server key `{name}` is a Seam/Fiber option that has no effect in seam"))
+                    .at(&key.loc)
+                    .path(format!("server.{name}"))
+                    .maybe_help((!note.is_empty()).then(|| note.to_string())),
+            );
+            false
+        });
+    }
+    match from_node::<ServerConfig>(&kept, "server", "server") {
+        Ok(config) => loaded.document.server = config,
+        Err(d) => loaded.diagnostics.push(d),
+    }
+    loaded.document.server_node = Some(node);
+}
+
+fn duplicate(section: &str, name: &Reference, first: &Loc) -> Diagnostic {
+    let word = Kind::parse(section).map(Kind::word).unwrap_or(match section {
+        "routes" => "route",
+        _ => "service",
+    });
+    Diagnostic::error(format!("{word} `{}` is defined twice", name.name))
+        .at(&name.loc)
+        .path(format!("{section}.{}", name.name))
+        .related(format!("`{}` is first defined here", name.name), first)
+}
+
+struct Sink<'a> {
+    diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+impl Sink<'_> {
+    fn push(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    fn seq<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [Node]> {
+        match &node.value {
+            Value::Null => Some(&[]),
+            Value::Seq(items) => Some(items),
+            _ => {
+                self.push(
+                    Diagnostic::error(format!("`{path}` must be a list, found {}", node.type_name()))
+                        .at(&node.loc)
+                        .path(path.to_owned()),
+                );
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, node: &Node, path: &str, what: &str) -> Option<Reference> {
+        match &node.value {
+            Value::String(s) => Some(Reference { name: s.clone(), loc: node.loc.clone() }),
+            _ => {
+                self.push(
+                    Diagnostic::error(format!("{what} must be a string, found {}", node.type_name()))
+                        .at(&node.loc)
+                        .path(path.to_owned()),
+                );
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, node: &Node, path: &str, what: &str) -> Option<Vec<Reference>> {
+        let items = self.seq(node, path)?;
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match self.string(item, &format!("{path}[{i}]"), &format!("each entry of {what}")) {
+                Some(r) => out.push(r),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// The `name: value` entries of a section; null means none.
+    fn named_entries(&mut self, node: &Node, section: &str) -> Vec<(Reference, Node)> {
+        match &node.value {
+            Value::Null => Vec::new(),
+            Value::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| {
+                    (Reference { name: k.as_str().unwrap_or_default().to_owned(), loc: k.loc.clone() }, v.clone())
+                })
+                .collect(),
+            _ => {
+                self.push(
+                    Diagnostic::error(format!(
+                        "`{section}` must be a mapping of names to definitions, found {}",
+                        node.type_name()
+                    ))
+                    .at(&node.loc)
+                    .path(section.to_owned()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// Checks that `node` is a mapping whose keys are all in `allowed`.
+    fn mapping<'n>(&mut self, node: &'n Node, allowed: &[&str], path: &str, what: &str) -> Option<&'n [(Node, Node)]> {
+        let Some(entries) = node.as_map() else {
+            self.push(
+                Diagnostic::error(format!(
+                    "{what} must be a mapping with {}, found {}",
+                    quote_list(allowed),
+                    node.type_name()
+                ))
+                .at(&node.loc)
+                .path(path.to_owned()),
+            );
+            return None;
+        };
+        let mut ok = true;
+        for (key, _) in entries {
+            let name = key.as_str().unwrap_or_default();
+            if !allowed.contains(&name) {
+                ok = false;
+                let help = suggest::help_for(name, allowed.iter().copied())
+                    .unwrap_or_else(|| format!("the keys are {}", quote_list(allowed)));
+                self.push(
+                    Diagnostic::error(format!("{what}: unknown key `{name}`"))
+                        .at(&key.loc)
+                        .path(format!("{path}.{name}"))
+                        .help(help),
+                );
+            }
+        }
+        ok.then_some(entries)
+    }
+
+    fn required<'n>(&mut self, node: &'n Node, key: &str, path: &str, what: &str) -> Option<&'n Node> {
+        let found = node.get(key).filter(|v| !v.is_null());
+        if found.is_none() {
+            self.push(
+                Diagnostic::error(format!("{what}: `{key}` is required")).at(&node.loc).path(format!("{path}.{key}")),
+            );
+        }
+        found
+    }
+}
+
+fn plugin_entry(sink: &mut Sink<'_>, node: &Node, index: usize) -> Option<PluginEntry> {
+    let path = format!("plugins[{index}]");
+    let what = "plugin entry";
+    sink.mapping(node, &["path", "name", "config"], &path, what)?;
+    let name = match (node.get("name"), node.get("path")) {
+        (Some(n), _) => sink.string(n, &format!("{path}.name"), "`name`")?.name,
+        (None, Some(p)) => {
+            let file = sink.string(p, &format!("{path}.path"), "`path`")?;
+            let stem = Path::new(&file.name).file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            if stem.is_empty() {
+                sink.push(Diagnostic::error("plugin `path` names no file").at(&file.loc).path(format!("{path}.path")));
+                return None;
+            }
+            stem.to_owned()
+        }
+        (None, None) => {
+            sink.push(
+                Diagnostic::error("a plugin entry needs `name: <plugin>` or Seam's `path: /plugins/<plugin>.so`")
+                    .at(&node.loc)
+                    .path(path),
+            );
+            return None;
+        }
+    };
+    Some(PluginEntry { name, loc: node.loc.clone(), config: node.get("config").filter(|c| !c.is_null()).cloned() })
+}
+
+fn component_def(sink: &mut Sink<'_>, kind: Kind, name: &Reference, node: &Node) -> Option<ComponentDef> {
+    let path = format!("{}.{}", kind.section(), name.name);
+    let what = format!("{} `{}`", kind.word(), name.name);
+    let allowed: &[&str] = if kind == Kind::Middleware { &["use", "config", "anyRequest"] } else { &["use", "config"] };
+    sink.mapping(node, allowed, &path, &what)?;
+    let uses = sink.required(node, "use", &path, &what)?;
+    let uses = sink.string(uses, &format!("{path}.use"), "`use`")?;
+    let any_request = node.entry("anyRequest").map(|(k, _)| k.loc.clone());
+    Some(ComponentDef {
+        name: name.name.clone(),
+        kind,
+        name_loc: name.loc.clone(),
+        uses,
+        config: node.get("config").filter(|c| !c.is_null()).cloned(),
+        any_request,
+    })
+}
+
+fn route_def(sink: &mut Sink<'_>, name: &Reference, node: &Node) -> Option<RouteDef> {
+    let path = format!("routes.{}", name.name);
+    let what = format!("route `{}`", name.name);
+    sink.mapping(node, &["gatewayPath", "methods", "middlewares", "action"], &path, &what)?;
+    let gateway_path = sink.required(node, "gatewayPath", &path, &what);
+    let gateway_path = gateway_path.and_then(|n| sink.string(n, &format!("{path}.gatewayPath"), "`gatewayPath`"));
+    let action = sink.required(node, "action", &path, &what);
+    let action = action.and_then(|n| sink.string(n, &format!("{path}.action"), "`action`"));
+    let methods = match node.get("methods") {
+        Some(m) => sink.string_list(m, &format!("{path}.methods"), "`methods`"),
+        None => Some(Vec::new()),
+    };
+    let middlewares = match node.get("middlewares") {
+        Some(m) => sink.string_list(m, &format!("{path}.middlewares"), "`middlewares`"),
+        None => Some(Vec::new()),
+    };
+    let (gateway_path, action, methods, middlewares) = (gateway_path?, action?, methods?, middlewares?);
+    let mut ok = true;
+    if !gateway_path.name.starts_with('/') {
+        ok = false;
+        sink.push(
+            Diagnostic::error(format!("{what}: `gatewayPath` must start with `/`"))
+                .at(&gateway_path.loc)
+                .path(format!("{path}.gatewayPath"))
+                .help(format!("write `/{}`", gateway_path.name)),
+        );
+    }
+    let mut upper = Vec::new();
+    for (i, method) in methods.into_iter().enumerate() {
+        let name = method.name.to_ascii_uppercase();
+        if METHODS.contains(&name.as_str()) {
+            upper.push(Reference { name, loc: method.loc });
+        } else {
+            ok = false;
+            let help = suggest::help_for(&name, METHODS.iter().copied())
+                .unwrap_or_else(|| format!("the methods are {}", quote_list(METHODS)));
+            sink.push(
+                Diagnostic::error(format!("{what}: unknown HTTP method `{}`", method.name))
+                    .at(&method.loc)
+                    .path(format!("{path}.methods[{i}]"))
+                    .help(help),
+            );
+        }
+    }
+    ok.then(|| RouteDef {
+        name: name.name.clone(),
+        name_loc: name.loc.clone(),
+        gateway_path,
+        methods: upper,
+        middlewares,
+        action,
+    })
+}
+
+fn service_def(sink: &mut Sink<'_>, name: &Reference, node: &Node) -> Option<ServiceDef> {
+    let path = format!("services.{}", name.name);
+    let what = format!("service `{}`", name.name);
+    sink.mapping(node, &["gatewayBasePath", "middlewares", "routes"], &path, &what)?;
+    let base = match node.get("gatewayBasePath").filter(|n| !n.is_null()) {
+        Some(n) => Some(sink.string(n, &format!("{path}.gatewayBasePath"), "`gatewayBasePath`")?),
+        None => None,
+    };
+    if let Some(base) = &base
+        && !base.name.starts_with('/')
+    {
+        sink.push(
+            Diagnostic::error(format!("{what}: `gatewayBasePath` must start with `/`"))
+                .at(&base.loc)
+                .path(format!("{path}.gatewayBasePath")),
+        );
+        return None;
+    }
+    let middlewares = match node.get("middlewares") {
+        Some(m) => sink.string_list(m, &format!("{path}.middlewares"), "`middlewares`")?,
+        None => Vec::new(),
+    };
+    let routes = match node.get("routes") {
+        Some(m) => sink.string_list(m, &format!("{path}.routes"), "`routes`")?,
+        None => Vec::new(),
+    };
+    Some(ServiceDef {
+        name: name.name.clone(),
+        name_loc: name.loc.clone(),
+        gateway_base_path: base,
+        middlewares,
+        routes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_entries_and_errors() {
+        let loaded = load_str(
+            "t.yaml",
+            "storages:\n  S:\n    use: x\nroutes:\n  R:\n    gatewayPath: /a\n    methods: [get, FETCH]\n    action: A\nservces: {}\n",
+        );
+        assert!(loaded.document.storages.contains_key("S"));
+        let messages: Vec<_> = loaded.diagnostics.iter().map(|d| d.message.clone()).collect();
+        assert!(messages.iter().any(|m| m.contains("unknown HTTP method `FETCH`")), "{messages:?}");
+        let section = loaded.diagnostics.iter().find(|d| d.message.contains("unknown section")).unwrap();
+        assert_eq!(section.help.as_deref(), Some("did you mean `services`?"));
+        assert_eq!(section.loc.as_ref().unwrap().line, 9);
+    }
+
+    #[test]
+    fn null_sections_are_accepted() {
+        let loaded = load_str("t.yaml", "middlewares:\n\nglobalMiddlewares:\nstorages:\n");
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    }
+
+    #[test]
+    fn server_defaults_and_seam_keys() {
+        let loaded =
+            load_str("t.yaml", "server:\n  address: 127.0.0.1:9000\n  prefork: true\n  shutdownTimeout: 1m30s\n");
+        assert_eq!(loaded.document.server.address, "127.0.0.1:9000");
+        assert_eq!(loaded.document.server.body_limit, 4_194_304);
+        assert_eq!(loaded.document.server.shutdown_timeout.get().as_secs(), 90);
+        assert!(loaded.diagnostics.iter().all(|d| !d.is_error()));
+        assert!(loaded.diagnostics.iter().any(|d| d.message.contains("`prefork`")));
+    }
+}

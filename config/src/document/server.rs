@@ -1,0 +1,219 @@
+//! The `server:` section: Seam's keys and defaults.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use schemars::JsonSchema;
+use seam_core::GoDuration;
+use serde::{Deserialize, Serialize};
+
+use super::node::Node;
+use crate::diagnostic::{Diagnostic, Loc};
+
+/// How the gateway listens and serves. Keys and defaults follow Seam's `server.yaml`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub address: String,
+    /// Serve HTTPS (HTTP/2 by ALPN) with `certFile` and `keyFile`.
+    pub tls: bool,
+    /// PEM certificate chain used when `tls` is true.
+    pub cert_file: String,
+    /// PEM private key used when `tls` is true.
+    pub key_file: String,
+    /// Turns off the built-in liveness and readiness routes.
+    pub disable_health_check: bool,
+    /// Path of the liveness route (always 200 while the process serves).
+    pub health_check_live_route: String,
+    /// Path of the readiness route (200 when every storage answers, else 503).
+    pub health_check_ready_route: String,
+    /// Largest request body accepted, in bytes; larger requests get 413.
+    pub body_limit: u64,
+    /// Longest time to read a whole request; `0s` means no limit.
+    pub read_timeout: GoDuration,
+    /// Longest time to write a response; `0s` means no limit.
+    pub write_timeout: GoDuration,
+    /// How long an idle keep-alive connection stays open; `0s` means no limit.
+    pub idle_timeout: GoDuration,
+    /// Addresses or CIDR blocks of proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Name of the application, shown in the startup message.
+    pub app_name: String,
+    /// Do not log the startup message.
+    pub disable_startup_message: bool,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
+    pub shutdown_timeout: GoDuration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            address: "0.0.0.0:8090".into(),
+            tls: false,
+            cert_file: "/certs/server.cert".into(),
+            key_file: "/certs/key.cert".into(),
+            disable_health_check: false,
+            health_check_live_route: "/health/live".into(),
+            health_check_ready_route: "/health/ready".into(),
+            body_limit: 4_194_304,
+            read_timeout: GoDuration::default(),
+            write_timeout: GoDuration::default(),
+            idle_timeout: GoDuration::default(),
+            trusted_proxies: Vec::new(),
+            app_name: String::new(),
+            disable_startup_message: false,
+            shutdown_timeout: GoDuration::from_secs(30),
+        }
+    }
+}
+
+/// The Seam/Fiber keys seam accepts and ignores, each with what to know about it. The loader
+/// warns on each and leaves it out; the schema marks each deprecated. Listed here only.
+pub const IGNORED_KEYS: &[(&str, &str)] = &[
+    ("prefork", "fork one process per core; seam serves every core from one process (`seam run --workers`)"),
+    ("concurrency", "maximum concurrent connections"),
+    ("reduceMemoryUsage", ""),
+    ("streamRequestBody", "seam always streams request bodies"),
+    ("compressedFileSuffix", ""),
+    ("strictRouting", ""),
+    ("caseSensitive", "routing is case-sensitive"),
+    ("unescapePath", ""),
+    ("getOnly", ""),
+    ("GETOnly", ""),
+    ("enableTrustedProxyCheck", "`trustedProxies` alone decides"),
+    ("enableIPValidation", ""),
+    ("serverHeader", ""),
+    ("etag", ""),
+    ("eTag", ""),
+    ("disableDefaultDate", ""),
+    ("disableDefaultContentType", ""),
+    ("disableHeaderNormalizing", ""),
+    ("enablePrintRoutes", ""),
+    ("readBufferSize", ""),
+    ("writeBufferSize", ""),
+    ("disableKeepalive", ""),
+    ("disablePreParseMultipartForm", ""),
+    ("enableSplittingOnParsers", ""),
+    ("network", ""),
+];
+
+/// The description of an ignored key, for warnings and the schema.
+pub fn ignored_key_note(key: &str, note: &str) -> String {
+    if note.is_empty() {
+        format!("Seam/Fiber only: `{key}` has no effect in seam.")
+    } else {
+        format!("Seam/Fiber only: `{key}` has no effect in seam ({note}).")
+    }
+}
+
+/// What `server:` needs at run time, checked when the document is resolved, so `seam check`
+/// refuses what `seam run` would.
+#[derive(Debug)]
+pub struct ServerPlan {
+    /// `trustedProxies`, parsed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// With `tls`, the certificate chain and its private key, read and checked to fit.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A server certificate chain and its key.
+#[derive(Debug)]
+pub struct TlsFiles {
+    /// The chain, leaf first.
+    pub certs: Vec<CertificateDer<'static>>,
+    /// The private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl ServerConfig {
+    /// Checks what types cannot: the address, `trustedProxies`, the TLS files. Problems are
+    /// placed at their key in `node` (the `server:` section, when written).
+    pub fn plan(&self, node: Option<&Node>, diags: &mut Vec<Diagnostic>) -> Option<ServerPlan> {
+        let before = diags.len();
+        let at = |key: &str| -> Option<Loc> { node.and_then(|n| n.get(key)).map(|v| v.loc.clone()) };
+        let error = |message: String, key: &str| {
+            let d = Diagnostic::error(message).path(format!("server.{key}"));
+            match at(key) {
+                Some(loc) => d.at(&loc),
+                None => d,
+            }
+        };
+        if let Err(why) = check_address(&self.address) {
+            diags.push(
+                error(format!("server.address `{}` {why}", self.address), "address")
+                    .help("write `host:port`, e.g. `0.0.0.0:8090`"),
+            );
+        }
+        let mut trusted_proxies = Vec::new();
+        for (i, entry) in self.trusted_proxies.iter().enumerate() {
+            match parse_proxy(entry) {
+                Some(net) => trusted_proxies.push(net),
+                None => {
+                    let loc = node.and_then(|n| n.get("trustedProxies")).and_then(|l| match &l.value {
+                        super::node::Value::Seq(items) => items.get(i).map(|n| n.loc.clone()),
+                        _ => None,
+                    });
+                    let d = Diagnostic::error(format!(
+                        "server.trustedProxies: `{entry}` is not an IP address or CIDR block"
+                    ))
+                    .path(format!("server.trustedProxies[{i}]"))
+                    .help("write an address (`10.0.0.1`) or a block (`10.0.0.0/8`)");
+                    diags.push(match loc {
+                        Some(loc) => d.at(&loc),
+                        None => d,
+                    });
+                }
+            }
+        }
+        let tls = if self.tls {
+            match read_tls(&self.cert_file, &self.key_file) {
+                Ok(files) => Some(files),
+                Err((key, message)) => {
+                    diags.push(error(message, key));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        (diags.len() == before).then_some(ServerPlan { trusted_proxies, tls })
+    }
+}
+
+fn check_address(address: &str) -> Result<(), String> {
+    let (host, port) = address.rsplit_once(':').ok_or("has no `:port`")?;
+    port.parse::<u16>().map_err(|_| format!("has no valid port (`{port}`)"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.contains(char::is_whitespace) {
+        return Err("has a space in its host".into());
+    }
+    Ok(())
+}
+
+fn parse_proxy(entry: &str) -> Option<IpNet> {
+    entry.parse::<IpNet>().ok().or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// Reads and checks the TLS files; an error names the key at fault.
+fn read_tls(cert_file: &str, key_file: &str) -> Result<TlsFiles, (&'static str, String)> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
+        .map_err(|e| ("certFile", format!("server.certFile `{cert_file}` cannot be read: {e}")))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| ("certFile", format!("server.certFile `{cert_file}` is not a PEM certificate chain: {e}")))?;
+    if certs.is_empty() {
+        return Err(("certFile", format!("server.certFile `{cert_file}` holds no certificate")));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| ("keyFile", format!("server.keyFile `{key_file}` cannot be read as a PEM private key: {e}")))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ("tls", format!("TLS cannot be set up: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs.clone(), key.clone_key())
+        .map_err(|e| ("keyFile", format!("server.certFile `{cert_file}` and keyFile `{key_file}` do not fit: {e}")))?;
+    Ok(TlsFiles { certs, key })
+}

@@ -1,0 +1,197 @@
+//! From a component's definition to its deserialized config: the registered component it
+//! uses, the plugin defaults it takes, and every problem of its `config:` placed in the
+//! document.
+
+use seam_core::component::{Build, Parsed};
+use seam_core::registration::{self, Registration};
+use seam_core::{Factory, PathStep, Problem, ProblemKind};
+
+use super::plugins::Plugins;
+use crate::diagnostic::Diagnostic;
+use crate::document::model::ComponentDef;
+use crate::document::node::Node;
+use crate::document::typed::{join_path, quote_list};
+use crate::suggest;
+
+/// A component whose `use:` names a registered component of the right kind.
+pub struct ParsedComponent<'d, T: ?Sized> {
+    /// Its definition in the document.
+    pub def: &'d ComponentDef,
+    /// The registered component it uses.
+    pub registration: &'static Registration,
+    /// The deserialized config, if it deserialized (perhaps with bad keys left out).
+    pub config: Option<Box<dyn Build<T>>>,
+    /// Whether its config has problems (already reported): it is built only to find more.
+    pub broken: bool,
+    /// Keys left out of the config to get past their problems.
+    pub left_out: Vec<String>,
+}
+
+/// The parsed components of a document, by kind.
+#[derive(Default)]
+pub struct ParsedComponents<'d> {
+    pub storages: Vec<ParsedComponent<'d, dyn seam_core::Storage>>,
+    pub middlewares: Vec<ParsedComponent<'d, dyn seam_core::Middleware>>,
+    pub actions: Vec<ParsedComponent<'d, dyn seam_core::Action>>,
+}
+
+/// Parses every component of `defs`; problems go to `diags`.
+pub fn parse_all<'d>(
+    defs: impl Iterator<Item = &'d ComponentDef>,
+    plugins: &Plugins,
+    diags: &mut Vec<Diagnostic>,
+) -> ParsedComponents<'d> {
+    let mut out = ParsedComponents::default();
+    for def in defs {
+        let Some(registration) = registration_of(def, plugins, diags) else { continue };
+        if let Some(loc) = &def.any_request {
+            diags.push(
+                Diagnostic::warning(format!("{}: `anyRequest` has no effect (Seam ignores it too)", def.describe()))
+                    .at(loc)
+                    .path(format!("{}.anyRequest", def.path()))
+                    .help(format!("to run `{}` on every request, list it under `globalMiddlewares:`", def.name)),
+            );
+        }
+        let json = plugins.config_with_defaults(def, registration);
+        match registration.factory {
+            Factory::Storage(parse) => out.storages.push(finish(def, registration, parse(json), diags)),
+            Factory::Middleware(parse) => out.middlewares.push(finish(def, registration, parse(json), diags)),
+            Factory::Action(parse) => out.actions.push(finish(def, registration, parse(json), diags)),
+        }
+    }
+    out
+}
+
+fn finish<'d, T: ?Sized>(
+    def: &'d ComponentDef,
+    registration: &'static Registration,
+    parsed: Parsed<T>,
+    diags: &mut Vec<Diagnostic>,
+) -> ParsedComponent<'d, T> {
+    let broken = !parsed.problems.is_empty();
+    diags.extend(parsed.problems.iter().map(|p| place_parsed(def, p)));
+    ParsedComponent { def, registration, config: parsed.config, broken, left_out: parsed.left_out }
+}
+
+/// The registration `def` uses, when it exists, has the kind of its section, and comes from
+/// a plugin the document allows.
+fn registration_of(
+    def: &ComponentDef,
+    plugins: &Plugins,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'static Registration> {
+    let kind = def.kind;
+    let uses = &def.uses;
+    let use_path = format!("{}.use", def.path());
+    let Some(registration) = registration::find(&uses.name) else {
+        let names = registration::names();
+        let same_kind = names.iter().filter(|(_, r)| r.kind() == kind).map(|(n, _)| *n);
+        let help = suggest::help_for(&uses.name, same_kind.clone())
+            .or_else(|| suggest::help_for(&uses.name, names.iter().map(|(n, _)| *n)))
+            .unwrap_or_else(|| {
+                let list: Vec<&str> = same_kind.collect();
+                if list.is_empty() {
+                    format!("this build has no {} components", kind.word())
+                } else {
+                    format!("the {}s in this build are {}", kind.word(), quote_list(&list))
+                }
+            });
+        diags.push(
+            Diagnostic::error(format!("{}: unknown component `{}`", def.describe(), uses.name))
+                .at(&uses.loc)
+                .path(use_path)
+                .help(help),
+        );
+        return None;
+    };
+    if registration.kind() != kind {
+        let same_kind: Vec<&str> =
+            registration::names().into_iter().filter(|(_, r)| r.kind() == kind).map(|(n, _)| n).collect();
+        diags.push(
+            Diagnostic::error(format!(
+                "`{}` is {}; `{}` needs {}",
+                uses.name,
+                registration.kind().with_article(),
+                kind.section(),
+                kind.with_article()
+            ))
+            .at(&uses.loc)
+            .path(use_path)
+            .maybe_help(suggest::help_for(&uses.name, same_kind.iter().copied())),
+        );
+        return None;
+    }
+    if !plugins.allows(registration) {
+        diags.push(
+            Diagnostic::error(format!(
+                "`{}` comes from plugin `{}`, which `plugins:` does not list",
+                uses.name, registration.plugin
+            ))
+            .at(&uses.loc)
+            .path(use_path)
+            .help(format!(
+                "add `- name: {}` to `plugins:`, or remove `plugins:` to allow every plugin",
+                registration.plugin
+            )),
+        );
+    }
+    Some(registration)
+}
+
+/// Problems of `def`'s build placed in the document; consequences of problems reported
+/// elsewhere, and problems about keys left out (reported when they were left out), are dropped.
+pub fn place_all(def: &ComponentDef, problems: &[Problem], left_out: &[String]) -> Vec<Diagnostic> {
+    problems
+        .iter()
+        .filter(|p| !p.is_consequence())
+        .filter(|p| !matches!(p.path.first(), Some(PathStep::Key(k)) if left_out.contains(k)))
+        .map(|p| place(def, p))
+        .collect()
+}
+
+/// A deserialization problem: one about the config as a whole (a missing key) is placed at
+/// the config, or at `use:` when there is no config.
+fn place_parsed(def: &ComponentDef, problem: &Problem) -> Diagnostic {
+    let diagnostic = place(def, problem);
+    match (&def.config, problem.path.is_empty()) {
+        (Some(config), true) => diagnostic.at(&config.loc),
+        (None, true) => diagnostic.at(&def.uses.loc),
+        _ => diagnostic,
+    }
+}
+
+/// One problem of `def`'s config as a diagnostic at the key, value or name it is about.
+pub fn place(def: &ComponentDef, problem: &Problem) -> Diagnostic {
+    let null = Node::null(def.uses.loc.clone());
+    let node = def.config.as_ref().unwrap_or(&null);
+    let config_path = format!("{}.config", def.path());
+    let full_path = join_path(&config_path, &problem.path);
+    let message = if problem.message.contains(&format!("`{}`", def.name)) {
+        problem.message.clone()
+    } else {
+        format!("{}: {}", def.describe(), problem.message)
+    };
+    if let ProblemKind::UnknownKey(unknown) = &problem.kind {
+        let (key, expected) = (&unknown.key, &unknown.expected);
+        let help = suggest::help_for(key, expected.iter().map(String::as_str))
+            .or_else(|| (!expected.is_empty()).then(|| format!("expected one of {}", quote_list(expected))));
+        return Diagnostic::error(message).at(&node.locate(&problem.path, true).loc).path(full_path).maybe_help(help);
+    }
+    let loc = if problem.path.is_empty() {
+        let referenced = problem.reference.as_deref().and_then(|r| def.config.as_ref().and_then(|c| c.find_string(r)));
+        referenced.map(|n| &n.loc).unwrap_or(&def.name_loc)
+    } else if def.config.is_some() && written(node, &problem.path) {
+        &node.locate(&problem.path, false).loc
+    } else {
+        // A key that is not written is reported at the component's name.
+        &def.name_loc
+    };
+    Diagnostic::error(message).at(loc).path(full_path).maybe_help(problem.help.clone())
+}
+
+fn written(node: &Node, path: &[PathStep]) -> bool {
+    match path.split_last() {
+        Some((PathStep::Key(last), parents)) => node.locate(parents, false).get(last).is_some(),
+        _ => true,
+    }
+}

@@ -1,0 +1,223 @@
+//! From a [`Document`] to built components and a route plan, every problem reported at once.
+//!
+//! [`resolve`] reads top to bottom: the registry's own problems, `plugins:`, each component's
+//! config, the references between sections, the route plan, `server:`; then it builds the
+//! storages (each once), the middlewares and actions, pings the storages, and links each
+//! planned route to its chain. With problems found before building, it still builds what
+//! parsed, offline, so problems that only a build finds arrive in the same run.
+
+mod components;
+mod plugins;
+mod references;
+mod routes;
+mod storages;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use seam_core::pipeline::Pipeline;
+use seam_core::registration;
+use seam_core::{Action, BuildContext, Kind, Middleware, Storage};
+
+use self::components::{ParsedComponent, place_all};
+use self::plugins::Plugins;
+pub use self::plugins::config_keys;
+pub use self::routes::{Pattern, WILDCARD, join_paths, normalize, translate};
+use self::storages::Storages;
+use crate::diagnostic::Diagnostic;
+use crate::document::model::Document;
+use crate::document::server::{ServerConfig, ServerPlan};
+
+/// How to resolve.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Build without contacting any server, and skip the storages' PING.
+    pub offline: bool,
+}
+
+/// A storage defined in the document, built.
+#[derive(Clone)]
+pub struct BuiltStorage {
+    /// The registered component it uses (canonical name, even if `use:` gave an alias).
+    pub component: &'static str,
+    /// The shared instance.
+    pub instance: Arc<dyn Storage>,
+    /// The components that asked for it: "middleware `Sessions`".
+    pub users: Vec<String>,
+}
+
+/// One route as it is served: a route, possibly through a service.
+#[derive(Clone)]
+pub struct ServedRoute {
+    /// The route's name.
+    pub route: String,
+    /// The service it is served through, if the document has services.
+    pub service: Option<String>,
+    /// The full gateway path as written (base path joined).
+    pub path: String,
+    /// The matchit patterns it claims (checked: they insert without conflict).
+    pub patterns: Vec<Pattern>,
+    /// Upper-case methods; empty means every method.
+    pub methods: Vec<String>,
+    /// Middleware names in the order they run.
+    pub middlewares: Vec<String>,
+    /// The action's name.
+    pub action: String,
+    /// The built chain.
+    pub pipeline: Pipeline,
+}
+
+/// Everything a document defines, built and linked.
+pub struct Gateway {
+    /// `server:`.
+    pub server: ServerConfig,
+    /// What `server:` needs at run time, checked: parsed proxies, TLS certificates.
+    pub server_plan: ServerPlan,
+    /// Storages by name.
+    pub storages: BTreeMap<String, BuiltStorage>,
+    /// Middlewares by name, with the component they use.
+    pub middlewares: BTreeMap<String, (&'static str, Arc<dyn Middleware>)>,
+    /// Actions by name, with the component they use.
+    pub actions: BTreeMap<String, (&'static str, Arc<dyn Action>)>,
+    /// Served routes, sorted by path then route name.
+    pub routes: Vec<ServedRoute>,
+    /// Warnings (the document works, but maybe not as meant).
+    pub warnings: Vec<Diagnostic>,
+}
+
+fn has_errors(diags: &[Diagnostic]) -> bool {
+    diags.iter().any(Diagnostic::is_error)
+}
+
+/// Validates `document`, builds every component, and links routes to their chains.
+/// Returns every error found (and the warnings) when it cannot.
+pub async fn resolve(document: &Document, options: Options) -> Result<Gateway, Vec<Diagnostic>> {
+    let mut diags: Vec<Diagnostic> = registration::duplicates().into_iter().map(Diagnostic::error).collect();
+    let plugins = Plugins::check(document, &mut diags);
+    let defs = Kind::ALL.into_iter().flat_map(|k| document.components(k).values());
+    let parsed = components::parse_all(defs, &plugins, &mut diags);
+    references::check_all(document, &mut diags);
+    let plan = routes::plan(document, &mut diags);
+    let server_plan = document.server.plan(document.server_node.as_ref(), &mut diags);
+
+    let offline = options.offline || has_errors(&diags);
+    let storages = Storages::new(document, parsed.storages, offline);
+    let built_storages = storages.build_all().await;
+    let middlewares = build_each(parsed.middlewares, Kind::Middleware, &storages, offline, &mut diags).await;
+    let actions = build_each(parsed.actions, Kind::Action, &storages, offline, &mut diags).await;
+    diags.extend(storages.take_diagnostics());
+    let users = storages.users();
+    let storages: BTreeMap<String, BuiltStorage> = built_storages
+        .into_iter()
+        .map(|(name, (instance, component))| {
+            let users = users.get(&name).cloned().unwrap_or_default();
+            (name, BuiltStorage { component, instance, users })
+        })
+        .collect();
+
+    let server_plan = match server_plan {
+        Some(plan) if !has_errors(&diags) => plan,
+        _ => {
+            close_all(&storages).await;
+            return Err(diags);
+        }
+    };
+    if !options.offline {
+        ping_all(document, &storages, &mut diags).await;
+    }
+    warn_unused(document, &storages, &mut diags);
+    if has_errors(&diags) {
+        close_all(&storages).await;
+        return Err(diags);
+    }
+    let Some(routes) = plan.into_iter().map(|p| link(p, &middlewares, &actions)).collect() else {
+        diags.push(Diagnostic::error("a route's middleware or action was not built, and no problem says why"));
+        close_all(&storages).await;
+        return Err(diags);
+    };
+    Ok(Gateway {
+        server: document.server.clone(),
+        server_plan,
+        storages,
+        middlewares,
+        actions,
+        routes,
+        warnings: diags,
+    })
+}
+
+/// Builds each parsed middleware or action; those with problems are built only to find
+/// more, and are left out.
+async fn build_each<T: ?Sized>(
+    parsed: Vec<ParsedComponent<'_, T>>,
+    kind: Kind,
+    storages: &Storages<'_>,
+    offline: bool,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, (&'static str, Arc<T>)> {
+    let mut out = BTreeMap::new();
+    for p in parsed {
+        let Some(config) = &p.config else { continue };
+        let cx = BuildContext::new(&p.def.name, kind, offline || p.broken, storages);
+        match config.build(&cx).await {
+            Ok(built) if !p.broken => {
+                out.insert(p.def.name.clone(), (p.registration.name, built));
+            }
+            Ok(_) => {}
+            Err(e) => diags.extend(place_all(p.def, e.problems(), &p.left_out)),
+        }
+    }
+    out
+}
+
+async fn close_all(storages: &BTreeMap<String, BuiltStorage>) {
+    for storage in storages.values() {
+        let _ = storage.instance.close().await;
+    }
+}
+
+async fn ping_all(document: &Document, storages: &BTreeMap<String, BuiltStorage>, diags: &mut Vec<Diagnostic>) {
+    for (name, storage) in storages {
+        if let Err(e) = storage.instance.ping().await {
+            let def = &document.storages[name];
+            diags.push(
+                Diagnostic::error(format!("storage `{name}` does not answer: {e}")).at(&def.name_loc).path(def.path()),
+            );
+        }
+    }
+}
+
+fn warn_unused(document: &Document, storages: &BTreeMap<String, BuiltStorage>, diags: &mut Vec<Diagnostic>) {
+    for (name, storage) in storages.iter().filter(|(_, s)| s.users.is_empty()) {
+        let _ = storage;
+        let def = &document.storages[name];
+        diags.push(
+            Diagnostic::warning(format!("storage `{name}` is defined but no component uses it"))
+                .at(&def.name_loc)
+                .path(def.path()),
+        );
+    }
+}
+
+/// A planned route with its chain of built middlewares and action; `None` when one of them
+/// was not built (its problem is already reported).
+fn link(
+    planned: routes::PlannedRoute<'_>,
+    middlewares: &BTreeMap<String, (&'static str, Arc<dyn Middleware>)>,
+    actions: &BTreeMap<String, (&'static str, Arc<dyn Action>)>,
+) -> Option<ServedRoute> {
+    let chain = planned.middlewares.iter().map(|name| middlewares.get(name).map(|(_, m)| m.clone()));
+    let chain = chain.collect::<Option<Vec<_>>>()?;
+    let action = &planned.def.action.name;
+    let (_, built_action) = actions.get(action)?;
+    Some(ServedRoute {
+        route: planned.def.name.clone(),
+        service: planned.service.map(str::to_owned),
+        path: planned.path,
+        patterns: planned.patterns,
+        methods: planned.methods,
+        middlewares: planned.middlewares,
+        action: action.clone(),
+        pipeline: Pipeline::new(chain, built_action.clone()),
+    })
+}

@@ -1,0 +1,189 @@
+//! The storage conformance suite: one async function every storage crate calls from its
+//! tests, so all storages keep the same semantics.
+//!
+//! ```ignore
+//! #[tokio::test(flavor = "multi_thread")]
+//! async fn conformance() {
+//!     seam_core::testing::conformance(|namespace| async move { MyStorage::new(&namespace) }).await;
+//! }
+//! ```
+//!
+//! `make(namespace)` must return a fresh storage whose keys live in `namespace` (e.g. a key
+//! prefix); two different namespaces must not see each other's keys.
+//!
+//! `get`, `set`, `delete` and expiry run for every storage; `incr`, `scan` and `reset` run for
+//! the storages that declare them, and the others must answer `Unsupported`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::storage::{Capability, Storage, StorageError};
+
+async fn fresh<S, F, Fut>(make: &F, namespace: &str) -> Arc<dyn Storage>
+where
+    S: Storage,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = S>,
+{
+    let storage: Arc<dyn Storage> = Arc::new(make(namespace.to_owned()).await);
+    if storage.capabilities().has(Capability::Reset) {
+        storage.reset().await.expect("reset of a fresh storage");
+    }
+    storage
+}
+
+fn b(text: &'static str) -> Bytes {
+    Bytes::from_static(text.as_bytes())
+}
+
+/// Runs every case against storages made by `make`. Panics with the failing case's name.
+pub async fn conformance<S, F, Fut>(make: F)
+where
+    S: Storage,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = S>,
+{
+    round_trip(&fresh(&make, "conf-roundtrip").await).await;
+    binary_values(&fresh(&make, "conf-binary").await).await;
+    missing_and_delete(&fresh(&make, "conf-delete").await).await;
+    expiry(&fresh(&make, "conf-ttl").await).await;
+    let s = fresh(&make, "conf-capabilities").await;
+    let declared = s.capabilities();
+    if declared.has(Capability::Incr) {
+        incr_counts_exactly(fresh(&make, "conf-incr").await).await;
+        incr_keeps_the_first_ttl(&fresh(&make, "conf-incr-ttl").await).await;
+    }
+    if declared.has(Capability::Scan) {
+        scan_lists_exactly(&fresh(&make, "conf-scan").await).await;
+    }
+    if declared.has(Capability::Reset) {
+        reset_is_scoped(&fresh(&make, "conf-reset-a").await, &fresh(&make, "conf-reset-b").await).await;
+    }
+    undeclared_are_unsupported(&s).await;
+}
+
+/// For a storage that holds connections or memory to release: after `close`, every operation
+/// fails with [`StorageError::Closed`].
+pub async fn closed_refuses_operations(s: &dyn Storage) {
+    s.set("k", b("v"), None).await.unwrap();
+    s.close().await.expect("close");
+    assert!(matches!(s.get("k").await, Err(StorageError::Closed)), "get after close fails with Closed");
+    assert!(matches!(s.set("k", b("v"), None).await, Err(StorageError::Closed)), "set after close fails");
+    assert!(matches!(s.delete("k").await, Err(StorageError::Closed)), "delete after close fails");
+    if s.capabilities().has(Capability::Incr) {
+        assert!(matches!(s.incr("n", 1, None).await, Err(StorageError::Closed)), "incr after close fails");
+    }
+}
+
+async fn undeclared_are_unsupported(s: &Arc<dyn Storage>) {
+    let declared = s.capabilities();
+    for capability in Capability::ALL.into_iter().filter(|c| !declared.has(*c)) {
+        let result = match capability {
+            Capability::Incr => s.incr("undeclared", 1, None).await.map(drop),
+            Capability::Scan => s.scan("*").await.map(drop),
+            Capability::Reset => s.reset().await,
+        };
+        assert!(
+            matches!(result, Err(StorageError::Unsupported(c)) if c == capability),
+            "a storage that does not declare {capability} answers Unsupported"
+        );
+    }
+}
+
+async fn round_trip(s: &Arc<dyn Storage>) {
+    s.set("k", b("v1"), None).await.expect("set");
+    assert_eq!(s.get("k").await.expect("get").as_deref(), Some(&b"v1"[..]), "round trip");
+    s.set("k", b("v2"), None).await.expect("overwrite");
+    assert_eq!(s.get("k").await.expect("get").as_deref(), Some(&b"v2"[..]), "overwrite");
+    s.set("key with spaces/and:colons", b("x"), None).await.expect("set odd key");
+    assert_eq!(s.get("key with spaces/and:colons").await.unwrap().as_deref(), Some(&b"x"[..]), "odd key");
+}
+
+async fn binary_values(s: &Arc<dyn Storage>) {
+    let all_bytes: Vec<u8> = (0..=255u8).collect();
+    let big: Vec<u8> = (0..1024 * 1024).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    for (key, value) in [("empty", Vec::new()), ("all", all_bytes), ("1mib", big)] {
+        s.set(key, Bytes::from(value.clone()), None).await.expect("set binary");
+        let got = s.get(key).await.expect("get binary").unwrap_or_else(|| panic!("binary value `{key}` missing"));
+        assert!(got[..] == value[..], "binary value `{key}` differs ({} bytes read)", got.len());
+    }
+}
+
+async fn missing_and_delete(s: &Arc<dyn Storage>) {
+    assert_eq!(s.get("never-set").await.expect("get missing"), None, "a missing key reads as none");
+    s.set("d", b("v"), None).await.expect("set");
+    assert!(s.delete("d").await.expect("delete existing"), "delete of an existing key reports it existed");
+    assert_eq!(s.get("d").await.expect("get deleted"), None, "deleted key is gone");
+    assert!(!s.delete("d").await.expect("delete missing"), "delete of a missing key reports it did not exist");
+}
+
+async fn incr_counts_exactly(s: Arc<dyn Storage>) {
+    assert_eq!(s.incr("n", 5, None).await.expect("incr creates"), 5);
+    assert_eq!(s.incr("n", -2, None).await.expect("incr"), 3);
+    assert_eq!(s.get("n").await.unwrap().as_deref(), Some(&b"3"[..]), "incr stores decimal text");
+    s.set("text", b("abc"), None).await.unwrap();
+    assert!(s.incr("text", 1, None).await.is_err(), "incr of a non-integer fails");
+
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.incr("c", 1, Some(Duration::from_secs(60))).await })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.expect("task").expect("concurrent incr"));
+    }
+    seen.sort();
+    assert_eq!(seen, (1..=64).collect::<Vec<i64>>(), "64 concurrent incr give 1..=64");
+    assert_eq!(s.get("c").await.unwrap().as_deref(), Some(&b"64"[..]));
+}
+
+async fn scan_lists_exactly(s: &Arc<dyn Storage>) {
+    for key in ["a", "b", "c:1", "c:2"] {
+        s.set(key, b("v"), None).await.unwrap();
+    }
+    assert_eq!(s.scan("*").await.expect("scan"), ["a", "b", "c:1", "c:2"], "scan lists exactly the keys");
+    assert_eq!(s.scan("c:*").await.expect("scan pattern"), ["c:1", "c:2"], "scan with a pattern");
+}
+
+async fn reset_is_scoped(a: &Arc<dyn Storage>, other: &Arc<dyn Storage>) {
+    for i in 0..50 {
+        a.set(&format!("k{i}"), b("v"), None).await.unwrap();
+    }
+    other.set("k1", b("kept"), None).await.unwrap();
+    a.reset().await.expect("reset");
+    assert!(a.scan("*").await.unwrap().is_empty(), "reset removes every key");
+    assert_eq!(a.get("k1").await.unwrap(), None);
+    assert_eq!(other.get("k1").await.unwrap().as_deref(), Some(&b"kept"[..]), "reset spares another storage's keys");
+}
+
+async fn expiry(s: &Arc<dyn Storage>) {
+    s.set("one-second", b("v"), Some(Duration::from_secs(1))).await.unwrap();
+    s.set("fifty-ms", b("v"), Some(Duration::from_millis(50))).await.unwrap();
+    s.set("forever", b("v"), None).await.unwrap();
+    s.set("zero-means-forever", b("v"), Some(Duration::ZERO)).await.unwrap();
+    s.set("ten-seconds", b("v"), Some(Duration::from_secs(10))).await.unwrap();
+    assert!(s.get("one-second").await.unwrap().is_some(), "a 1 s key exists right after set");
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(s.get("fifty-ms").await.unwrap(), None, "a 50 ms key is gone after 100 ms");
+    assert!(s.get("ten-seconds").await.unwrap().is_some(), "a 10 s key survives 100 ms");
+
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    assert_eq!(s.get("one-second").await.unwrap(), None, "a 1 s key is gone after 1.1 s");
+    assert!(s.get("forever").await.unwrap().is_some(), "no TTL never expires");
+    assert!(s.get("zero-means-forever").await.unwrap().is_some(), "a zero TTL means no expiry");
+}
+
+async fn incr_keeps_the_first_ttl(s: &Arc<dyn Storage>) {
+    assert_eq!(s.incr("counter", 1, Some(Duration::from_secs(1))).await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // An existing key keeps the TTL it was created with.
+    assert_eq!(s.incr("counter", 1, Some(Duration::from_secs(1))).await.unwrap(), 2);
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    assert_eq!(s.get("counter").await.unwrap(), None, "incr sets the TTL only when it creates the key");
+}

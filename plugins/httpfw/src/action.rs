@@ -1,0 +1,78 @@
+//! The runtimes of `HttpAction` and `BalancerHttpAction`.
+
+use http_body::Body as _;
+use seam_core::{Action, Body, Request, Response, async_trait};
+
+use crate::balancer::Balancer;
+use crate::client::UpstreamClient;
+use crate::forward::{ForwardError, forward};
+use crate::upstream::Upstream;
+
+/// The runtime of `HttpAction`.
+pub(crate) struct HttpAction {
+    pub(crate) client: UpstreamClient,
+    pub(crate) upstream: Upstream,
+    pub(crate) timeout: std::time::Duration,
+    pub(crate) preserve_host: bool,
+}
+
+#[async_trait]
+impl Action for HttpAction {
+    async fn handle(&self, req: Request) -> Response {
+        let (parts, body) = req.into_parts();
+        match forward(&self.client, &self.upstream, parts, body, self.timeout, self.preserve_host).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(&self.upstream.text),
+        }
+    }
+}
+
+/// The runtime of `BalancerHttpAction`.
+pub(crate) struct BalancerHttpAction {
+    pub(crate) client: UpstreamClient,
+    pub(crate) balancer: Balancer,
+    pub(crate) timeout: std::time::Duration,
+    pub(crate) preserve_host: bool,
+}
+
+#[async_trait]
+impl Action for BalancerHttpAction {
+    async fn handle(&self, req: Request) -> Response {
+        let candidates = self.balancer.candidates();
+        let (parts, body) = req.into_parts();
+        // Without a body the request can be sent again to the next endpoint.
+        let retryable = body.is_end_stream();
+        let mut body = Some(body);
+        let mut last_error = None;
+        for index in candidates {
+            let upstream = self.balancer.endpoint(index);
+            let attempt_body = if retryable { Body::empty() } else { body.take().unwrap_or_default() };
+            let attempt_parts = clone_parts(&parts);
+            match forward(&self.client, upstream, attempt_parts, attempt_body, self.timeout, self.preserve_host).await {
+                Ok(response) => return response,
+                Err(ForwardError::Connect(e)) => {
+                    self.balancer.mark_down(index);
+                    last_error = Some((upstream.text.clone(), ForwardError::Connect(e)));
+                    if !retryable {
+                        break;
+                    }
+                }
+                Err(e) => return e.into_response(&upstream.text),
+            }
+        }
+        match last_error {
+            Some((upstream, e)) => e.into_response(&upstream),
+            None => ForwardError::Connect("every upstream endpoint is down".into()).into_response("all endpoints"),
+        }
+    }
+}
+
+fn clone_parts(parts: &http::request::Parts) -> http::request::Parts {
+    let mut request = http::Request::new(());
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.version_mut() = parts.version;
+    *request.headers_mut() = parts.headers.clone();
+    *request.extensions_mut() = parts.extensions.clone();
+    request.into_parts().0
+}
