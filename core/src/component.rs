@@ -101,7 +101,7 @@ where
     let mut problems = Vec::new();
     let mut left_out = Vec::new();
     loop {
-        match serde_path_to_error::deserialize::<_, C>(value.clone()) {
+        match serde_path_to_error::deserialize::<_, C>(&value) {
             Ok(config) => return Parsed { config: Some(Box::new(config)), problems, left_out },
             Err(e) => {
                 let problem = problem_of(e);

@@ -82,121 +82,8 @@ fn merge_sources(loaded: &mut Loaded, sources: Vec<Arc<SourceFile>>) {
     let mut server: Option<Node> = None;
     for source in sources {
         loaded.document.files.push(source.clone());
-        let root = match node::parse(&source) {
-            Ok(root) => root,
-            Err(errors) => {
-                loaded.diagnostics.extend(errors);
-                continue;
-            }
-        };
-        let entries = match &root.value {
-            Value::Null => continue,
-            Value::Map(entries) => entries.clone(),
-            _ => {
-                loaded.diagnostics.push(
-                    Diagnostic::error(format!(
-                        "a config file must be a mapping of sections, found {}",
-                        root.type_name()
-                    ))
-                    .at(&root.loc)
-                    .help(format!("the sections are {}", quote_list(SECTIONS))),
-                );
-                continue;
-            }
-        };
-        for (key, value) in entries {
-            let section = key.as_str().unwrap_or_default();
-            let mut sink = Sink { diagnostics: &mut loaded.diagnostics };
-            match section {
-                "server" => match &server {
-                    Some(first) if !value.is_null() => sink.push(
-                        Diagnostic::error("`server` is defined twice")
-                            .at(&key.loc)
-                            .related("first defined here", &first.loc),
-                    ),
-                    _ if value.is_null() => {}
-                    _ => server = Some(value),
-                },
-                "plugins" if value.is_null() => {}
-                "plugins" => {
-                    if let Some(list) = sink.seq(&value, "plugins") {
-                        let entries = list.iter().enumerate().filter_map(|(i, n)| plugin_entry(&mut sink, n, i));
-                        let entries: Vec<_> = entries.collect();
-                        loaded.document.plugins.get_or_insert_with(Vec::new).extend(entries);
-                    }
-                }
-                "globalMiddlewares" => {
-                    if let Some(refs) = sink.string_list(&value, "globalMiddlewares", "`globalMiddlewares`") {
-                        loaded.document.global_middlewares.extend(refs);
-                    }
-                }
-                "storages" | "middlewares" | "actions" => {
-                    let kind = Kind::parse(section).expect("section is a kind");
-                    for (name, def) in sink.named_entries(&value, section) {
-                        let component = component_def(&mut sink, kind, &name, &def);
-                        if component.is_none() {
-                            loaded.document.broken.insert(name.name.clone());
-                        }
-                        if let Some(component) = component {
-                            let existing = loaded.document.components(kind).get(&name.name).map(|c| c.name_loc.clone());
-                            match existing {
-                                Some(first) => sink.push(duplicate(section, &name, &first)),
-                                None => {
-                                    loaded.document.components_mut(kind).insert(name.name.clone(), component);
-                                }
-                            }
-                        }
-                    }
-                }
-                "routes" => {
-                    for (name, def) in sink.named_entries(&value, section) {
-                        let route = route_def(&mut sink, &name, &def);
-                        if route.is_none() {
-                            loaded.document.broken.insert(name.name.clone());
-                        }
-                        if let Some(route) = route {
-                            match loaded.document.routes.get(&name.name) {
-                                Some(first) => {
-                                    let first = first.name_loc.clone();
-                                    sink.push(duplicate(section, &name, &first))
-                                }
-                                None => {
-                                    loaded.document.routes.insert(name.name.clone(), route);
-                                }
-                            }
-                        }
-                    }
-                }
-                "services" => {
-                    let entries = sink.named_entries(&value, section);
-                    let mut broken = Vec::new();
-                    let services = loaded.document.services.get_or_insert_with(BTreeMap::new);
-                    for (name, def) in entries {
-                        let service = service_def(&mut sink, &name, &def);
-                        if service.is_none() {
-                            broken.push(name.name.clone());
-                        }
-                        if let Some(service) = service {
-                            match services.get(&name.name) {
-                                Some(first) => {
-                                    let first = first.name_loc.clone();
-                                    sink.push(duplicate(section, &name, &first))
-                                }
-                                None => {
-                                    services.insert(name.name.clone(), service);
-                                }
-                            }
-                        }
-                    }
-                    loaded.document.broken.extend(broken);
-                }
-                other => sink.push(
-                    Diagnostic::error(format!("unknown section `{other}`"))
-                        .at(&key.loc)
-                        .maybe_help(suggest::help_for(other, SECTIONS.iter().copied()))
-                        .path(other.to_owned()),
-                ),
-            }
+        for (key, value) in sections(loaded, &source) {
+            read_section(loaded, key, value, &mut server);
         }
     }
     if loaded.document.services.as_ref().is_some_and(BTreeMap::is_empty) {
@@ -204,6 +91,132 @@ fn merge_sources(loaded: &mut Loaded, sources: Vec<Arc<SourceFile>>) {
     }
     if let Some(node) = server {
         read_server(loaded, node);
+    }
+}
+
+/// The top-level `section: value` entries of one file; problems go to `loaded`.
+fn sections(loaded: &mut Loaded, source: &Arc<SourceFile>) -> Vec<(Node, Node)> {
+    let root = match node::parse(source) {
+        Ok(root) => root,
+        Err(errors) => {
+            loaded.diagnostics.extend(errors);
+            return Vec::new();
+        }
+    };
+    match root.value {
+        Value::Null => Vec::new(),
+        Value::Map(entries) => entries,
+        _ => {
+            loaded.diagnostics.push(
+                Diagnostic::error(format!("a config file must be a mapping of sections, found {}", root.type_name()))
+                    .at(&root.loc)
+                    .help(format!("the sections are {}", quote_list(SECTIONS))),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// One top-level section of one file, merged into the document.
+fn read_section(loaded: &mut Loaded, key: Node, value: Node, server: &mut Option<Node>) {
+    let section = key.as_str().unwrap_or_default().to_owned();
+    let mut sink = Sink { diagnostics: &mut loaded.diagnostics };
+    let document = &mut loaded.document;
+    match section.as_str() {
+        "server" => match server {
+            Some(first) if !value.is_null() => sink.push(
+                Diagnostic::error("`server` is defined twice").at(&key.loc).related("first defined here", &first.loc),
+            ),
+            _ if value.is_null() => {}
+            _ => *server = Some(value),
+        },
+        "plugins" if value.is_null() => {}
+        "plugins" => {
+            if let Some(list) = sink.seq(&value, "plugins") {
+                let entries: Vec<_> =
+                    list.iter().enumerate().filter_map(|(i, n)| plugin_entry(&mut sink, n, i)).collect();
+                document.plugins.get_or_insert_with(Vec::new).extend(entries);
+            }
+        }
+        "globalMiddlewares" => {
+            if let Some(refs) = sink.string_list(&value, "globalMiddlewares", "`globalMiddlewares`") {
+                document.global_middlewares.extend(refs);
+            }
+        }
+        "storages" | "middlewares" | "actions" => {
+            let Some(kind) = Kind::parse(&section) else { return };
+            for (name, def) in sink.named_entries(value, &section) {
+                let component = component_def(&mut sink, kind, &name, &def);
+                insert(&mut sink, document, &section, name, component, |d| d.components_mut(kind));
+            }
+        }
+        "routes" => {
+            for (name, def) in sink.named_entries(value, &section) {
+                let route = route_def(&mut sink, &name, &def);
+                insert(&mut sink, document, &section, name, route, |d| &mut d.routes);
+            }
+        }
+        "services" => {
+            document.services.get_or_insert_with(BTreeMap::new);
+            for (name, def) in sink.named_entries(value, &section) {
+                let service = service_def(&mut sink, &name, &def);
+                insert(&mut sink, document, &section, name, service, |d| d.services.get_or_insert_with(BTreeMap::new));
+            }
+        }
+        other => sink.push(
+            Diagnostic::error(format!("unknown section `{other}`"))
+                .at(&key.loc)
+                .maybe_help(suggest::help_for(other, SECTIONS.iter().copied()))
+                .path(other.to_owned()),
+        ),
+    }
+}
+
+/// A named definition that has a position.
+trait Named {
+    fn name_loc(&self) -> &Loc;
+}
+
+impl Named for ComponentDef {
+    fn name_loc(&self) -> &Loc {
+        &self.name_loc
+    }
+}
+
+impl Named for RouteDef {
+    fn name_loc(&self) -> &Loc {
+        &self.name_loc
+    }
+}
+
+impl Named for ServiceDef {
+    fn name_loc(&self) -> &Loc {
+        &self.name_loc
+    }
+}
+
+/// Adds a read definition to its section: `None` (it has problems) marks the name broken;
+/// a name defined twice is an error naming both places.
+fn insert<T: Named>(
+    sink: &mut Sink<'_>,
+    document: &mut Document,
+    section: &str,
+    name: Reference,
+    def: Option<T>,
+    entries: impl Fn(&mut Document) -> &mut BTreeMap<String, T>,
+) {
+    let Some(def) = def else {
+        document.broken.insert(name.name);
+        return;
+    };
+    match entries(document).get(&name.name) {
+        Some(first) => {
+            let first = first.name_loc().clone();
+            sink.push(duplicate(section, &name, &first));
+        }
+        None => {
+            entries(document).insert(name.name.clone(), def);
+        }
     }
 }
 
@@ -293,14 +306,12 @@ impl Sink<'_> {
     }
 
     /// The `name: value` entries of a section; null means none.
-    fn named_entries(&mut self, node: &Node, section: &str) -> Vec<(Reference, Node)> {
-        match &node.value {
+    fn named_entries(&mut self, node: Node, section: &str) -> Vec<(Reference, Node)> {
+        match node.value {
             Value::Null => Vec::new(),
             Value::Map(entries) => entries
-                .iter()
-                .map(|(k, v)| {
-                    (Reference { name: k.as_str().unwrap_or_default().to_owned(), loc: k.loc.clone() }, v.clone())
-                })
+                .into_iter()
+                .map(|(k, v)| (Reference { name: k.as_str().unwrap_or_default().to_owned(), loc: k.loc }, v))
                 .collect(),
             _ => {
                 self.push(

@@ -14,14 +14,20 @@ use crate::suggest;
 /// no service serves.
 pub fn check_all(document: &Document, diags: &mut Vec<Diagnostic>) {
     for reference in &document.global_middlewares {
-        check(document, reference, Kind::Middleware, "`globalMiddlewares`", "globalMiddlewares", diags);
+        check(
+            document,
+            reference,
+            Kind::Middleware,
+            &|| ("`globalMiddlewares`".into(), "globalMiddlewares".into()),
+            diags,
+        );
     }
     for route in document.routes.values() {
-        let what = format!("route `{}`", route.name);
-        let path = format!("routes.{}", route.name);
-        check(document, &route.action, Kind::Action, &what, &format!("{path}.action"), diags);
+        let what = || format!("route `{}`", route.name);
+        let at = |key: String| (what(), format!("routes.{}.{key}", route.name));
+        check(document, &route.action, Kind::Action, &|| at("action".into()), diags);
         for (i, m) in route.middlewares.iter().enumerate() {
-            check(document, m, Kind::Middleware, &what, &format!("{path}.middlewares[{i}]"), diags);
+            check(document, m, Kind::Middleware, &|| at(format!("middlewares[{i}]")), diags);
         }
     }
     let mut routed = BTreeSet::new();
@@ -29,7 +35,7 @@ pub fn check_all(document: &Document, diags: &mut Vec<Diagnostic>) {
         let what = format!("service `{}`", service.name);
         let path = format!("services.{}", service.name);
         for (i, m) in service.middlewares.iter().enumerate() {
-            check(document, m, Kind::Middleware, &what, &format!("{path}.middlewares[{i}]"), diags);
+            check(document, m, Kind::Middleware, &|| (what.clone(), format!("{path}.middlewares[{i}]")), diags);
         }
         for (i, r) in service.routes.iter().enumerate() {
             routed.insert(r.name.as_str());
@@ -59,13 +65,14 @@ fn check(
     document: &Document,
     reference: &Reference,
     expected: Kind,
-    who: &str,
-    path: &str,
+    place: &dyn Fn() -> (String, String),
     diags: &mut Vec<Diagnostic>,
 ) {
     if document.components(expected).contains_key(&reference.name) || document.broken.contains(&reference.name) {
         return;
     }
+    // Who refers, and the document path of the reference: formatted only for a problem.
+    let (who, path) = place();
     let candidates = document.components(expected).keys().map(String::as_str);
     let help = suggest::help_for(&reference.name, candidates.clone());
     let message = match document.kinds_defining(&reference.name).first() {
@@ -86,5 +93,5 @@ fn check(
             format!("the {}s are {}", expected.word(), quote_list(&list))
         }
     });
-    diags.push(Diagnostic::error(message).at(&reference.loc).path(path.to_owned()).help(help));
+    diags.push(Diagnostic::error(message).at(&reference.loc).path(path).help(help));
 }

@@ -3,7 +3,7 @@
 //! resolver, so `seam check` refuses every path `seam run` would; the host only inserts the
 //! patterns into its router.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, Loc};
 use crate::document::model::{Document, RouteDef};
@@ -121,7 +121,7 @@ pub fn normalize(path: &str) -> &str {
 /// base path (weakly), because in Fiber `*` may match nothing.
 pub fn translate(path: &str) -> Result<Vec<Pattern>, String> {
     let normalized = normalize(path);
-    let mut out = String::new();
+    let mut out = String::with_capacity(normalized.len() + 16);
     let segments: Vec<&str> = normalized.split('/').skip(1).collect();
     let mut wildcard = false;
     for (i, segment) in segments.iter().enumerate() {
@@ -131,16 +131,22 @@ pub fn translate(path: &str) -> Result<Vec<Pattern>, String> {
                 return Err("`*` is only supported as the last segment".into());
             }
             wildcard = true;
-            out.push_str(&format!("{{*{WILDCARD}}}"));
+            out.push_str("{*");
+            out.push_str(WILDCARD);
+            out.push('}');
         } else if let Some(name) = segment.strip_prefix(':') {
             if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
                 return Err(format!("`:{name}` is not a parameter seam supports (a whole segment `:name`)"));
             }
-            out.push_str(&format!("{{{name}}}"));
+            out.push('{');
+            out.push_str(name);
+            out.push('}');
         } else if segment.contains('*') || segment.contains(':') {
             return Err(format!("`{segment}` mixes text and a parameter; use a whole segment `:name` or `*`"));
-        } else {
+        } else if segment.contains(['{', '}']) {
             out.push_str(&segment.replace('{', "{{").replace('}', "}}"));
+        } else {
+            out.push_str(segment);
         }
     }
     if out.is_empty() {
@@ -156,10 +162,11 @@ pub fn translate(path: &str) -> Result<Vec<Pattern>, String> {
 
 /// Two routes for the same path and method, and paths the router cannot tell apart.
 fn check_conflicts(plan: &[PlannedRoute<'_>], diags: &mut Vec<Diagnostic>) {
-    let mut by_shape: BTreeMap<String, Vec<&PlannedRoute<'_>>> = BTreeMap::new();
-    let mut reported = Vec::new();
+    let mut by_shape: HashMap<String, Vec<&PlannedRoute<'_>>> = HashMap::with_capacity(plan.len());
+    let mut reported: HashSet<String> = HashSet::new();
     for p in plan {
-        let others = by_shape.entry(path_shape(&p.path)).or_default();
+        let shape = path_shape(&p.path);
+        let others = by_shape.entry(shape.clone()).or_default();
         let overlapping = others.iter().find(|other| {
             p.methods.is_empty() || other.methods.is_empty() || p.methods.iter().any(|m| other.methods.contains(m))
         });
@@ -174,21 +181,25 @@ fn check_conflicts(plan: &[PlannedRoute<'_>], diags: &mut Vec<Diagnostic>) {
                 .at(p.loc())
                 .related(format!("{} is defined here", other.describe()), other.loc()),
             );
-            reported.push(path_shape(&p.path));
+            reported.insert(shape);
         }
         others.push(p);
     }
-    // What the host's router will do with these patterns, done here first.
+    // What the host's router will do with these patterns, done here first (routes already
+    // reported above are not reported again).
     let mut router = matchit::Router::new();
-    let mut owner: HashMap<String, &PlannedRoute<'_>> = HashMap::new();
-    for p in plan.iter().filter(|p| !reported.contains(&path_shape(&p.path))) {
+    let mut owner: HashMap<&str, &PlannedRoute<'_>> = HashMap::with_capacity(plan.len());
+    for p in plan {
+        if !reported.is_empty() && reported.contains(&path_shape(&p.path)) {
+            continue;
+        }
         for pattern in &p.patterns {
-            if owner.contains_key(&pattern.matchit) {
+            if owner.contains_key(pattern.matchit.as_str()) {
                 continue;
             }
-            if let Err(e) = router.insert(pattern.matchit.clone(), ()) {
+            if let Err(e) = router.insert(pattern.matchit.as_str(), ()) {
                 let other = match &e {
-                    matchit::InsertError::Conflict { with } => owner.get(with).copied(),
+                    matchit::InsertError::Conflict { with } => owner.get(with.as_str()).copied(),
                     _ => None,
                 };
                 let mut d =
@@ -199,7 +210,7 @@ fn check_conflicts(plan: &[PlannedRoute<'_>], diags: &mut Vec<Diagnostic>) {
                 diags.push(d);
                 break;
             }
-            owner.insert(pattern.matchit.clone(), p);
+            owner.insert(pattern.matchit.as_str(), p);
         }
     }
 }
