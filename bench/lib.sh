@@ -68,3 +68,16 @@ start_seam() {
     pids+=($!)
     wait_port "$2"
 }
+
+# A seam document serving every path on 127.0.0.1:PORT through HttpAction to UPSTREAM_PORT.
+proxy_config() { # port upstream_port
+    cat <<CONF
+server:
+  address: 127.0.0.1:$1
+  disableStartupMessage: true
+actions:
+  Up: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: "http://127.0.0.1:$2" } }
+routes:
+  All: { gatewayPath: /*, action: Up }
+CONF
+}

@@ -14,6 +14,7 @@ mod linked;
 pub mod server;
 
 pub use cli::{Cli, Command};
+pub use linked::ensure_linked;
 
 /// seam's command-line entry point: parses `std::env::args` and runs the command.
 pub fn main() -> std::process::ExitCode {

@@ -30,8 +30,19 @@ fn the_binary_registers_every_expected_component() {
 }
 
 #[test]
-fn the_registry_has_no_duplicate_names() {
+fn the_registry_has_no_duplicate_names_with_every_plugin_linked() {
+    // Link what the binary links, so the registry here is the binary's.
+    seam::ensure_linked();
+    let names: Vec<&str> = seam_core::registration::all().iter().map(|r| r.name).collect();
+    for name in EXPECTED {
+        assert!(names.contains(name), "`{name}` is not linked into this test; linked: {names:?}");
+    }
     assert_eq!(seam_core::registration::duplicates(), Vec::<String>::new());
+    assert_eq!(
+        seam_core::registration::default_storage().map(|r| r.name),
+        Some("plugins.memory.storages.MemoryStorage"),
+        "exactly one default storage, declared by the memory plugin"
+    );
 }
 
 #[test]

@@ -20,15 +20,7 @@ for round in $(seq "$rounds"); do
     for which in before after; do
         bin=${!which}
         p=$(port)
-        cat >"$work/seam.yaml" <<CONF
-server:
-  address: 127.0.0.1:$p
-  disableStartupMessage: true
-actions:
-  Up: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: "http://127.0.0.1:$up" } }
-routes:
-  All: { gatewayPath: /*, action: Up }
-CONF
+        proxy_config "$p" "$up" >"$work/seam.yaml"
         RUST_LOG=warn "$bin" run --workers 1 "$work/seam.yaml" & pid=$!; pids+=($pid)
         wait_port "$p"
         wrk -t2 -c64 -d"$duration" --latency "http://127.0.0.1:$p/" >"$work/$which-$round.wrk" 2>&1 || true

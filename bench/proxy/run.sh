@@ -66,15 +66,7 @@ CONF
 
     # seam
     p=$(port)
-    cat >"$work/seam.yaml" <<CONF
-server:
-  address: 127.0.0.1:$p
-  disableStartupMessage: true
-actions:
-  Up: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: "http://127.0.0.1:$up" } }
-routes:
-  All: { gatewayPath: /*, action: Up }
-CONF
+    proxy_config "$p" "$up" >"$work/seam.yaml"
     flag=""; [ $mode = one ] && flag="--workers 1"
     RUST_LOG=warn target/release/seam run $flag "$work/seam.yaml" & pid=$!; pids+=($pid)
     wait_port "$p"; measure "seam-$mode" "http://127.0.0.1:$p/"; kill $pid; wait $pid 2>/dev/null || true

@@ -1,7 +1,6 @@
 //! The resolver on documents that use test components registered in this binary.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,13 +16,21 @@ use seam_core::{
 
 seam_core::plugin_alias!("kit" => "testkit");
 
-static STORAGE_BUILDS: AtomicUsize = AtomicUsize::new(0);
+/// Builds per `counter` label (tests run concurrently, each counts under its own label).
+static STORAGE_BUILDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn builds(counter: &str) -> usize {
+    STORAGE_BUILDS.lock().unwrap().iter().filter(|c| *c == counter).count()
+}
 
 /// A storage for these tests; `inner` makes it depend on another storage.
 #[seam_core::component(name = "plugins.testkit.storages.MapStorage")]
 struct MapStorageConfig {
     #[serde(default)]
     inner: Option<String>,
+    /// Label its builds are counted under.
+    #[serde(default)]
+    counter: Option<String>,
 }
 
 #[derive(Default)]
@@ -67,7 +74,9 @@ impl Component for MapStorageConfig {
         if let Some(inner) = &self.inner {
             cx.storage(inner).await?;
         }
-        STORAGE_BUILDS.fetch_add(1, Ordering::SeqCst);
+        if let Some(counter) = &self.counter {
+            STORAGE_BUILDS.lock().unwrap().push(counter.clone());
+        }
         Ok(Arc::new(MapStorage::default()))
     }
 }
@@ -192,9 +201,12 @@ routes:
     action: Show
 "
     );
-    let before = STORAGE_BUILDS.load(Ordering::SeqCst);
+    let doc = doc.replace(
+        "  Shared:\n    use: plugins.testkit.storages.MapStorage\n",
+        "  Shared:\n    use: plugins.testkit.storages.MapStorage\n    config: { counter: built-once }\n",
+    );
     let gateway = resolve_ok(&doc).await;
-    assert!(STORAGE_BUILDS.load(Ordering::SeqCst) > before);
+    assert_eq!(builds("built-once"), 1, "two users, one build");
     let shared = &gateway.storages["Shared"];
     assert_eq!(shared.users, ["middleware `A`", "middleware `B`"]);
     let route = &gateway.routes[0];

@@ -35,6 +35,24 @@ pub trait Component: DeserializeOwned + JsonSchema + Send + Sync + 'static {
     async fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<Self::Output>, BuildError>;
 }
 
+/// What a component builds: `dyn Storage`, `dyn Middleware` or `dyn Action`, and its kind.
+pub trait Built: Send + Sync + 'static {
+    /// The kind of component that builds it.
+    const KIND: Kind;
+}
+
+impl Built for dyn Storage {
+    const KIND: Kind = Kind::Storage;
+}
+
+impl Built for dyn Middleware {
+    const KIND: Kind = Kind::Middleware;
+}
+
+impl Built for dyn Action {
+    const KIND: Kind = Kind::Action;
+}
+
 /// A deserialized config, ready to build a `T` (the erased form of [`Component`]).
 #[async_trait]
 pub trait Build<T: ?Sized>: Send + Sync {
@@ -101,10 +119,9 @@ where
     let mut problems = Vec::new();
     let mut left_out = Vec::new();
     loop {
-        match serde_path_to_error::deserialize::<_, C>(&value) {
+        match deserialize::<C>(&value) {
             Ok(config) => return Parsed { config: Some(Box::new(config)), problems, left_out },
-            Err(e) => {
-                let problem = problem_of(e);
+            Err(problem) => {
                 let top = match problem.path.first() {
                     Some(PathStep::Key(k)) => Some(k.clone()),
                     _ => None,
@@ -130,6 +147,12 @@ where
             }
         }
     }
+}
+
+/// Deserializes `T` from `value`, or the first problem with its path (unknown keys
+/// recognized as [`ProblemKind::UnknownKey`]).
+pub fn deserialize<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, Problem> {
+    serde_path_to_error::deserialize(value).map_err(problem_of)
 }
 
 /// One [`Problem`] from serde's error, with its path, unknown keys recognized.

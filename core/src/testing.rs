@@ -187,3 +187,117 @@ async fn incr_keeps_the_first_ttl(s: &Arc<dyn Storage>) {
     tokio::time::sleep(Duration::from_millis(550)).await;
     assert_eq!(s.get("counter").await.unwrap(), None, "incr sets the TTL only when it creates the key");
 }
+
+/// Builds components outside a document, for a plugin's own tests: storages are given by
+/// name, and `build` runs the component's `Component::build` as the resolver would.
+///
+/// ```ignore
+/// let harness = Harness::new().storage("Counters", MapStorage::default());
+/// let limiter = harness.build::<LimiterMiddlewareConfig>(json!({ "storage": "Counters" })).await?;
+/// ```
+#[derive(Default)]
+pub struct Harness {
+    storages: std::collections::HashMap<String, Arc<dyn Storage>>,
+}
+
+impl Harness {
+    /// No storages.
+    pub fn new() -> Self {
+        Harness::default()
+    }
+
+    /// Adds `storage` under `name`.
+    pub fn storage(mut self, name: &str, storage: impl Storage) -> Self {
+        self.storages.insert(name.to_owned(), Arc::new(storage));
+        self
+    }
+
+    /// Deserializes `config` as `C` and builds it (offline), called `Test`.
+    pub async fn build<C>(&self, config: serde_json::Value) -> Result<Arc<C::Output>, crate::BuildError>
+    where
+        C: crate::Component,
+        C::Output: crate::component::Built,
+    {
+        let config: C = crate::component::deserialize(&config)?;
+        let kind = <C::Output as crate::component::Built>::KIND;
+        config.build(&crate::BuildContext::new("Test", kind, true, self)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::StorageSource for Harness {
+    async fn storage(&self, who: &str, name: &str) -> Result<(Arc<dyn Storage>, &'static str), crate::BuildError> {
+        match self.storages.get(name) {
+            Some(s) => Ok((s.clone(), "a test storage")),
+            None => Err(crate::Problem::new(format!("{who} refers to storage `{name}`, which the test did not give"))
+                .reference(name)
+                .into()),
+        }
+    }
+}
+
+/// An in-process storage with every capability, for plugin tests (not registered: plugins'
+/// tests use it without depending on the memory plugin).
+#[derive(Default)]
+pub struct MapStorage {
+    map: std::sync::Mutex<std::collections::HashMap<String, (Bytes, Option<std::time::Instant>)>>,
+}
+
+impl MapStorage {
+    fn live(map: &mut std::collections::HashMap<String, (Bytes, Option<std::time::Instant>)>, now: std::time::Instant) {
+        map.retain(|_, (_, at)| at.is_none_or(|at| at > now));
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut std::collections::HashMap<String, (Bytes, Option<std::time::Instant>)>) -> T,
+    ) -> Result<T, StorageError> {
+        let mut map = self.map.lock().map_err(|_| StorageError::Backend("poisoned".into()))?;
+        Self::live(&mut map, std::time::Instant::now());
+        Ok(f(&mut map))
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for MapStorage {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
+        self.with(|m| m.get(key).map(|(v, _)| v.clone()))
+    }
+    async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
+        let at = crate::storage::effective_ttl(ttl).map(|t| std::time::Instant::now() + t);
+        self.with(|m| {
+            m.insert(key.to_owned(), (value, at));
+        })
+    }
+    async fn delete(&self, key: &str) -> Result<bool, StorageError> {
+        self.with(|m| m.remove(key).is_some())
+    }
+    fn capabilities(&self) -> crate::Capabilities {
+        crate::Capabilities::ALL
+    }
+    async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
+        self.with(|m| {
+            let at = crate::storage::effective_ttl(ttl).map(|t| std::time::Instant::now() + t);
+            let (value, expiry) = m.get(key).cloned().unwrap_or((Bytes::from_static(b"0"), at));
+            let n: i64 = std::str::from_utf8(&value)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| StorageError::InvalidValue(format!("`{key}` is not an integer")))?;
+            let next = n.checked_add(delta).ok_or_else(|| StorageError::InvalidValue("overflow".into()))?;
+            m.insert(key.to_owned(), (Bytes::from(next.to_string()), expiry));
+            Ok(next)
+        })?
+    }
+    async fn scan(&self, pattern: &str) -> Result<Vec<String>, StorageError> {
+        // Enough for tests: `*` alone, or a prefix followed by `*`.
+        let prefix = pattern.trim_end_matches('*');
+        self.with(|m| {
+            let mut keys: Vec<String> = m.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+            keys.sort();
+            keys
+        })
+    }
+    async fn reset(&self) -> Result<(), StorageError> {
+        self.with(|m| m.clear())
+    }
+}

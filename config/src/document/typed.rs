@@ -2,62 +2,40 @@
 
 use serde::de::DeserializeOwned;
 
+use seam_core::{Problem, ProblemKind};
+
 use super::node::{Node, PathStep};
 use crate::diagnostic::Diagnostic;
 use crate::suggest;
 
-/// A deserialization failure, with the path below the deserialized node where it happened.
-#[derive(Debug)]
-pub struct TypedError {
-    /// Steps from the deserialized node to the failing one.
-    pub path: Vec<PathStep>,
-    /// serde's message.
-    pub message: String,
-}
-
-impl TypedError {
-    /// From serde_path_to_error's error.
-    pub fn from_path_error(e: serde_path_to_error::Error<serde_json::Error>) -> Self {
-        let path = e
-            .path()
-            .iter()
-            .filter_map(|s| match s {
-                serde_path_to_error::Segment::Map { key } => Some(PathStep::Key(key.clone())),
-                serde_path_to_error::Segment::Seq { index } => Some(PathStep::Index(*index)),
-                _ => None,
-            })
-            .collect();
-        TypedError { path, message: e.into_inner().to_string() }
-    }
-
-    /// A diagnostic placed in `node` (the node that was deserialized), `doc_path` being
-    /// that node's path in the document and `what` naming its owner for the message
-    /// (e.g. "storage `Cache`").
-    pub fn diagnose(&self, node: &Node, doc_path: &str, what: &str) -> Diagnostic {
-        let message = strip_position(&self.message);
-        let unknown = message.strip_prefix("unknown field `").and_then(|r| r.split_once('`'));
-        let target = node.locate(&self.path, unknown.is_some());
-        let full_path = join_path(doc_path, &self.path);
-        match unknown {
-            Some((field, expected)) => {
-                let candidates = backticked(expected);
-                let help = suggest::help_for(field, candidates.iter().map(String::as_str)).or_else(|| {
-                    (!candidates.is_empty()).then(|| format!("expected one of {}", quote_list(&candidates)))
-                });
-                Diagnostic::error(format!("{what}: unknown config key `{field}`"))
-                    .at(&target.loc)
-                    .path(full_path)
-                    .maybe_help(help)
-            }
-            None => Diagnostic::error(format!("{what}: {message}")).at(&target.loc).path(full_path),
-        }
-    }
-}
-
-/// Deserializes `node` into `T`, or a diagnostic at the failing place.
+/// Deserializes `node` into `T`, or a diagnostic at the failing place; `doc_path` is the
+/// node's path in the document and `what` names its owner for the message (`server`).
 pub fn from_node<T: DeserializeOwned>(node: &Node, doc_path: &str, what: &str) -> Result<T, Diagnostic> {
-    let json = node.to_json();
-    serde_path_to_error::deserialize(json).map_err(|e| TypedError::from_path_error(e).diagnose(node, doc_path, what))
+    seam_core::component::deserialize(&node.to_json()).map_err(|problem| diagnose(&problem, node, doc_path, what))
+}
+
+/// A problem found below `node` as a diagnostic at the key or value it is about: an
+/// unknown key at the key, with "did you mean"; anything else at the deepest node written on
+/// its path.
+pub fn diagnose(problem: &Problem, node: &Node, doc_path: &str, what: &str) -> Diagnostic {
+    let full_path = join_path(doc_path, &problem.path);
+    let message = if problem.message.starts_with(what) {
+        problem.message.clone()
+    } else {
+        format!("{what}: {}", problem.message)
+    };
+    match &problem.kind {
+        ProblemKind::UnknownKey(unknown) => {
+            let help = suggest::help_for(&unknown.key, unknown.expected.iter().map(String::as_str)).or_else(|| {
+                (!unknown.expected.is_empty()).then(|| format!("expected one of {}", quote_list(&unknown.expected)))
+            });
+            Diagnostic::error(message).at(&node.locate(&problem.path, true).loc).path(full_path).maybe_help(help)
+        }
+        _ => Diagnostic::error(message)
+            .at(&node.locate(&problem.path, false).loc)
+            .path(full_path)
+            .maybe_help(problem.help.clone()),
+    }
 }
 
 /// `base.key[3].other`.
@@ -75,18 +53,6 @@ pub fn join_path(base: &str, steps: &[PathStep]) -> String {
         }
     }
     out
-}
-
-fn strip_position(message: &str) -> &str {
-    // serde_json appends " at line X column Y" for text input; values carry none, but be safe.
-    match message.rfind(" at line ") {
-        Some(i) if message[i..].contains(" column ") => &message[..i],
-        _ => message,
-    }
-}
-
-fn backticked(text: &str) -> Vec<String> {
-    text.split('`').skip(1).step_by(2).map(str::to_owned).collect()
 }
 
 /// `` `a`, `b` or `c` ``.

@@ -10,7 +10,7 @@ use super::plugins::Plugins;
 use crate::diagnostic::Diagnostic;
 use crate::document::model::ComponentDef;
 use crate::document::node::Node;
-use crate::document::typed::{join_path, quote_list};
+use crate::document::typed::{diagnose, join_path, quote_list};
 use crate::suggest;
 
 /// A component whose `use:` names a registered component of the right kind.
@@ -164,29 +164,23 @@ fn place_parsed(def: &ComponentDef, problem: &Problem) -> Diagnostic {
 pub fn place(def: &ComponentDef, problem: &Problem) -> Diagnostic {
     let null = Node::null(def.uses.loc.clone());
     let node = def.config.as_ref().unwrap_or(&null);
-    let config_path = format!("{}.config", def.path());
-    let full_path = join_path(&config_path, &problem.path);
+    let what = def.describe();
+    let written = def.config.is_some() && written(node, &problem.path);
+    if problem.kind != ProblemKind::Invalid || (written && !problem.path.is_empty()) {
+        return diagnose(problem, node, &format!("{}.config", def.path()), &what);
+    }
+    // About the component as a whole, a name in its config, or a key that is not written.
+    let referenced = problem.reference.as_deref().and_then(|r| def.config.as_ref().and_then(|c| c.find_string(r)));
+    let loc = referenced.filter(|_| problem.path.is_empty()).map(|n| &n.loc).unwrap_or(&def.name_loc);
     let message = if problem.message.contains(&format!("`{}`", def.name)) {
         problem.message.clone()
     } else {
-        format!("{}: {}", def.describe(), problem.message)
+        format!("{what}: {}", problem.message)
     };
-    if let ProblemKind::UnknownKey(unknown) = &problem.kind {
-        let (key, expected) = (&unknown.key, &unknown.expected);
-        let help = suggest::help_for(key, expected.iter().map(String::as_str))
-            .or_else(|| (!expected.is_empty()).then(|| format!("expected one of {}", quote_list(expected))));
-        return Diagnostic::error(message).at(&node.locate(&problem.path, true).loc).path(full_path).maybe_help(help);
-    }
-    let loc = if problem.path.is_empty() {
-        let referenced = problem.reference.as_deref().and_then(|r| def.config.as_ref().and_then(|c| c.find_string(r)));
-        referenced.map(|n| &n.loc).unwrap_or(&def.name_loc)
-    } else if def.config.is_some() && written(node, &problem.path) {
-        &node.locate(&problem.path, false).loc
-    } else {
-        // A key that is not written is reported at the component's name.
-        &def.name_loc
-    };
-    Diagnostic::error(message).at(loc).path(full_path).maybe_help(problem.help.clone())
+    Diagnostic::error(message)
+        .at(loc)
+        .path(join_path(&format!("{}.config", def.path()), &problem.path))
+        .maybe_help(problem.help.clone())
 }
 
 fn written(node: &Node, path: &[PathStep]) -> bool {

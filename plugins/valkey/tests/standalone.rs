@@ -102,7 +102,11 @@ async fn ttls_are_sent_in_milliseconds_and_none_means_no_expiry() {
     s.set("short", Bytes::from_static(b"v"), Some(Duration::from_millis(300))).await.unwrap();
     let pttl: i64 = raw.pttl(format!("{prefix}short")).unwrap();
     assert!((1..=300).contains(&pttl), "PTTL {pttl} for a 300 ms TTL");
+    // 200 µs is rounded up to 1 ms, never down to 0 (which Valkey refuses) nor left out.
     s.set("tiny", Bytes::from_static(b"v"), Some(Duration::from_micros(200))).await.unwrap();
+    assert_ne!(raw.pttl::<_, i64>(format!("{prefix}tiny")).unwrap(), -1, "a sub-millisecond TTL is kept");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(s.get("tiny").await.unwrap(), None, "and it expires");
     s.set("forever", Bytes::from_static(b"v"), None).await.unwrap();
     assert_eq!(raw.pttl::<_, i64>(format!("{prefix}forever")).unwrap(), -1);
     assert_eq!(s.incr("counter", 1, Some(Duration::from_secs(30))).await.unwrap(), 1);

@@ -63,14 +63,32 @@ async fn startup_names_the_storage_the_address_and_the_cause() {
 }
 
 #[tokio::test]
-async fn offline_builds_without_connecting() {
-    let port = free_port();
+async fn offline_resolves_without_connecting_and_online_pings() {
+    // A listener that counts connections (and never answers).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
     let doc = format!(
-        "storages:\n  Cache:\n    use: plugins.valkey.storages.ValkeyStorage\n    config: {{ host: 127.0.0.1, port: {port} }}\n"
+        "storages:\n  Cache:\n    use: plugins.valkey.storages.ValkeyStorage\n    config: {{ host: 127.0.0.1, port: {port}, connectTimeout: 300ms, commandTimeout: 300ms }}\n"
     );
     let loaded = seam_config::document::load_str("t.yaml", &doc);
-    let options = seam_config::resolver::Options { offline: true };
-    assert!(seam_config::resolver::resolve(&loaded.document, options).await.is_ok());
+    let offline = seam_config::resolver::Options { offline: true };
+    assert!(seam_config::resolver::resolve(&loaded.document, offline).await.is_ok());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0, "--offline never connects");
+
+    let online = seam_config::resolver::Options { offline: false };
+    let errors = seam_config::resolver::resolve(&loaded.document, online).await.err().expect("no PONG");
+    assert!(errors[0].message.contains("storage `Cache` does not answer"), "{}", errors[0].message);
+    assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) > 0, "without --offline the storage is pinged");
 }
 
 #[tokio::test]
