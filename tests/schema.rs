@@ -112,6 +112,32 @@ fn broken_documents_are_rejected() {
     assert!(problems.is_empty(), "null config and null sections are valid: {problems:?}");
 }
 
+/// The loader and the schema read one definition of routes, services and plugins: what one
+/// accepts the other accepts, and what one refuses the other refuses.
+#[test]
+fn the_loader_and_the_schema_agree_on_the_document_shape() {
+    let validator = validator();
+    let actions = "actions:\n  A: { use: plugins.respond.actions.RespondAction }\n";
+    let cases = [
+        (true, "routes:\n  R: { gatewayPath: /, methods: [Get, post, PUT, all], action: A }\n"),
+        (false, "routes:\n  R: { gatewayPath: /, methods: [FETCH], action: A }\n"),
+        (false, "routes:\n  R: { gatewayPath: /, action: A, middleware: [] }\n"),
+        (false, "routes:\n  R: { gatewayPath: /, methods: GET, action: A }\n"),
+        (true, "routes:\n  R: { gatewayPath: /, action: A }\nservices:\n  S: { gatewayBasePath: /api, routes: [R] }\n"),
+        (false, "services:\n  S: { basePath: /api }\n"),
+        (true, "plugins:\n  - name: respond\n  - path: /plugins/respond.so\n"),
+        (false, "plugins:\n  - { name: respond, version: 2 }\n"),
+        (false, "plugins:\n  - { config: {} }\n"),
+    ];
+    for (valid, text) in cases {
+        let text = format!("{actions}{text}");
+        let by_schema = errors(&validator, &yaml_to_json(Path::new("case.yaml"), &text)).is_empty();
+        let loaded = seam_config::document::load_str("case.yaml", &text);
+        let by_loader = !loaded.has_errors();
+        assert_eq!((by_schema, by_loader), (valid, valid), "schema and loader on:\n{text}\n{:#?}", loaded.diagnostics);
+    }
+}
+
 #[test]
 fn use_values_and_descriptions_come_from_the_registry() {
     let text = std::fs::read_to_string(root().join("config-schema/seam.schema.json")).unwrap();

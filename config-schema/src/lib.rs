@@ -7,8 +7,9 @@
 
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
+use seam_config::document::ServerConfig;
 use seam_config::document::server::{IGNORED_KEYS, ignored_key_note};
-use seam_config::document::{METHODS, ServerConfig};
+use seam_config::document::shape::{ComponentShape, MiddlewareShape, PluginShape, RouteShape, ServiceShape};
 use seam_core::Kind;
 use seam_core::registration::{self, Registration};
 use serde_json::{Map, Value, json};
@@ -47,22 +48,18 @@ fn component_section(
                 }
             })
             .collect();
-    let mut properties = json!({
-        "use": {
-            "description": format!("The registered {} component this entry uses.", kind.word()),
-            "type": "string",
-            "enum": names,
-            "markdownEnumDescriptions": descriptions,
-            "enumDescriptions": descriptions,
-        },
-        "config": { "description": "The component's settings; see the chosen component for its keys." },
-    });
-    if kind == Kind::Middleware {
-        properties["anyRequest"] = json!({
-            "type": "boolean",
-            "deprecated": true,
-            "description": "Seam's documentation shows this key but Seam ignores it, and so does seam: list the middleware under `globalMiddlewares` to run it on every request.",
-        });
+    // The entry's keys and their descriptions come from the loader's shape; `use` gets the
+    // registered names, and `config` the chosen component's schema (the branches below).
+    let mut entry = match kind {
+        Kind::Middleware => config_schema(schemars::schema_for!(MiddlewareShape)),
+        _ => config_schema(schemars::schema_for!(ComponentShape)),
+    };
+    let properties = &mut entry["properties"];
+    properties["use"]["enum"] = json!(names);
+    properties["use"]["markdownEnumDescriptions"] = json!(descriptions);
+    properties["use"]["enumDescriptions"] = json!(descriptions);
+    if let Some(config) = properties["config"].as_object_mut() {
+        config.retain(|k, _| k == "description");
     }
     let branches: Vec<Value> = regs
         .iter()
@@ -80,13 +77,8 @@ fn component_section(
             json!({ "if": { "properties": { "use": { "const": name } }, "required": ["use"] }, "then": then })
         })
         .collect();
-    let mut entry = json!({
-        "type": "object",
-        "description": format!("A {} definition: `use` names the component, `config` sets it up.", kind.word()),
-        "required": ["use"],
-        "additionalProperties": false,
-        "properties": properties,
-    });
+    entry["description"] =
+        json!(format!("A {} definition: `use` names the component, `config` sets it up.", kind.word()));
     if branches.is_empty() {
         // No component of this kind is compiled in: no `use` value is valid.
         entry["properties"]["use"] = json!({
@@ -101,22 +93,6 @@ fn component_section(
         "description": format!("{}s by name; other entries refer to them by that name.", capitalize(kind.word())),
         "type": ["object", "null"],
         "additionalProperties": entry,
-    })
-}
-
-/// A route method: any case of one of the loader's methods (the loader upper-cases them).
-fn method_schema() -> Value {
-    let any_case = |m: &str| -> String {
-        m.chars().map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())).collect()
-    };
-    let alternatives: Vec<String> = METHODS.iter().map(|m| any_case(m)).collect();
-    json!({
-        "type": "string",
-        "anyOf": [
-            { "enum": METHODS },
-            { "pattern": format!("^(?:{})$", alternatives.join("|")) }
-        ],
-        "description": "An HTTP method, in any case; `ALL` means every method."
     })
 }
 
@@ -158,13 +134,16 @@ pub fn document_schema() -> Value {
         configs.insert(reg.name.to_owned(), config_schema(schema));
     }
     let server = server_schema(ServerConfig::json_schema(&mut generator));
+    let route = config_schema(RouteShape::json_schema(&mut generator));
+    let service = config_schema(ServiceShape::json_schema(&mut generator));
+    let mut plugin = config_schema(PluginShape::json_schema(&mut generator));
+    plugin["properties"]["name"]["enum"] = json!(registration::plugin_names());
     let definitions = generator.take_definitions(true);
 
     let names = registration::names();
     let of_kind = |kind: Kind| -> Vec<(&'static str, &'static Registration)> {
         names.iter().filter(|(_, r)| r.kind() == kind).copied().collect()
     };
-    let plugins = registration::plugin_names();
     json!({
         "$schema": DIALECT,
         "$id": "https://seam.dev/schema/seam.schema.json",
@@ -177,16 +156,7 @@ pub fn document_schema() -> Value {
             "plugins": {
                 "description": "Plugins this document may use. Left out: every compiled-in plugin.",
                 "type": ["array", "null"],
-                "items": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "properties": {
-                        "name": { "type": "string", "enum": plugins, "description": "A compiled-in plugin." },
-                        "path": { "type": "string", "description": "Seam's form: `/plugins/<name>.so`; the file stem names the plugin." },
-                        "config": { "type": ["object", "null"], "description": "Plugin-level defaults (Seam's form)." }
-                    },
-                    "anyOf": [ { "required": ["name"] }, { "required": ["path"] } ]
-                }
+                "items": plugin
             },
             "storages": component_section(Kind::Storage, &of_kind(Kind::Storage), &configs, &definitions),
             "middlewares": component_section(Kind::Middleware, &of_kind(Kind::Middleware), &configs, &definitions),
@@ -195,34 +165,12 @@ pub fn document_schema() -> Value {
             "routes": {
                 "description": "Routes by name.",
                 "type": ["object", "null"],
-                "additionalProperties": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": ["gatewayPath", "action"],
-                    "properties": {
-                        "gatewayPath": { "type": "string", "pattern": "^/", "description": "Path served: static segments, `:param` placeholders, and a `*` wildcard (which may match nothing)." },
-                        "methods": {
-                            "description": "HTTP methods served; `ALL` or left out: every method.",
-                            "type": ["array", "null"],
-                            "items": method_schema()
-                        },
-                        "middlewares": { "anyOf": [references("Middlewares of this route, run after the global and service middlewares."), { "type": "null" }] },
-                        "action": { "type": "string", "description": "The action that answers." }
-                    }
-                }
+                "additionalProperties": route
             },
             "services": {
                 "description": "Services by name. When present, a route is served only through the services that list it.",
                 "type": ["object", "null"],
-                "additionalProperties": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "properties": {
-                        "gatewayBasePath": { "type": ["string", "null"], "pattern": "^/", "description": "Joined in front of the path of every route the service lists." },
-                        "middlewares": { "anyOf": [references("Middlewares run before each listed route's own."), { "type": "null" }] },
-                        "routes": { "anyOf": [references("Routes served through this service."), { "type": "null" }] }
-                    }
-                }
+                "additionalProperties": service
             }
         },
         "definitions": definitions,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use super::model::{ComponentDef, Document, PluginEntry, Reference, RouteDef, ServiceDef};
 use super::node::{self, Node, Value};
 use super::server::{IGNORED_KEYS, ServerConfig};
-use super::typed::{from_node, quote_list};
+use super::shape::{ComponentShape, MiddlewareShape, PluginShape, RouteShape, ServiceShape};
+use super::typed::{check_shape, from_node, quote_list};
 use super::{METHODS, SECTIONS};
 use crate::diagnostic::{Diagnostic, Loc, SourceFile};
 use crate::suggest;
@@ -327,57 +328,26 @@ impl Sink<'_> {
         }
     }
 
-    /// Checks that `node` is a mapping whose keys are all in `allowed`.
-    fn mapping<'n>(&mut self, node: &'n Node, allowed: &[&str], path: &str, what: &str) -> Option<&'n [(Node, Node)]> {
-        let Some(entries) = node.as_map() else {
+    /// Checks `node` against the typed shape `T`: a mapping, its keys and their types.
+    fn shape<T: serde::de::DeserializeOwned>(&mut self, node: &Node, path: &str, what: &str) -> Option<()> {
+        if node.as_map().is_none() {
             self.push(
-                Diagnostic::error(format!(
-                    "{what} must be a mapping with {}, found {}",
-                    quote_list(allowed),
-                    node.type_name()
-                ))
-                .at(&node.loc)
-                .path(path.to_owned()),
+                Diagnostic::error(format!("{what} must be a mapping, found {}", node.type_name()))
+                    .at(&node.loc)
+                    .path(path.to_owned()),
             );
             return None;
-        };
-        let mut ok = true;
-        for (key, _) in entries {
-            let name = key.as_str().unwrap_or_default();
-            if !allowed.contains(&name) {
-                ok = false;
-                let help = suggest::help_for(name, allowed.iter().copied())
-                    .unwrap_or_else(|| format!("the keys are {}", quote_list(allowed)));
-                self.push(
-                    Diagnostic::error(format!("{what}: unknown key `{name}`"))
-                        .at(&key.loc)
-                        .path(format!("{path}.{name}"))
-                        .help(help),
-                );
-            }
         }
-        ok.then_some(entries)
-    }
-
-    fn required<'n>(&mut self, node: &'n Node, key: &str, path: &str, what: &str) -> Option<&'n Node> {
-        let found = node.get(key).filter(|v| !v.is_null());
-        if found.is_none() {
-            self.push(
-                Diagnostic::error(format!("{what}: `{key}` is required")).at(&node.loc).path(format!("{path}.{key}")),
-            );
-        }
-        found
+        check_shape::<T>(node, path, what).map_err(|d| self.push(d)).ok()
     }
 }
 
 fn plugin_entry(sink: &mut Sink<'_>, node: &Node, index: usize) -> Option<PluginEntry> {
     let path = format!("plugins[{index}]");
-    let what = "plugin entry";
-    sink.mapping(node, &["path", "name", "config"], &path, what)?;
-    let name = match (node.get("name"), node.get("path")) {
-        (Some(n), _) => sink.string(n, &format!("{path}.name"), "`name`")?.name,
-        (None, Some(p)) => {
-            let file = sink.string(p, &format!("{path}.path"), "`path`")?;
+    sink.shape::<PluginShape>(node, &path, "plugin entry")?;
+    let name = match (node.get("name").and_then(reference), node.get("path").and_then(reference)) {
+        (Some(name), _) => name.name,
+        (None, Some(file)) => {
             let stem = Path::new(&file.name).file_stem().and_then(|s| s.to_str()).unwrap_or_default();
             if stem.is_empty() {
                 sink.push(Diagnostic::error("plugin `path` names no file").at(&file.loc).path(format!("{path}.path")));
@@ -397,13 +367,27 @@ fn plugin_entry(sink: &mut Sink<'_>, node: &Node, index: usize) -> Option<Plugin
     Some(PluginEntry { name, loc: node.loc.clone(), config: node.get("config").filter(|c| !c.is_null()).cloned() })
 }
 
+/// A string value with its position (the shape was checked: strings are strings).
+fn reference(node: &Node) -> Option<Reference> {
+    node.as_str().map(|s| Reference { name: s.to_owned(), loc: node.loc.clone() })
+}
+
+/// The strings of a list that may be left out or null.
+fn references(node: &Node, key: &str) -> Vec<Reference> {
+    match node.get(key).map(|n| &n.value) {
+        Some(Value::Seq(items)) => items.iter().filter_map(reference).collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn component_def(sink: &mut Sink<'_>, kind: Kind, name: &Reference, node: &Node) -> Option<ComponentDef> {
     let path = format!("{}.{}", kind.section(), name.name);
     let what = format!("{} `{}`", kind.word(), name.name);
-    let allowed: &[&str] = if kind == Kind::Middleware { &["use", "config", "anyRequest"] } else { &["use", "config"] };
-    sink.mapping(node, allowed, &path, &what)?;
-    let uses = sink.required(node, "use", &path, &what)?;
-    let uses = sink.string(uses, &format!("{path}.use"), "`use`")?;
+    match kind {
+        Kind::Middleware => sink.shape::<MiddlewareShape>(node, &path, &what)?,
+        _ => sink.shape::<ComponentShape>(node, &path, &what)?,
+    }
+    let uses = node.get("use").and_then(reference)?;
     let any_request = node.entry("anyRequest").map(|(k, _)| k.loc.clone());
     Some(ComponentDef {
         name: name.name.clone(),
@@ -418,20 +402,9 @@ fn component_def(sink: &mut Sink<'_>, kind: Kind, name: &Reference, node: &Node)
 fn route_def(sink: &mut Sink<'_>, name: &Reference, node: &Node) -> Option<RouteDef> {
     let path = format!("routes.{}", name.name);
     let what = format!("route `{}`", name.name);
-    sink.mapping(node, &["gatewayPath", "methods", "middlewares", "action"], &path, &what)?;
-    let gateway_path = sink.required(node, "gatewayPath", &path, &what);
-    let gateway_path = gateway_path.and_then(|n| sink.string(n, &format!("{path}.gatewayPath"), "`gatewayPath`"));
-    let action = sink.required(node, "action", &path, &what);
-    let action = action.and_then(|n| sink.string(n, &format!("{path}.action"), "`action`"));
-    let methods = match node.get("methods") {
-        Some(m) => sink.string_list(m, &format!("{path}.methods"), "`methods`"),
-        None => Some(Vec::new()),
-    };
-    let middlewares = match node.get("middlewares") {
-        Some(m) => sink.string_list(m, &format!("{path}.middlewares"), "`middlewares`"),
-        None => Some(Vec::new()),
-    };
-    let (gateway_path, action, methods, middlewares) = (gateway_path?, action?, methods?, middlewares?);
+    sink.shape::<RouteShape>(node, &path, &what)?;
+    let gateway_path = node.get("gatewayPath").and_then(reference)?;
+    let action = node.get("action").and_then(reference)?;
     let mut ok = true;
     if !gateway_path.name.starts_with('/') {
         ok = false;
@@ -442,14 +415,14 @@ fn route_def(sink: &mut Sink<'_>, name: &Reference, node: &Node) -> Option<Route
                 .help(format!("write `/{}`", gateway_path.name)),
         );
     }
-    let mut upper = Vec::new();
-    for (i, method) in methods.into_iter().enumerate() {
-        let name = method.name.to_ascii_uppercase();
-        if METHODS.contains(&name.as_str()) {
-            upper.push(Reference { name, loc: method.loc });
+    let mut methods = Vec::new();
+    for (i, method) in references(node, "methods").into_iter().enumerate() {
+        let upper = method.name.to_ascii_uppercase();
+        if METHODS.contains(&upper.as_str()) {
+            methods.push(Reference { name: upper, loc: method.loc });
         } else {
             ok = false;
-            let help = suggest::help_for(&name, METHODS.iter().copied())
+            let help = suggest::help_for(&upper, METHODS.iter().copied())
                 .unwrap_or_else(|| format!("the methods are {}", quote_list(METHODS)));
             sink.push(
                 Diagnostic::error(format!("{what}: unknown HTTP method `{}`", method.name))
@@ -463,8 +436,8 @@ fn route_def(sink: &mut Sink<'_>, name: &Reference, node: &Node) -> Option<Route
         name: name.name.clone(),
         name_loc: name.loc.clone(),
         gateway_path,
-        methods: upper,
-        middlewares,
+        methods,
+        middlewares: references(node, "middlewares"),
         action,
     })
 }
@@ -472,11 +445,8 @@ fn route_def(sink: &mut Sink<'_>, name: &Reference, node: &Node) -> Option<Route
 fn service_def(sink: &mut Sink<'_>, name: &Reference, node: &Node) -> Option<ServiceDef> {
     let path = format!("services.{}", name.name);
     let what = format!("service `{}`", name.name);
-    sink.mapping(node, &["gatewayBasePath", "middlewares", "routes"], &path, &what)?;
-    let base = match node.get("gatewayBasePath").filter(|n| !n.is_null()) {
-        Some(n) => Some(sink.string(n, &format!("{path}.gatewayBasePath"), "`gatewayBasePath`")?),
-        None => None,
-    };
+    sink.shape::<ServiceShape>(node, &path, &what)?;
+    let base = node.get("gatewayBasePath").and_then(reference);
     if let Some(base) = &base
         && !base.name.starts_with('/')
     {
@@ -487,20 +457,12 @@ fn service_def(sink: &mut Sink<'_>, name: &Reference, node: &Node) -> Option<Ser
         );
         return None;
     }
-    let middlewares = match node.get("middlewares") {
-        Some(m) => sink.string_list(m, &format!("{path}.middlewares"), "`middlewares`")?,
-        None => Vec::new(),
-    };
-    let routes = match node.get("routes") {
-        Some(m) => sink.string_list(m, &format!("{path}.routes"), "`routes`")?,
-        None => Vec::new(),
-    };
     Some(ServiceDef {
         name: name.name.clone(),
         name_loc: name.loc.clone(),
         gateway_base_path: base,
-        middlewares,
-        routes,
+        middlewares: references(node, "middlewares"),
+        routes: references(node, "routes"),
     })
 }
 

@@ -6,6 +6,7 @@ pub mod loader;
 pub mod model;
 pub mod node;
 pub mod server;
+pub mod shape;
 pub mod typed;
 
 pub use loader::{Loaded, load, load_str};

@@ -14,6 +14,17 @@ pub fn from_node<T: DeserializeOwned>(node: &Node, doc_path: &str, what: &str) -
     seam_core::component::deserialize(&node.to_json()).map_err(|problem| diagnose(&problem, node, doc_path, what))
 }
 
+/// Checks that `node` has the shape of `T` (an entry of the document's own sections); an
+/// unknown key is an "unknown key" (not a config key).
+pub fn check_shape<T: DeserializeOwned>(node: &Node, doc_path: &str, what: &str) -> Result<(), Diagnostic> {
+    seam_core::component::deserialize::<T>(&node.to_json()).map(drop).map_err(|mut problem| {
+        if let ProblemKind::UnknownKey(unknown) = &problem.kind {
+            problem.message = format!("unknown key `{}`", unknown.key);
+        }
+        diagnose(&problem, node, doc_path, what)
+    })
+}
+
 /// A problem found below `node` as a diagnostic at the key or value it is about: an
 /// unknown key at the key, with "did you mean"; anything else at the deepest node written on
 /// its path.
