@@ -288,7 +288,16 @@ routes:
 "
     );
     let errors = resolve_err(&doc).await;
-    assert_eq!(errors.len(), 2, "{errors:#?}");
+    let mut found: Vec<(&str, (u32, u32))> = errors.iter().map(|e| (e.message.as_str(), position(e))).collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("middleware `A` refers to storage `Nope`, which is not defined in `storages:`", (10, 77)),
+            ("route `R` refers to action `Shw`, which is not defined in `actions:`", (12, 51)),
+        ],
+        "{errors:#?}"
+    );
 }
 
 #[tokio::test]
