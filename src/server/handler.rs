@@ -11,6 +11,7 @@ use seam_core::extensions::{ClientAddr, ClientIp, MatchedRoute, RequestScheme};
 use seam_core::{Body, Request, Response, Storage, json_error, json_response};
 
 use super::body_limit::{LimitedBody, TOO_LARGE};
+use super::canonical::{PathRules, canonical};
 use super::forwarded::{TrustedProxies, strip_untrusted};
 use super::router::{Lookup, Router};
 use super::write_timeout::DeadlineBody;
@@ -33,6 +34,8 @@ pub struct App {
     pub read_timeout: Option<Duration>,
     /// `server.writeTimeout`: the whole response must be written within it.
     pub write_timeout: Option<Duration>,
+    /// What the canonical path allows beyond the default.
+    pub path_rules: PathRules,
 }
 
 impl App {
@@ -81,17 +84,39 @@ impl App {
 
     async fn dispatch(
         &self,
-        req: http::Request<Incoming>,
+        mut req: http::Request<Incoming>,
         peer: SocketAddr,
         started: Instant,
     ) -> (Response, Option<String>) {
+        // One canonical path, before anything looks at it.
+        let path = match canonical(req.uri().path(), self.path_rules) {
+            Ok(path) => path,
+            Err(refused) => return (json_error(StatusCode::BAD_REQUEST, refused.detail()), None),
+        };
+        if path != req.uri().path() {
+            let target = match req.uri().query() {
+                Some(query) => format!("{path}?{query}"),
+                None => path.clone(),
+            };
+            match target.parse::<http::uri::PathAndQuery>() {
+                Ok(pq) => {
+                    let mut parts = req.uri().clone().into_parts();
+                    parts.path_and_query = Some(pq);
+                    match http::Uri::from_parts(parts) {
+                        Ok(uri) => *req.uri_mut() = uri,
+                        Err(_) => return (json_error(StatusCode::BAD_REQUEST, "the path cannot be normalized"), None),
+                    }
+                }
+                Err(_) => return (json_error(StatusCode::BAD_REQUEST, "the path cannot be normalized"), None),
+            }
+        }
         if let Some((live, ready)) = &self.health
             && (req.method() == Method::GET || req.method() == Method::HEAD)
         {
-            if req.uri().path() == live {
+            if path == *live {
                 return (json_response(StatusCode::OK, &serde_json::json!({ "status": "live" })), None);
             }
-            if req.uri().path() == ready {
+            if path == *ready {
                 return (self.readiness().await, None);
             }
         }
@@ -100,7 +125,7 @@ impl App {
         if announced.is_some_and(|n| n > self.body_limit) {
             return (json_error(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE.detail), None);
         }
-        let (route, params) = match self.router.lookup(req.method(), req.uri().path()) {
+        let (route, mut params) = match self.router.lookup(req.method(), &path) {
             Lookup::Found(route, params) => (route, params),
             Lookup::NotFound => return (json_error(StatusCode::NOT_FOUND, "no route for this path"), None),
             Lookup::MethodNotAllowed(allow) => {
@@ -131,6 +156,13 @@ impl App {
             service: route.service.clone(),
             pattern: route.pattern.clone(),
         });
+        // The router matches without the trailing slash; the upstream still gets it.
+        if path.len() > 1
+            && path.ends_with('/')
+            && let Some((_, rest)) = params.0.iter_mut().find(|(k, v)| k == "*" && !v.is_empty())
+        {
+            rest.push('/');
+        }
         parts.extensions.insert(params);
         let rejected = Arc::new(OnceLock::new());
         let deadline = self.read_timeout.map(|timeout| started + timeout);

@@ -1,6 +1,7 @@
 //! The HTTP(S) server: accepts connections, serves HTTP/1.1 and HTTP/2, shuts down gracefully.
 
 mod body_limit;
+pub mod canonical;
 mod forwarded;
 mod handler;
 mod router;
@@ -50,6 +51,10 @@ impl Server {
             tls: tls.is_some(),
             read_timeout: config.read_timeout.non_zero(),
             write_timeout: config.write_timeout.non_zero(),
+            path_rules: canonical::PathRules {
+                allow_encoded_slashes: config.allow_encoded_slashes,
+                allow_path_parameters: config.allow_path_parameters,
+            },
         };
         Ok(Server { listener, app: Arc::new(app), tls, config })
     }

@@ -40,6 +40,10 @@ pub struct ServerConfig {
     pub idle_timeout: GoDuration,
     /// Addresses or CIDR blocks of proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
+    /// Accept `%2F` and `%5C` (an encoded `/` or `\`) inside a path segment, passed to the upstream still encoded. Off: such a path is a 400, because upstreams disagree on whether they split on them.
+    pub allow_encoded_slashes: bool,
+    /// Accept `;` in a path (matrix parameters). Off: such a path is a 400, because Tomcat and Jetty strip `;...` and read `..;` as `..`, so `/admin;x` would reach `/admin` past the middlewares of another route.
+    pub allow_path_parameters: bool,
     /// Name of the application, shown in the startup message.
     pub app_name: String,
     /// Do not log the startup message.
@@ -63,6 +67,8 @@ impl Default for ServerConfig {
             write_timeout: GoDuration::default(),
             idle_timeout: GoDuration::default(),
             trusted_proxies: Vec::new(),
+            allow_encoded_slashes: false,
+            allow_path_parameters: false,
             app_name: String::new(),
             disable_startup_message: false,
             shutdown_timeout: GoDuration::from_secs(30),
