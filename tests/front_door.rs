@@ -181,3 +181,76 @@ routes:
     let (status, _, _) = support::get(&gateway.url("/api/%2e%2e/%2e%2e/etc/passwd")).await;
     assert_eq!(status, 400, "a path above the root is refused");
 }
+
+async fn echo_gateway() -> (Upstream, Gateway) {
+    let upstream = Upstream::echo("up").await;
+    let gateway = Gateway::start(&format!(
+        "server: {{ address: 127.0.0.1:0 }}
+actions:
+  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{up}\" }} }}
+  Same: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{up}\", preserveHost: true }} }}
+routes:
+  Plain: {{ gatewayPath: /plain, action: Up }}
+  Preserved: {{ gatewayPath: /preserved, action: Same }}
+",
+        up = upstream.url()
+    ))
+    .await;
+    (upstream, gateway)
+}
+
+#[tokio::test]
+async fn http2_requests_forward_their_authority() {
+    let (upstream, gateway) = echo_gateway().await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let authority = gateway.addr.to_string();
+    for (path, host) in [("/plain", upstream.addr.to_string()), ("/preserved", authority.clone())] {
+        let request = http::Request::get(gateway.url(path)).body(Full::default()).unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.version(), http::Version::HTTP_2, "h2c by prior knowledge");
+        let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+        let seen = support::json(&body);
+        assert_eq!(seen["headers"]["x-forwarded-host"], authority.as_str(), "{path}: the client's :authority");
+        assert_eq!(seen["headers"]["host"], host.as_str(), "{path}: Host");
+    }
+}
+
+#[tokio::test]
+async fn untrusted_clients_cannot_send_forwarded_headers_or_a_bad_host() {
+    let (_upstream, gateway) = echo_gateway().await;
+    let mut request = http::Request::get(gateway.url("/plain"));
+    for name in [
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+        "x-forwarded-ssl",
+        "x-forwarded-scheme",
+        "x-real-ip",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-url-scheme",
+    ] {
+        request = request.header(name, "spoofed");
+    }
+    let (status, _, body) = support::send(request.body(Full::default()).unwrap()).await;
+    assert_eq!(status, 200);
+    let seen = support::json(&body);
+    let spoofed: Vec<_> = seen["headers"].as_object().unwrap().iter().filter(|(_, v)| *v == "spoofed").collect();
+    assert!(spoofed.is_empty(), "reached the upstream: {spoofed:?}");
+    assert_eq!(seen["headers"]["x-forwarded-for"], "127.0.0.1", "the gateway's own value");
+
+    for host in [&b"gw/x"[..], b"user@gw", b"gw:99999", b"gw x"] {
+        let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+        let mut raw = b"GET /plain HTTP/1.1\r\nhost: ".to_vec();
+        raw.extend_from_slice(host);
+        raw.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
+        stream.write_all(&raw).await.unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response).await;
+        let text = String::from_utf8_lossy(&response);
+        assert!(text.starts_with("HTTP/1.1 400"), "Host {:?}: {text}", String::from_utf8_lossy(host));
+    }
+}

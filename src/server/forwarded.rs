@@ -44,9 +44,21 @@ impl TrustedProxies {
     }
 }
 
-/// Removes forwarded headers a client that is not a trusted proxy sent: they cannot be believed.
+/// Headers that proxies set to tell an upstream about the original request, besides the
+/// whole `X-Forwarded-*` family: an upstream may believe any of them (`X-Original-URL` and
+/// `X-Rewrite-URL` even route requests in IIS and Symfony).
+const FORWARDED_FAMILY: [&str; 5] = ["forwarded", "x-real-ip", "x-original-url", "x-rewrite-url", "x-url-scheme"];
+
+/// Removes every forwarded header a client that is not a trusted proxy sent: they cannot be
+/// believed (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`, `X-Original-URL`, `X-Rewrite-URL`,
+/// `X-Url-Scheme`).
 pub fn strip_untrusted(headers: &mut HeaderMap) {
-    for name in ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip"] {
+    let family: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("x-forwarded-") || FORWARDED_FAMILY.contains(&name.as_str()))
+        .cloned()
+        .collect();
+    for name in family {
         headers.remove(name);
     }
 }
@@ -68,5 +80,29 @@ mod tests {
             trusted.client_ip("198.51.100.1".parse().unwrap(), &headers),
             "198.51.100.1".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn the_whole_forwarded_family_is_stripped() {
+        let mut headers = HeaderMap::new();
+        for name in [
+            "forwarded",
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "x-forwarded-ssl",
+            "x-forwarded-scheme",
+            "x-real-ip",
+            "x-original-url",
+            "x-rewrite-url",
+            "x-url-scheme",
+        ] {
+            headers.insert(http::HeaderName::from_static(name), "spoofed".parse().unwrap());
+        }
+        headers.insert("x-kept", "1".parse().unwrap());
+        strip_untrusted(&mut headers);
+        assert_eq!(headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
     }
 }

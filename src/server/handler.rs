@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use http::header::{ALLOW, CONTENT_LENGTH};
+use http::header::{ALLOW, CONTENT_LENGTH, HOST};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use seam_core::extensions::{ClientAddr, ClientIp, MatchedRoute, RequestScheme};
@@ -110,6 +110,18 @@ impl App {
                 Err(_) => return (json_error(StatusCode::BAD_REQUEST, "the path cannot be normalized"), None),
             }
         }
+        // HTTP/2 carries the host in `:authority`: give every request a `Host` (RFC 9113
+        // §8.3.1), and refuse one that is not `host[:port]`.
+        if !req.headers().contains_key(HOST)
+            && let Some(authority) = req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            req.headers_mut().insert(HOST, authority);
+        }
+        if let Some(host) = req.headers().get(HOST)
+            && !valid_host(host)
+        {
+            return (json_error(StatusCode::BAD_REQUEST, "the Host header is not `host[:port]`"), None);
+        }
         if let Some((live, ready)) = &self.health
             && (req.method() == Method::GET || req.method() == Method::HEAD)
         {
@@ -174,4 +186,19 @@ impl App {
         };
         (response, Some(route.name.to_string()))
     }
+}
+
+/// `host[:port]`: a name, an IPv4 address or a bracketed IPv6 address, and a port; nothing
+/// else (no user info, no path, no second host), so it can be used in keys and headers.
+fn valid_host(value: &HeaderValue) -> bool {
+    let Ok(text) = value.to_str() else { return false };
+    if text.is_empty() || text.contains('@') {
+        return false;
+    }
+    let Ok(authority) = text.parse::<http::uri::Authority>() else { return false };
+    let port = match text.rfind(':') {
+        Some(i) if !text[i..].contains(']') => Some(&text[i + 1..]),
+        _ => None,
+    };
+    authority.as_str() == text && port.is_none_or(|p| p.parse::<u16>().is_ok())
 }

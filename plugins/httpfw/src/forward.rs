@@ -50,10 +50,16 @@ pub async fn forward(
     let target =
         upstream.target(parts.extensions.get::<PathParams>(), parts.uri.query()).map_err(ForwardError::Other)?;
     remove_hop_by_hop(&mut parts.headers);
+    // The client's host: `Host`, or an HTTP/2 request's `:authority` (before the URI is replaced).
+    let client_host = parts
+        .headers
+        .get(http::header::HOST)
+        .cloned()
+        .or_else(|| parts.uri.authority().and_then(|a| http::HeaderValue::from_str(a.as_str()).ok()));
     parts.uri = target;
     parts.version = Version::HTTP_11;
     let mut request = http::Request::from_parts(parts, body);
-    set_forwarded(&mut request, upstream.authority().as_str(), preserve_host);
+    set_forwarded(&mut request, client_host, upstream.authority().as_str(), preserve_host);
     let sent = tokio::time::timeout(timeout, client.request(request)).await;
     let response = match sent {
         Err(_) => return Err(ForwardError::Timeout(timeout)),

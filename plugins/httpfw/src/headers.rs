@@ -26,15 +26,15 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Sets `X-Forwarded-For` (the peer appended), `X-Forwarded-Proto` and `X-Forwarded-Host`,
-/// and the `Host` the upstream sees. The host has already removed forwarded headers that a
-/// client which is not a trusted proxy sent.
-pub fn set_forwarded<B>(req: &mut Request<B>, upstream_host: &str, preserve_host: bool) {
-    let original_host = req
-        .headers()
-        .get(HOST)
-        .cloned()
-        .or_else(|| req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+/// Sets `X-Forwarded-For` (the peer appended), `X-Forwarded-Proto` and `X-Forwarded-Host`
+/// (the client's `original_host`), and the `Host` the upstream sees. The host has already
+/// removed forwarded headers that a client which is not a trusted proxy sent.
+pub fn set_forwarded<B>(
+    req: &mut Request<B>,
+    original_host: Option<HeaderValue>,
+    upstream_host: &str,
+    preserve_host: bool,
+) {
     if let Some(ClientAddr(peer)) = req.extensions().get::<ClientAddr>().copied() {
         let ip = peer.ip().to_canonical().to_string();
         let value = match req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
