@@ -92,9 +92,9 @@ pub struct SessionMiddlewareConfig {
     #[serde(default = "yes", rename = "cookieHTTPOnly")]
     #[schemars(default = "yes")]
     pub cookie_http_only: bool,
-    /// Cookie sent over HTTPS only.
+    /// Cookie sent over HTTPS only. Left out: `true` for a request that arrived over HTTPS (directly, or through a trusted proxy's `X-Forwarded-Proto`), `false` otherwise.
     #[serde(default)]
-    pub cookie_secure: bool,
+    pub cookie_secure: Option<bool>,
     /// `Strict`, `Lax` or `None` (`None` needs `cookieSecure`).
     #[serde(default = "lax")]
     #[schemars(default = "lax")]
@@ -161,7 +161,7 @@ impl Component for SessionMiddlewareConfig {
     async fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Middleware>, BuildError> {
         let mut problems = Problems::new();
         let lookup = problems.check(self.lookup());
-        problems.ensure(self.cookie_same_site != SameSite::None || self.cookie_secure, || {
+        problems.ensure(self.cookie_same_site != SameSite::None || self.cookie_secure == Some(true), || {
             Problem::field(
                 "cookieSameSite",
                 "cookieSameSite `None` needs `cookieSecure: true` (browsers reject it otherwise)",

@@ -17,6 +17,12 @@ impl MapSessionToHeaderMiddleware {
     }
 }
 
+/// Header names equal when `-` and `_` are taken as the same (names are lower-case already).
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes().zip(b.bytes()).all(|(x, y)| x == y || (x == b'_' || x == b'-') && (y == b'_' || y == b'-'))
+}
+
 fn as_text(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,
@@ -29,8 +35,15 @@ fn as_text(value: &Value) -> Option<String> {
 #[async_trait]
 impl Middleware for MapSessionToHeaderMiddleware {
     async fn handle(&self, mut req: Request, next: Next) -> Response {
-        // A client must never be able to set these headers itself.
-        for (name, _) in &self.headers {
+        // A client must never be able to set these headers itself, not even as `X_User_Id`,
+        // which WSGI, CGI and Rack upstreams read as `X-User-Id`.
+        let spoofed: Vec<HeaderName> = req
+            .headers()
+            .keys()
+            .filter(|sent| self.headers.iter().any(|(name, _)| same_name(sent.as_str(), name.as_str())))
+            .cloned()
+            .collect();
+        for name in spoofed {
             req.headers_mut().remove(name);
         }
         if let Some(session) = req.extensions().get::<Session>().cloned() {

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use cookie::Cookie;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
-use seam_core::extensions::Session;
+use seam_core::extensions::{RequestScheme, Session};
 use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
 use serde_json::{Map, Value, json};
 
@@ -111,11 +111,16 @@ impl SessionMiddleware {
         }
     }
 
-    /// Applies and strips `X-Session-Set` / `X-Session-Destroy` of the response.
-    fn apply_response_headers(&self, session: &Session, response: &mut Response) {
+    /// Applies and strips `X-Session-Set` / `X-Session-Destroy` of the response; returns
+    /// whether `X-Session-Set` was applied.
+    fn apply_response_headers(&self, session: &Session, response: &mut Response) -> bool {
+        let mut set = false;
         if let Some(value) = response.headers_mut().remove(&self.set_header) {
             match serde_json::from_slice::<Value>(value.as_bytes()) {
-                Ok(Value::Object(values)) => session.merge(values),
+                Ok(Value::Object(values)) => {
+                    session.merge(values);
+                    set = true;
+                }
                 Ok(_) | Err(_) => {
                     tracing::warn!("`{}` is not a JSON object; the session is left unchanged", self.set_header)
                 }
@@ -126,10 +131,18 @@ impl SessionMiddleware {
         {
             session.destroy();
         }
+        set
     }
 
-    /// Sends the id to the client (or expires it with `max_age` 0).
-    fn send_id(&self, response: &mut Response, id: &str, expire: bool) {
+    /// Removes the session control headers from a response without applying them.
+    fn strip_response_headers(&self, response: &mut Response) {
+        response.headers_mut().remove(&self.set_header);
+        response.headers_mut().remove(&self.destroy_header);
+    }
+
+    /// Sends the id to the client (or expires it with `max_age` 0); `https` says whether the
+    /// request arrived over HTTPS (the cookie is then `Secure` unless `cookieSecure: false`).
+    fn send_id(&self, response: &mut Response, id: &str, expire: bool, https: bool) {
         match &self.lookup {
             Lookup::Header(name) => {
                 if expire {
@@ -143,7 +156,7 @@ impl SessionMiddleware {
                 let mut cookie = Cookie::build((name.clone(), if expire { String::new() } else { id.to_owned() }))
                     .path(config.cookie_path.clone())
                     .http_only(config.cookie_http_only)
-                    .secure(config.cookie_secure)
+                    .secure(config.cookie_secure.unwrap_or(https))
                     .same_site(match config.cookie_same_site {
                         SameSite::Strict => cookie::SameSite::Strict,
                         SameSite::Lax => cookie::SameSite::Lax,
@@ -186,7 +199,10 @@ impl Middleware for SessionMiddleware {
                     if self.config.disable_session_forward {
                         self.strip_from_request(&mut req);
                     }
-                    return next.run(req).await;
+                    let mut response = next.run(req).await;
+                    // Nothing is applied, and the client never sees the control headers.
+                    self.strip_response_headers(&mut response);
+                    return response;
                 }
                 Err(e) => return unavailable("loading the session", &e),
             }
@@ -194,10 +210,11 @@ impl Middleware for SessionMiddleware {
         if self.config.disable_session_forward {
             self.strip_from_request(&mut req);
         }
+        let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
         let session = Session::new(values);
         req.extensions_mut().insert(session.clone());
         let mut response = next.run(req).await;
-        self.apply_response_headers(&session, &mut response);
+        let set = self.apply_response_headers(&session, &mut response);
 
         let (changed, destroyed) = session.state();
         let now = unix_ms();
@@ -206,13 +223,16 @@ impl Middleware for SessionMiddleware {
                 if let Err(e) = self.storage.delete(id).await {
                     return unavailable("destroying the session", &e);
                 }
-                self.send_id(&mut response, id, true);
+                self.send_id(&mut response, id, true, https);
             }
             return response;
         }
         let renew_after = self.config.auto_renew_after.get().as_millis() as u64;
-        let rotate = !self.config.disable_auto_renew
+        let aged = !self.config.disable_auto_renew
             && loaded.as_ref().is_some_and(|(_, created)| now.saturating_sub(*created) > renew_after);
+        // An upstream that changes an existing session (a login) moves it to a new id, and the
+        // old id is deleted at once: an id planted before the login never sees the new data.
+        let rotate = aged || (set && changed && loaded.is_some());
         if !changed && !rotate {
             return response;
         }
@@ -236,7 +256,7 @@ impl Middleware for SessionMiddleware {
         {
             return unavailable("retiring the renewed session id", &e);
         }
-        self.send_id(&mut response, &id, false);
+        self.send_id(&mut response, &id, false, https);
         response
     }
 }
