@@ -166,3 +166,52 @@ async fn a_cache_filled_through_one_instance_serves_another_and_valkey_down_is_a
     // An entry already copied into the process (it cannot change before it expires) still hits.
     assert_eq!(get(&a, "/shared", &host).await.1, "HIT");
 }
+
+/// The issue's case: the cache in front of a session middleware whose id travels in a header.
+/// A login answer carries the new id; it must never be handed to the next anonymous client,
+/// and an answer built from session-mapped headers must never be stored.
+#[tokio::test]
+async fn a_cache_in_front_of_header_sessions_never_hands_one_session_to_another_client() {
+    let upstream = Upstream::start(|req: http::Request<hyper::body::Incoming>| async move {
+        let user = req.headers().get("x-user-id").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let mut builder = http::Response::builder();
+        if req.uri().path() == "/login" {
+            builder = builder.header("x-session-set", r#"{"user_id":"42"}"#);
+        }
+        builder.body(Full::new(Bytes::from(format!("user={user}")))).unwrap()
+    })
+    .await;
+    let gateway = Gateway::start(&format!(
+        "{SERVER}
+middlewares:
+  Cache: {{ use: plugins.cache.middlewares.CacheMiddleware }}
+  Sessions: {{ use: plugins.sessions.middlewares.SessionMiddleware, config: {{ keyLookup: 'header:X-Session-Id' }} }}
+  Map: {{ use: plugins.sessions.middlewares.MapSessionToHeaderMiddleware, config: {{ headers: {{ X-User-Id: user_id }} }} }}
+actions:
+  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}
+routes:
+  All: {{ gatewayPath: \"/*\", middlewares: [Cache, Sessions, Map], action: Up }}
+",
+        upstream.url()
+    ))
+    .await;
+    let get = |path: &str, session: Option<&str>| {
+        let mut request = http::Request::get(gateway.url(path));
+        if let Some(id) = session {
+            request = request.header("x-session-id", id);
+        }
+        request.body(Full::<Bytes>::default()).unwrap()
+    };
+    let (status, headers, _) = send(get("/login", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let first = headers["x-session-id"].to_str().unwrap().to_owned();
+    let (_, headers, _) = send(get("/login", None)).await;
+    let second = headers.get("x-session-id").map(|v| v.to_str().unwrap().to_owned());
+    assert_ne!(second.as_deref(), Some(first.as_str()), "the next anonymous client got the first client's session");
+
+    let (_, _, body) = send(get("/me", Some(&first))).await;
+    assert_eq!(&body[..], b"user=42");
+    let (_, headers, body) = send(get("/me", None)).await;
+    assert_eq!(&body[..], b"user=", "an answer built from a session is not served to another client");
+    assert_eq!(headers["x-cache"], "MISS");
+}

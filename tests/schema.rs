@@ -149,7 +149,7 @@ fn use_values_and_descriptions_come_from_the_registry() {
         serde_json::json!(["plugins.memory.storages.MemoryStorage", "plugins.valkey.storages.ValkeyStorage"])
     );
     assert!(storage_use["markdownEnumDescriptions"][0].as_str().unwrap().starts_with("In-process storage"));
-    let max = &schema["definitions"]["MemoryStorageConfig"]["properties"]["maxEntries"];
-    assert_eq!(max["default"], 100000);
+    let max = &schema["definitions"]["MemoryStorageConfig"]["properties"]["maxBytes"];
+    assert_eq!(max["default"], 64 * 1024 * 1024);
     assert!(max["description"].as_str().unwrap().contains("least recently used"));
 }

@@ -63,9 +63,9 @@ async function main() {
   }
   // Hover text from the config struct's doc comments.
   {
-    const text = `${modeline}storages:\n  Local:\n    use: plugins.memory.storages.MemoryStorage\n    config:\n      maxEntries: 10\n`;
+    const text = `${modeline}storages:\n  Local:\n    use: plugins.memory.storages.MemoryStorage\n    config:\n      maxBytes: 1048576\n`;
     const d = doc(text);
-    const hover = await service.doHover(d, d.positionAt(text.indexOf('maxEntries') + 3));
+    const hover = await service.doHover(d, d.positionAt(text.indexOf('maxBytes') + 3));
     const shown = hover ? JSON.stringify(hover.contents) : '';
     expect(shown.includes('least recently used'), 'hover shows the config key\'s description', hover);
   }

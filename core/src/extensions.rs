@@ -120,3 +120,16 @@ impl Session {
         (data.changed, data.destroyed)
     }
 }
+
+/// A response extension: this response was made for one client (it carries or depends on
+/// that client's session), so no shared cache may store it. Session middlewares set it; a
+/// cache honours it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerClient;
+
+/// A request extension a session middleware puts in front of the rest of the chain: the
+/// response headers that carry session control (`X-Session-Set`, `X-Session-Destroy`, and
+/// the session id when it travels in a header). A response that has any of them is never
+/// stored by a shared cache, whatever the order of the middlewares.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionHeaders(pub Vec<http::HeaderName>);

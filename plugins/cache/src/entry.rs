@@ -16,19 +16,30 @@ pub struct Meta {
     /// When it expires (unix ms).
     #[serde(default)]
     pub expires_ms: u64,
+    /// The request headers the response's `Vary` names, with the values of the request it
+    /// answered: it answers only requests with the same values.
+    #[serde(default)]
+    pub vary: Vec<(String, Option<String>)>,
+    /// Stored with `Cache-Control: public`: it may answer requests with `Authorization`.
+    #[serde(default)]
+    pub public: bool,
 }
 
 /// `len(meta) as u32 BE | meta JSON | body`.
-pub fn encode(status: StatusCode, headers: &HeaderMap, body: &Bytes, stored_ms: u64, expires_ms: u64) -> Bytes {
+pub fn encode(entry: &Decoded) -> Bytes {
     let meta = Meta {
-        status: status.as_u16(),
-        headers: headers
+        status: entry.status.as_u16(),
+        headers: entry
+            .headers
             .iter()
             .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
             .collect(),
-        stored_ms,
-        expires_ms,
+        stored_ms: entry.stored_ms,
+        expires_ms: entry.expires_ms,
+        vary: entry.vary.clone(),
+        public: entry.public,
     };
+    let body = &entry.body;
     let meta = serde_json::to_vec(&meta).unwrap_or_default();
     let mut out = BytesMut::with_capacity(4 + meta.len() + body.len());
     out.put_u32(meta.len() as u32);
@@ -49,6 +60,10 @@ pub struct Decoded {
     pub stored_ms: u64,
     /// When it expires (unix ms; 0 when unknown).
     pub expires_ms: u64,
+    /// `Vary` names with the values they had.
+    pub vary: Vec<(String, Option<String>)>,
+    /// Stored with `Cache-Control: public`.
+    pub public: bool,
 }
 
 /// The stored response, if `bytes` is one.
@@ -65,6 +80,8 @@ pub fn decode(bytes: &Bytes) -> Option<Decoded> {
         body: bytes.slice(4 + len..),
         stored_ms: meta.stored_ms,
         expires_ms: meta.expires_ms,
+        vary: meta.vary,
+        public: meta.public,
     })
 }
 
@@ -77,8 +94,18 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("content-type", HeaderValue::from_static("text/plain"));
         let body = Bytes::from_static(b"\x00binary\xff");
-        let d = decode(&encode(StatusCode::NOT_FOUND, &h, &body, 7, 9)).unwrap();
+        let entry = Decoded {
+            status: StatusCode::NOT_FOUND,
+            headers: h,
+            body: body.clone(),
+            stored_ms: 7,
+            expires_ms: 9,
+            vary: vec![("accept-language".into(), Some("de".into()))],
+            public: true,
+        };
+        let d = decode(&encode(&entry)).unwrap();
         assert_eq!((d.status, d.stored_ms, d.expires_ms, &d.body[..]), (StatusCode::NOT_FOUND, 7, 9, &body[..]));
+        assert_eq!((d.vary, d.public), (entry.vary, true));
         assert_eq!(d.headers["content-type"], "text/plain");
         assert!(decode(&Bytes::from_static(b"xx")).is_none());
     }

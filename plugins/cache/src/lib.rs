@@ -8,5 +8,6 @@ mod config;
 mod entry;
 mod middleware;
 mod policy;
+mod privacy;
 
 pub use config::CacheMiddlewareConfig;

@@ -6,15 +6,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::header::{AGE, AUTHORIZATION, CONTENT_LENGTH, HOST};
-use http::{HeaderName, HeaderValue, Method};
+use http::header::{AGE, CONTENT_LENGTH, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body_util::{BodyExt, StreamBody};
+use seam_core::extensions::SessionHeaders;
 use seam_core::{Body, Middleware, Next, Request, Response, Storage, async_trait, unix_ms};
 use tokio::sync::watch;
 
 use crate::config::CacheMiddlewareConfig;
 use crate::entry;
 use crate::policy;
+use crate::privacy::{self, Access};
 
 /// Caches responses.
 pub struct CacheMiddleware {
@@ -86,37 +88,51 @@ impl CacheMiddleware {
         response
     }
 
+    /// The key of `req`: each part length-prefixed, so no two requests share a key unless
+    /// every part is equal (`Host: gw/x` + `/page` can never be `/x/page`).
     fn key(&self, req: &Request) -> String {
-        let host = req
-            .headers()
-            .get(HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| req.uri().authority().map(|a| a.as_str()))
-            .unwrap_or("");
-        let mut key = format!("cache:{}:{}:{host}{}", self.name, req.method(), req.uri().path());
-        if let Some(query) = req.uri().query() {
-            key.push('?');
-            key.push_str(query);
-        }
+        let host = req.headers().get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let mut key = String::with_capacity(64);
+        key.push_str("cache:");
+        let mut part = |text: &str| {
+            key.push_str(&text.len().to_string());
+            key.push(':');
+            key.push_str(text);
+        };
+        part(&self.name);
+        part(req.method().as_str());
+        part(host);
+        part(req.uri().path());
+        part(req.uri().query().unwrap_or(""));
         for name in &self.key_headers {
-            let value = req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
-            key.push_str(&format!("|{name}={value}"));
+            let values: Vec<&str> = req.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+            part(name.as_str());
+            part(&values.join(", "));
         }
         key
     }
 
-    async fn lookup(&self, key: &str) -> Option<Response> {
+    /// The stored answer for `req`, if one fits it: same `Vary` values, and `public` when the
+    /// request has `Authorization` that is not part of the key.
+    async fn lookup(&self, key: &str, request_headers: &HeaderMap, access: Access) -> Option<Response> {
+        let fits = |entry: &entry::Decoded| {
+            (access != Access::PublicOnly || entry.public)
+                && entry.vary.iter().all(|(name, value)| {
+                    let now = privacy::vary_values(request_headers, std::slice::from_ref(name));
+                    now.first().map(|(_, v)| v) == Some(value)
+                })
+        };
         if let Some(entry) = self.local.as_ref().and_then(|l| l.get(key))
             && entry.expires_ms > unix_ms()
         {
-            return Some(Self::respond(&entry));
+            return fits(&entry).then(|| Self::respond(&entry));
         }
         match self.storage.get(key).await {
             Ok(Some(bytes)) => {
                 let entry = Arc::new(entry::decode(&bytes)?);
-                let response = Self::respond(&entry);
+                let response = fits(&entry).then(|| Self::respond(&entry));
                 self.remember(key, entry);
-                Some(response)
+                response
             }
             Ok(None) => None,
             Err(e) => {
@@ -128,12 +144,20 @@ impl CacheMiddleware {
 
     /// Runs the request upstream; stores the response when allowed. Returns the response
     /// and whether it was stored.
-    async fn fetch(&self, key: &str, req: Request, next: Next) -> (Response, bool) {
+    async fn fetch(&self, key: &str, req: Request, access: Access, next: Next) -> (Response, bool) {
+        let session = req.extensions().get::<SessionHeaders>().cloned();
+        let request_headers = req.headers().clone();
         let response = next.run(req).await;
         let announced =
             response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-        let ttl = policy::ttl(response.headers(), self.expiration)
-            .filter(|_| policy::cacheable_status(response.status()) && announced.is_none_or(|n| n <= self.max_body));
+        let public = privacy::is_public(response.headers());
+        let vary = privacy::vary_names(response.headers());
+        let storable = policy::cacheable_status(response.status())
+            && announced.is_none_or(|n| n <= self.max_body)
+            && !privacy::per_client(&response, session.as_ref())
+            && (access == Access::Shared || public)
+            && vary.is_some();
+        let ttl = policy::ttl(response.headers(), self.expiration).filter(|_| storable);
         let Some(ttl) = ttl else {
             let mut response = response;
             mark(&mut response, false);
@@ -181,16 +205,17 @@ impl CacheMiddleware {
         let whole = whole.freeze();
         let now = unix_ms();
         let expires = now + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        let encoded = entry::encode(parts.status, &parts.headers, &whole, now, expires);
-        let stored = match self.storage.set(key, encoded, Some(ttl)).await {
+        let entry = entry::Decoded {
+            status: parts.status,
+            headers: parts.headers.clone(),
+            body: whole.clone(),
+            stored_ms: now,
+            expires_ms: expires,
+            vary: privacy::vary_values(&request_headers, &vary.unwrap_or_default()),
+            public,
+        };
+        let stored = match self.storage.set(key, entry::encode(&entry), Some(ttl)).await {
             Ok(()) => {
-                let entry = entry::Decoded {
-                    status: parts.status,
-                    headers: parts.headers.clone(),
-                    body: whole.clone(),
-                    stored_ms: now,
-                    expires_ms: expires,
-                };
                 self.remember(key, Arc::new(entry));
                 true
             }
@@ -205,20 +230,53 @@ impl CacheMiddleware {
     }
 }
 
+/// How long a request waits for another request's fetch of the same key before fetching for
+/// itself.
+const COALESCE_WAIT: Duration = Duration::from_secs(10);
+
+/// The leader of a coalesced miss: whatever way its request ends (answered, failed, or the
+/// client gone and the future dropped), the key is released and its waiters are told.
+struct Leader<'a> {
+    inflight: &'a Mutex<HashMap<String, watch::Receiver<Option<bool>>>>,
+    key: &'a str,
+    tx: watch::Sender<Option<bool>>,
+}
+
+impl Leader<'_> {
+    fn done(self, stored: bool) {
+        let _ = self.tx.send(Some(stored));
+    }
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        self.inflight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(self.key);
+        // Waiters of a leader that went away fetch for themselves.
+        self.tx.send_if_modified(|v| {
+            if v.is_none() {
+                *v = Some(false);
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
 #[async_trait]
 impl Middleware for CacheMiddleware {
     async fn handle(&self, req: Request, next: Next) -> Response {
         if !self.methods.contains(req.method()) {
             return next.run(req).await;
         }
-        let storable = self.cache_authorized || !req.headers().contains_key(AUTHORIZATION);
-        if !storable {
+        let access = privacy::access(&req, &self.key_headers, self.cache_authorized);
+        if access == Access::Bypass {
             let mut response = next.run(req).await;
             mark(&mut response, false);
             return response;
         }
         let key = self.key(&req);
-        if let Some(hit) = self.lookup(&key).await {
+        if let Some(hit) = self.lookup(&key, req.headers(), access).await {
             return hit;
         }
         // Coalesce concurrent misses for this key in this instance.
@@ -235,17 +293,20 @@ impl Middleware for CacheMiddleware {
         };
         match waiting {
             Ok(tx) => {
-                let (response, stored) = self.fetch(&key, req, next).await;
-                self.inflight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&key);
-                let _ = tx.send(Some(stored));
+                let leader = Leader { inflight: &self.inflight, key: &key, tx };
+                let (response, stored) = self.fetch(&key, req, access, next).await;
+                leader.done(stored);
                 response
             }
             Err(mut rx) => {
-                let stored = rx.wait_for(Option::is_some).await.map(|v| *v == Some(true)).unwrap_or(false);
-                if stored && let Some(hit) = self.lookup(&key).await {
+                let stored = {
+                    let outcome = tokio::time::timeout(COALESCE_WAIT, rx.wait_for(Option::is_some)).await;
+                    matches!(outcome, Ok(Ok(v)) if *v == Some(true))
+                };
+                if stored && let Some(hit) = self.lookup(&key, req.headers(), access).await {
                     return hit;
                 }
-                let (response, _) = self.fetch(&key, req, next).await;
+                let (response, _) = self.fetch(&key, req, access, next).await;
                 response
             }
         }

@@ -5,4 +5,4 @@ mod config;
 mod storage;
 
 pub use config::MemoryStorageConfig;
-pub use storage::MemoryStorage;
+pub use storage::{Bound, MemoryStorage};

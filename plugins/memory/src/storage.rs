@@ -42,10 +42,30 @@ pub struct MemoryStorage {
     closed: AtomicBool,
 }
 
+/// What bounds a [`MemoryStorage`]; beyond it, the least recently used keys are evicted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// The bytes of keys and values (plus a small per-entry overhead).
+    Bytes(u64),
+    /// The number of keys.
+    Entries(u64),
+}
+
+/// What one entry weighs under [`Bound::Bytes`]: its key, its value and the bookkeeping
+/// around them.
+fn weight(key: &str, entry: &Entry) -> u32 {
+    const OVERHEAD: usize = 64;
+    u32::try_from(key.len() + entry.value.len() + OVERHEAD).unwrap_or(u32::MAX)
+}
+
 impl MemoryStorage {
-    /// A storage holding at most `max_entries` keys.
-    pub fn new(max_entries: u64) -> Self {
-        let cache = Cache::builder().max_capacity(max_entries).expire_after(EntryExpiry).build();
+    /// A storage within `bound`.
+    pub fn new(bound: Bound) -> Self {
+        let builder = Cache::builder().expire_after(EntryExpiry);
+        let cache = match bound {
+            Bound::Bytes(bytes) => builder.max_capacity(bytes).weigher(|k: &String, e: &Entry| weight(k, e)).build(),
+            Bound::Entries(entries) => builder.max_capacity(entries).build(),
+        };
         MemoryStorage { cache, closed: AtomicBool::new(false) }
     }
 

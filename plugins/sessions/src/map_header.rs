@@ -1,7 +1,7 @@
 //! The runtime of `MapSessionToHeaderMiddleware`.
 
 use http::{HeaderName, HeaderValue};
-use seam_core::extensions::Session;
+use seam_core::extensions::{PerClient, Session};
 use seam_core::{Middleware, Next, Request, Response, async_trait};
 use serde_json::Value;
 
@@ -46,15 +46,22 @@ impl Middleware for MapSessionToHeaderMiddleware {
         for name in spoofed {
             req.headers_mut().remove(name);
         }
+        let mut mapped = false;
         if let Some(session) = req.extensions().get::<Session>().cloned() {
             for (name, key) in &self.headers {
                 if let Some(text) = session.get(key).as_ref().and_then(as_text)
                     && let Ok(value) = HeaderValue::from_str(&text)
                 {
                     req.headers_mut().insert(name.clone(), value);
+                    mapped = true;
                 }
             }
         }
-        next.run(req).await
+        let mut response = next.run(req).await;
+        if mapped {
+            // Built from this client's session values: no shared cache may store it.
+            response.extensions_mut().insert(PerClient);
+        }
+        response
     }
 }

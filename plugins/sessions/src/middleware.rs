@@ -6,7 +6,7 @@ use bytes::Bytes;
 use cookie::Cookie;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
-use seam_core::extensions::{RequestScheme, Session};
+use seam_core::extensions::{PerClient, RequestScheme, Session, SessionHeaders as ControlHeaders};
 use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
 use serde_json::{Map, Value, json};
 
@@ -134,6 +134,15 @@ impl SessionMiddleware {
         set
     }
 
+    /// The response headers that carry session control, for the middlewares after this one.
+    fn control_headers(&self) -> ControlHeaders {
+        let mut names = vec![self.set_header.clone(), self.destroy_header.clone()];
+        if let Lookup::Header(name) = &self.lookup {
+            names.push(name.clone());
+        }
+        ControlHeaders(names)
+    }
+
     /// Removes the session control headers from a response without applying them.
     fn strip_response_headers(&self, response: &mut Response) {
         response.headers_mut().remove(&self.set_header);
@@ -213,8 +222,13 @@ impl Middleware for SessionMiddleware {
         let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
         let session = Session::new(values);
         req.extensions_mut().insert(session.clone());
+        req.extensions_mut().insert(self.control_headers());
         let mut response = next.run(req).await;
         let set = self.apply_response_headers(&session, &mut response);
+        if loaded.is_some() || set {
+            // Made for this client's session: no shared cache in front may store it.
+            response.extensions_mut().insert(PerClient);
+        }
 
         let (changed, destroyed) = session.state();
         let now = unix_ms();
