@@ -293,3 +293,78 @@ routes:
     let cookie = session_cookie(&headers).unwrap();
     assert!(cookie.contains("Secure") && cookie.contains("SameSite=Lax"), "{cookie}");
 }
+
+fn session_id(headers: &http::HeaderMap) -> String {
+    session_cookie(headers).unwrap().trim_start_matches("session_id=").split(';').next().unwrap().to_owned()
+}
+
+/// Sessions sealed with AES-256-GCM in a real Valkey: not plaintext there, keys rotate
+/// without logging anyone out, a tampered value or one moved to another id is no session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_encrypted_at_rest_and_keys_rotate() {
+    use base64::Engine;
+    let key = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    let valkey = Server::start();
+    let upstream = auth_upstream().await;
+    let mut raw = valkey.client();
+    let with_keys = |keys: &str| seed_doc(valkey.port(), &upstream.url(), &format!("      encryptionKeys: [{keys}]"));
+
+    let gw = Gateway::start(&with_keys(&key(1))).await;
+    let (_, headers, _) = send(request(&gw, "POST", "/login", None)).await;
+    let id = session_id(&headers);
+    let stored: Vec<u8> = raw.get(format!("session_{id}")).unwrap();
+    for plain in [&b"user_id"[..], b"42", b"admin", b"created"] {
+        assert!(
+            !stored.windows(plain.len()).any(|w| w == plain),
+            "plaintext in Valkey: {}",
+            String::from_utf8_lossy(plain)
+        );
+    }
+    let (_, _, body) = send(request(&gw, "GET", "/me", Some(&format!("session_id={id}")))).await;
+    assert_eq!(json(&body)["headers"]["x-user-id"], "42");
+    drop(gw);
+
+    // A new key first, the old one still listed: the session still opens.
+    let gw = Gateway::start(&with_keys(&format!("{}, {}", key(2), key(1)))).await;
+    let (_, _, body) = send(request(&gw, "GET", "/me", Some(&format!("session_id={id}")))).await;
+    assert_eq!(json(&body)["headers"]["x-user-id"], "42", "rotation keeps sessions");
+
+    // Moved to another id, or tampered with: no session, never a 500.
+    let (_, headers, _) = send(request(&gw, "POST", "/login", None)).await;
+    let other = session_id(&headers);
+    let _: () = raw.set(format!("session_{other}"), stored.clone()).unwrap();
+    let (status, _, body) = send(request(&gw, "GET", "/me", Some(&format!("session_id={other}")))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(json(&body)["headers"].get("x-user-id").is_none(), "a value moved to another id does not open");
+    let mut tampered = stored;
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    let _: () = raw.set(format!("session_{id}"), tampered).unwrap();
+    let (status, _, body) = send(request(&gw, "GET", "/me", Some(&format!("session_id={id}")))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(json(&body)["headers"].get("x-user-id").is_none(), "a tampered value is no session");
+}
+
+#[test]
+fn a_key_of_the_wrong_length_is_refused_by_check_at_its_line() {
+    let doc = "middlewares:
+  S:
+    use: plugins.sessions.middlewares.SessionMiddleware
+    config:
+      encryptionKeys:
+        - c2hvcnQ=
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.yaml");
+    std::fs::write(&path, doc).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
+        .args(["check", "--offline"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("an encryption key must be 256 bits (32 bytes); this one has 5"), "{stderr}");
+    assert!(stderr.contains(&format!("{}:6:11", path.display())), "{stderr}");
+    assert!(!stderr.contains("c2hvcnQ"), "the key is never printed: {stderr}");
+}

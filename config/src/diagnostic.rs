@@ -69,6 +69,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// A second place that matters (e.g. the first definition of a duplicate name).
     pub related: Option<Box<(String, Loc)>>,
+    /// The value at `loc` is a secret: the source line is shown with it masked.
+    pub secret: bool,
 }
 
 impl Diagnostic {
@@ -81,6 +83,7 @@ impl Diagnostic {
             path: None,
             help: None,
             related: None,
+            secret: false,
         }
     }
 
@@ -121,16 +124,29 @@ impl Diagnostic {
         self
     }
 
+    /// Marks the value at its place as a secret, masked when the source line is shown.
+    pub fn secret(mut self, secret: bool) -> Self {
+        self.secret = secret;
+        self
+    }
+
     /// Whether this is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
 }
 
-fn write_snippet(f: &mut fmt::Formatter<'_>, loc: &Loc, gutter: usize) -> fmt::Result {
+fn write_snippet(f: &mut fmt::Formatter<'_>, loc: &Loc, gutter: usize, secret: bool) -> fmt::Result {
     let pad = " ".repeat(gutter);
     writeln!(f, "{pad}--> {loc}")?;
     if let Some(line) = loc.file.line(loc.line) {
+        let line: String = if secret {
+            let start = loc.column.saturating_sub(1) as usize;
+            let end = start + loc.width.max(1) as usize;
+            line.chars().enumerate().map(|(i, c)| if (start..end).contains(&i) { '*' } else { c }).collect()
+        } else {
+            line.to_owned()
+        };
         let caret_pad: String = line
             .chars()
             .take(loc.column.saturating_sub(1) as usize)
@@ -158,14 +174,14 @@ impl fmt::Display for Diagnostic {
             .unwrap_or(1);
         let pad = " ".repeat(gutter);
         if let Some(loc) = &self.loc {
-            write_snippet(f, loc, gutter)?;
+            write_snippet(f, loc, gutter, self.secret)?;
         }
         if let Some(path) = &self.path {
             writeln!(f, "{pad} = at: {path}")?;
         }
         if let Some((note, loc)) = self.related.as_deref() {
             writeln!(f, "{pad} = note: {note}")?;
-            write_snippet(f, loc, gutter)?;
+            write_snippet(f, loc, gutter, false)?;
         }
         if let Some(help) = &self.help {
             writeln!(f, "{pad} = help: {help}")?;

@@ -52,12 +52,21 @@ pub struct Problem {
     pub help: Option<String>,
     /// What kind of problem.
     pub kind: ProblemKind,
+    /// The value it is about is a secret: never shown, even in the source line.
+    pub secret: bool,
 }
 
 impl Problem {
     /// A problem with the component as a whole.
     pub fn new(message: impl Into<String>) -> Self {
-        Problem { path: Vec::new(), reference: None, message: message.into(), help: None, kind: ProblemKind::Invalid }
+        Problem {
+            path: Vec::new(),
+            reference: None,
+            message: message.into(),
+            help: None,
+            kind: ProblemKind::Invalid,
+            secret: false,
+        }
     }
 
     /// A problem with the config key `field`, dotted for nested keys (`tls.caFile`).
@@ -79,6 +88,12 @@ impl Problem {
     /// Says which name written in the config the problem is about.
     pub fn reference(mut self, name: impl Into<String>) -> Self {
         self.reference = Some(name.into());
+        self
+    }
+
+    /// Marks the value it is about as a secret (masked wherever the document is shown).
+    pub fn secret(mut self) -> Self {
+        self.secret = true;
         self
     }
 

@@ -45,7 +45,8 @@ pub fn diagnose(problem: &Problem, node: &Node, doc_path: &str, what: &str) -> D
         _ => Diagnostic::error(message)
             .at(&node.locate(&problem.path, false).loc)
             .path(full_path)
-            .maybe_help(problem.help.clone()),
+            .maybe_help(problem.help.clone())
+            .secret(problem.secret),
     }
 }
 

@@ -181,6 +181,7 @@ pub fn place(def: &ComponentDef, problem: &Problem) -> Diagnostic {
         .at(loc)
         .path(join_path(&format!("{}.config", def.path()), &problem.path))
         .maybe_help(problem.help.clone())
+        .secret(problem.secret)
 }
 
 fn written(node: &Node, path: &[PathStep]) -> bool {

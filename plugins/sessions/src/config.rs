@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::map_header::MapSessionToHeaderMiddleware;
 use crate::middleware::{Lookup, SessionHeaders, SessionMiddleware};
+use crate::seal::Sealer;
 
 /// The `SameSite` attribute of the session cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -134,6 +135,9 @@ pub struct SessionMiddlewareConfig {
     /// While the storage is unreachable, let requests through without a session instead of answering 503.
     #[serde(default)]
     pub fail_open: bool,
+    /// Encrypt sessions at rest (AES-256-GCM), whatever the storage: 256-bit keys in base64, e.g. `[${SESSION_KEY}, ${OLD_SESSION_KEY}]`. The first key encrypts; every key decrypts, so keys rotate without logging anyone out. Make one with `openssl rand -base64 32`.
+    #[serde(default)]
+    pub encryption_keys: Vec<seam_core::Secret>,
 }
 
 impl SessionMiddlewareConfig {
@@ -172,7 +176,18 @@ impl Component for SessionMiddlewareConfig {
         });
         let set = problems.check(header_name("setHeader", &self.set_header));
         let destroy = problems.check(header_name("destroyHeader", &self.destroy_header));
-        let (lookup, set, destroy) = problems.finish(lookup.zip(set).zip(destroy).map(|((l, s), d)| (l, s, d)))?;
+        let sealer = match self.encryption_keys.is_empty() {
+            true => Some(None),
+            false => match Sealer::new(&self.encryption_keys) {
+                Ok(sealer) => Some(Some(sealer)),
+                Err(bad) => {
+                    bad.into_iter().for_each(|p| problems.push(p));
+                    None
+                }
+            },
+        };
+        let ((lookup, set, destroy), sealer) =
+            problems.finish(lookup.zip(set).zip(destroy).map(|((l, s), d)| (l, s, d)).zip(sealer))?;
         let (storage, shared) = cx.storage_or_default(self.storage.as_deref(), &[]).await?;
         if !shared {
             tracing::warn!(
@@ -181,7 +196,7 @@ impl Component for SessionMiddlewareConfig {
             );
         }
         let headers = SessionHeaders { set, destroy };
-        Ok(Arc::new(SessionMiddleware::new(self.clone(), lookup, headers, storage)))
+        Ok(Arc::new(SessionMiddleware::new(self.clone(), lookup, headers, storage, sealer)))
     }
 }
 

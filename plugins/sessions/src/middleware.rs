@@ -1,6 +1,7 @@
 //! The runtime of `SessionMiddleware`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use cookie::Cookie;
@@ -12,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{SameSite, SessionMiddlewareConfig};
 use crate::id;
+use crate::seal::Sealer;
 
 /// Where the session id travels.
 #[derive(Clone, Debug)]
@@ -32,6 +34,10 @@ pub struct SessionHeaders {
 
 /// Loads, hands on and stores sessions.
 pub struct SessionMiddleware {
+    /// With `encryptionKeys`: sessions are sealed at rest.
+    sealer: Option<Sealer>,
+    /// Whether a value that does not open was already logged.
+    warned_unopened: AtomicBool,
     config: SessionMiddlewareConfig,
     lookup: Lookup,
     storage: Arc<dyn Storage>,
@@ -63,8 +69,41 @@ impl SessionMiddleware {
         lookup: Lookup,
         headers: SessionHeaders,
         storage: Arc<dyn Storage>,
+        sealer: Option<Sealer>,
     ) -> Self {
-        SessionMiddleware { config, lookup, storage, set_header: headers.set, destroy_header: headers.destroy }
+        SessionMiddleware {
+            config,
+            lookup,
+            storage,
+            set_header: headers.set,
+            destroy_header: headers.destroy,
+            sealer,
+            warned_unopened: AtomicBool::new(false),
+        }
+    }
+
+    /// The stored session `(created, data)` under `id`, opened when sessions are sealed.
+    fn read(&self, id: &str, bytes: &[u8]) -> Option<(u64, Map<String, Value>)> {
+        let parsed = match &self.sealer {
+            None => parse_envelope(bytes),
+            Some(sealer) => sealer.open(id, bytes).and_then(|plain| parse_envelope(&plain)),
+        };
+        if parsed.is_none() && !self.warned_unopened.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "a stored session does not open (another key, tampered, moved, or not in seam's format); \
+                 it is no session (logged once)"
+            );
+        }
+        parsed
+    }
+
+    /// The value to store for `id`, sealed when sessions are sealed.
+    fn write(&self, id: &str, created: u64, data: Map<String, Value>) -> Result<Bytes, StorageError> {
+        let plain = envelope(created, data);
+        match &self.sealer {
+            None => Ok(plain),
+            Some(sealer) => sealer.seal(id, &plain).map_err(StorageError::Backend),
+        }
     }
 
     /// The id the client sent, if it has the shape of one.
@@ -195,13 +234,12 @@ impl Middleware for SessionMiddleware {
         let mut values = Map::new();
         if let Some(id) = self.incoming_id(&req) {
             match self.storage.get(&id).await {
-                Ok(Some(bytes)) => match parse_envelope(&bytes) {
-                    Some((created, data)) => {
+                Ok(Some(bytes)) => {
+                    if let Some((created, data)) = self.read(&id, &bytes) {
                         loaded = Some((id, created));
                         values = data;
                     }
-                    None => tracing::warn!("a stored session is not in seam's format; a new session starts"),
-                },
+                }
                 Ok(None) => {}
                 Err(e) if self.config.fail_open => {
                     tracing::warn!("session storage unavailable, serving without a session (failOpen): {e}");
@@ -261,7 +299,11 @@ impl Middleware for SessionMiddleware {
             },
         };
         let ttl = Some(self.config.cookie_expiration.get());
-        if let Err(e) = self.storage.set(&id, envelope(created, session.values()), ttl).await {
+        let stored = match self.write(&id, created, session.values()) {
+            Ok(stored) => stored,
+            Err(e) => return unavailable("sealing the session", &e),
+        };
+        if let Err(e) = self.storage.set(&id, stored, ttl).await {
             return unavailable("saving the session", &e);
         }
         if rotate
