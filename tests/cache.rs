@@ -100,10 +100,13 @@ async fn hits_misses_expiry_and_what_is_never_stored() {
     assert_eq!(get(&gw, "/plain?a=1", &[]).await.1, "MISS");
     assert_eq!(get(&gw, "/plain?a=2", &[]).await.1, "MISS");
     assert_eq!(get(&gw, "/plain?a=1", &[]).await.1, "HIT");
-    // keyHeaders are part of the key.
+    // keyHeaders select the variant, as Vary does: one variant per URI is kept, and a request
+    // is answered only by the variant of its own values.
     assert!(get(&gw, "/lang", &[("accept-language", "en")]).await.2.starts_with("en:"));
-    assert!(get(&gw, "/lang", &[("accept-language", "fr")]).await.2.starts_with("fr:"));
     assert_eq!(get(&gw, "/lang", &[("accept-language", "en")]).await.1, "HIT");
+    assert!(get(&gw, "/lang", &[("accept-language", "fr")]).await.2.starts_with("fr:"));
+    let (_, x, body, _) = get(&gw, "/lang", &[("accept-language", "en")]).await;
+    assert!(body.starts_with("en:"), "never another language's variant: {x} {body}");
 
     for path in ["/nostore", "/private", "/cookie", "/error"] {
         get(&gw, path, &[]).await;

@@ -23,6 +23,27 @@ pub struct Meta {
     /// Stored with `Cache-Control: public`: it may answer requests with `Authorization`.
     #[serde(default)]
     pub public: bool,
+    /// Freshness: see [`Freshness`].
+    #[serde(default)]
+    pub freshness: Freshness,
+}
+
+/// How fresh a stored response is, from the origin's headers when it was received (RFC 9111
+/// §4.2), and what it allows once stale.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freshness {
+    /// The corrected initial age when received (§4.2.3), in ms.
+    pub initial_age_ms: u64,
+    /// The freshness lifetime (§4.2.1), in ms.
+    pub lifetime_ms: u64,
+    /// `no-cache`: revalidate before every use.
+    pub no_cache: bool,
+    /// `must-revalidate`, `proxy-revalidate`, `s-maxage` or `no-cache`: never served stale.
+    pub forbids_stale: bool,
+    /// `stale-while-revalidate` window, in ms.
+    pub stale_while_revalidate_ms: u64,
+    /// `stale-if-error` window, in ms.
+    pub stale_if_error_ms: u64,
 }
 
 /// `len(meta) as u32 BE | meta JSON | body`.
@@ -38,6 +59,7 @@ pub fn encode(entry: &Decoded) -> Bytes {
         expires_ms: entry.expires_ms,
         vary: entry.vary.clone(),
         public: entry.public,
+        freshness: entry.freshness,
     };
     let body = &entry.body;
     let meta = serde_json::to_vec(&meta).unwrap_or_default();
@@ -64,6 +86,8 @@ pub struct Decoded {
     pub vary: Vec<(String, Option<String>)>,
     /// Stored with `Cache-Control: public`.
     pub public: bool,
+    /// Freshness when received.
+    pub freshness: Freshness,
 }
 
 /// The stored response, if `bytes` is one.
@@ -82,6 +106,7 @@ pub fn decode(bytes: &Bytes) -> Option<Decoded> {
         expires_ms: meta.expires_ms,
         vary: meta.vary,
         public: meta.public,
+        freshness: meta.freshness,
     })
 }
 
@@ -102,10 +127,11 @@ mod tests {
             expires_ms: 9,
             vary: vec![("accept-language".into(), Some("de".into()))],
             public: true,
+            freshness: Freshness { lifetime_ms: 60_000, stale_if_error_ms: 5, ..Freshness::default() },
         };
         let d = decode(&encode(&entry)).unwrap();
         assert_eq!((d.status, d.stored_ms, d.expires_ms, &d.body[..]), (StatusCode::NOT_FOUND, 7, 9, &body[..]));
-        assert_eq!((d.vary, d.public), (entry.vary, true));
+        assert_eq!((d.vary, d.public, d.freshness), (entry.vary, true, entry.freshness));
         assert_eq!(d.headers["content-type"], "text/plain");
         assert!(decode(&Bytes::from_static(b"xx")).is_none());
     }

@@ -4,10 +4,11 @@
 //! under a key of method, host, path, query and chosen request headers. A cache never fails
 //! a request: when the storage is unreachable, the request goes upstream as a miss.
 
+mod conditional;
 mod config;
 mod entry;
+mod freshness;
 mod middleware;
-mod policy;
 mod privacy;
 
 pub use config::CacheMiddlewareConfig;

@@ -67,7 +67,8 @@ async fn posts_and_private_answers_are_not_stored() {
 
 #[tokio::test]
 async fn every_mistake_of_the_config_is_reported() {
-    let config = json!({ "expiration": "0s", "methods": ["GET", "NOT A METHOD"], "keyHeaders": ["bad header"] });
+    let config =
+        json!({ "targetedFields": ["bad field"], "methods": ["GET", "NOT A METHOD"], "keyHeaders": ["bad header"] });
     let error = Harness::new().build::<CacheMiddlewareConfig>(config).await.err().expect("refused");
     assert_eq!(error.problems().len(), 3, "{error}");
 }
