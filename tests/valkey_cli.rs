@@ -92,3 +92,28 @@ fn storage_commands_round_trip_through_the_prefix() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(text(&unknown.stderr).contains("did you mean `ValkeySessionStorage`?"), "{}", text(&unknown.stderr));
 }
+
+#[test]
+fn reset_of_a_storage_with_an_empty_prefix_needs_all_keys() {
+    let server = Server::start();
+    let mut raw = server.client();
+    let _: () = raw.set("someone_elses_key", "kept").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seam.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "storages:\n  Everything:\n    use: plugins.valkey.storages.ValkeyStorage\n    config: {{ prefix: \"\", host: 127.0.0.1, port: {} }}\n",
+            server.port()
+        ),
+    )
+    .unwrap();
+    let path = path.display().to_string();
+    let refused = seam(&["storage", "-c", &path, "Everything", "reset", "--yes"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stdout));
+    assert!(text(&refused.stderr).contains("empty prefix"), "{}", text(&refused.stderr));
+    assert_eq!(raw.get::<_, String>("someone_elses_key").unwrap(), "kept", "nothing was removed");
+    let forced = seam(&["storage", "-c", &path, "Everything", "reset", "--yes", "--all-keys"]);
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
+    assert!(!raw.exists::<_, bool>("someone_elses_key").unwrap());
+}

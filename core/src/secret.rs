@@ -33,9 +33,54 @@ impl std::fmt::Display for Secret {
     }
 }
 
+/// Takes any scalar as text (`${VAR}` of a numeric password becomes a number in YAML), and
+/// never puts the value in an error.
+struct SecretVisitor;
+
+impl serde::de::Visitor<'_> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a secret (text, or a number or boolean taken as text)")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+        Ok(Secret(v.to_owned()))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+}
+
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        deserializer.deserialize_any(SecretVisitor)
+    }
+}
+
+/// For an optional secret key (`#[serde(default, deserialize_with = "seam_core::secret::present")]`):
+/// left out is `None`, but a written null or empty value is an error, never a silent "no
+/// secret" (a `${VAR}` that is `~` or empty would otherwise turn AUTH off).
+pub fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Secret>, D::Error> {
+    match Option::<Secret>::deserialize(deserializer)? {
+        None => Err(serde::de::Error::custom("the secret is null; leave the key out to have none")),
+        Some(secret) if secret.0.is_empty() => {
+            Err(serde::de::Error::custom("the secret is empty; leave the key out to have none"))
+        }
+        Some(secret) => Ok(Some(secret)),
     }
 }
 
@@ -46,5 +91,25 @@ mod tests {
         let s = super::Secret::new("hunter2");
         assert_eq!(format!("{s:?} {s}"), "\"***\" ***");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn any_scalar_is_text_and_errors_never_show_it() {
+        for (json, text) in [("\"x\"", "x"), ("84629173", "84629173"), ("true", "true"), ("1.5", "1.5")] {
+            let s: super::Secret = serde_json::from_str(json).unwrap();
+            assert_eq!(s.expose(), text);
+        }
+        #[derive(serde::Deserialize, Debug)]
+        struct C {
+            #[serde(default, deserialize_with = "super::present")]
+            password: Option<super::Secret>,
+        }
+        assert!(serde_json::from_str::<C>("{}").unwrap().password.is_none(), "left out: none");
+        for bad in ["{\"password\": null}", "{\"password\": \"\"}"] {
+            let e = serde_json::from_str::<C>(bad).unwrap_err().to_string();
+            assert!(e.contains("leave the key out"), "{e}");
+        }
+        let e = serde_json::from_str::<C>("{\"password\": [\"84629173\"]}").unwrap_err().to_string();
+        assert!(!e.contains("84629173"), "{e}");
     }
 }

@@ -136,6 +136,13 @@ pub trait Storage: Send + Sync + 'static {
         Err(StorageError::Unsupported(Capability::Reset))
     }
 
+    /// Whether this storage's namespace is the whole server it talks to (a Valkey storage
+    /// with an empty `prefix`): its `reset` would remove keys that other programs may own,
+    /// so operators must confirm it explicitly.
+    fn owns_whole_server(&self) -> bool {
+        false
+    }
+
     /// Succeeds when the storage can serve operations (readiness). The default, for storages
     /// without a server, always succeeds.
     async fn ping(&self) -> Result<(), StorageError> {

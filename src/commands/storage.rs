@@ -49,6 +49,10 @@ pub enum StorageCommand {
         /// Confirm the removal.
         #[arg(long)]
         yes: bool,
+        /// Also when the storage's namespace is the whole server (a Valkey storage with an
+        /// empty prefix): every key of the database is removed, not only seam's.
+        #[arg(long)]
+        all_keys: bool,
     },
 }
 
@@ -68,7 +72,7 @@ pub fn printable(bytes: &[u8]) -> String {
 
 /// Runs one storage command.
 pub fn run(config: &ConfigArgs, name: &str, command: &StorageCommand) -> Result<ExitCode, String> {
-    if let StorageCommand::Reset { yes: false } = command {
+    if let StorageCommand::Reset { yes: false, .. } = command {
         return Err(format!("`reset` removes every key of storage `{name}`; run it again with --yes to confirm"));
     }
     let paths = config_paths::resolve(&config.configs, &config.config)?;
@@ -134,7 +138,13 @@ async fn execute(storage: &Arc<dyn Storage>, name: &str, command: &StorageComman
             }
             Ok(ExitCode::SUCCESS)
         }
-        StorageCommand::Reset { .. } => {
+        StorageCommand::Reset { all_keys, .. } => {
+            if storage.owns_whole_server() && !all_keys {
+                return Err(format!(
+                    "storage `{name}` has an empty prefix, so its keys are every key of the database: `reset` would \
+                     remove what other programs keep there too; give it a prefix, or run again with --all-keys"
+                ));
+            }
             storage.reset().await.map_err(fail)?;
             println!("storage `{name}` reset");
             Ok(ExitCode::SUCCESS)

@@ -27,8 +27,8 @@ pub struct ValkeyStorageConfig {
     /// ACL user name (Valkey/Redis 6+). Left out: the default user.
     #[serde(default)]
     pub username: Option<String>,
-    /// Password (AUTH); write `${VALKEY_PASSWORD}` to keep it out of the file. Never logged.
-    #[serde(default)]
+    /// Password (AUTH); write `${VALKEY_PASSWORD}` to keep it out of the file. Never logged. Leave the key out for no AUTH; a null or empty value is an error.
+    #[serde(default, deserialize_with = "seam_core::secret::present")]
     pub password: Option<Secret>,
     /// Database index selected after connecting (standalone servers only).
     #[serde(default)]

@@ -218,6 +218,10 @@ impl Storage for ValkeyStorage {
         Capabilities::ALL
     }
 
+    fn owns_whole_server(&self) -> bool {
+        self.prefix.is_empty()
+    }
+
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.key(key)).arg(value.as_ref());

@@ -133,3 +133,36 @@ async fn a_server_that_never_answers_times_out_with_a_clear_error() {
     assert!(error.contains("timed out"), "{error}");
     drop(held);
 }
+
+#[tokio::test]
+async fn passwords_of_any_scalar_type_are_text_never_printed_and_null_is_an_error() {
+    // SAFETY: tests in this binary do not read these variables concurrently with the writes.
+    unsafe {
+        std::env::set_var("SEAM_TEST_NUMERIC_PASSWORD", "84629173");
+        std::env::set_var("SEAM_TEST_BOOL_PASSWORD", "true");
+        std::env::set_var("SEAM_TEST_NULL_PASSWORD", "~");
+    }
+    let doc = |var: &str| {
+        format!(
+            "storages:\n  S:\n    use: plugins.valkey.storages.ValkeyStorage\n    config:\n      host: 127.0.0.1\n      port: 6379\n      password: ${{{var}}}\n"
+        )
+    };
+    let options = seam_config::resolver::Options { offline: true };
+    for var in ["SEAM_TEST_NUMERIC_PASSWORD", "SEAM_TEST_BOOL_PASSWORD"] {
+        let loaded = seam_config::document::load_str("t.yaml", &doc(var));
+        let gateway = seam_config::resolver::resolve(&loaded.document, options).await;
+        assert!(gateway.is_ok(), "{var}: {}", gateway.err().map(|e| format!("{e:?}")).unwrap_or_default());
+    }
+    let loaded = seam_config::document::load_str("t.yaml", &doc("SEAM_TEST_NULL_PASSWORD"));
+    let errors = seam_config::resolver::resolve(&loaded.document, options).await.err().expect("a null password");
+    let e = errors.iter().find(|e| e.is_error()).unwrap();
+    assert!(e.message.contains("the secret is null"), "{}", e.message);
+    assert_eq!(e.path.as_deref(), Some("storages.S.config.password"));
+
+    // A wrong type never shows the value.
+    let doc = "storages:\n  S:\n    use: plugins.valkey.storages.ValkeyStorage\n    config: { host: h, port: 1, password: [84629173] }\n";
+    let loaded = seam_config::document::load_str("t.yaml", doc);
+    let errors = seam_config::resolver::resolve(&loaded.document, options).await.err().expect("a list password");
+    let text: String = errors.iter().map(|e| e.message.clone()).collect();
+    assert!(!text.contains("84629173"), "{text}");
+}
