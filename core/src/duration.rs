@@ -33,14 +33,24 @@ impl From<GoDuration> for Duration {
     }
 }
 
+/// The longest duration a document may give: Go's `time.Duration` limit (2^63 − 1 ns, about
+/// 292 years). Every duration is checked against it when the document is loaded, so no
+/// arithmetic on durations in milliseconds can overflow or wrap later.
+pub const MAX: Duration = Duration::from_nanos(i64::MAX as u64);
+
+fn bounded(d: Duration) -> Result<Duration, String> {
+    if d > MAX { Err("the duration is longer than Go's time.Duration allows (about 292 years)".into()) } else { Ok(d) }
+}
+
 /// Parses Go's duration syntax; a bare integer is seconds.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+        return bounded(Duration::from_secs(secs));
     }
     humantime::parse_duration(text)
         .map_err(|e| format!("invalid duration `{text}` ({e}); write it like `2h`, `30m`, `60s`, `1m30s` or `500ms`"))
+        .and_then(bounded)
 }
 
 impl std::fmt::Display for GoDuration {
@@ -61,17 +71,17 @@ impl<'de> Deserialize<'de> for GoDuration {
                 f.write_str("a duration such as `30s`, `1m30s`, `500ms`, or a number of seconds")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<GoDuration, E> {
-                Ok(GoDuration(Duration::from_secs(v)))
+                bounded(Duration::from_secs(v)).map(GoDuration).map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<GoDuration, E> {
-                u64::try_from(v)
-                    .map(|v| GoDuration(Duration::from_secs(v)))
-                    .map_err(|_| E::custom("a duration cannot be negative"))
+                let v = u64::try_from(v).map_err(|_| E::custom("a duration cannot be negative"))?;
+                self.visit_u64(v)
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<GoDuration, E> {
                 Duration::try_from_secs_f64(v)
-                    .map(GoDuration)
                     .map_err(|_| E::custom("a duration must be a positive number of seconds"))
+                    .and_then(|d| bounded(d).map_err(E::custom))
+                    .map(GoDuration)
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<GoDuration, E> {
                 parse(v).map(GoDuration).map_err(E::custom)
@@ -125,6 +135,14 @@ mod tests {
         let d: GoDuration = serde_json::from_str("120").unwrap();
         assert_eq!(d.get(), Duration::from_secs(120));
         assert!(serde_json::from_str::<GoDuration>("-1").is_err());
+        for huge in ["\"100000000000h\"", "18446744073709551615", "1e300"] {
+            let e = serde_json::from_str::<GoDuration>(huge).unwrap_err().to_string();
+            assert!(
+                e.contains("longer than Go's time.Duration allows") || e.contains("positive number"),
+                "{huge}: {e}"
+            );
+        }
+        assert!(serde_json::from_str::<GoDuration>("\"2562047h\"").is_ok(), "just under the limit");
         assert_eq!(GoDuration::from_secs(90).to_string(), "1m30s");
     }
 }

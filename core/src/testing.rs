@@ -207,8 +207,13 @@ impl Harness {
     }
 
     /// Adds `storage` under `name`.
-    pub fn storage(mut self, name: &str, storage: impl Storage) -> Self {
-        self.storages.insert(name.to_owned(), Arc::new(storage));
+    pub fn storage(self, name: &str, storage: impl Storage) -> Self {
+        self.shared_storage(name, Arc::new(storage))
+    }
+
+    /// Adds a storage the test keeps a handle on, under `name`.
+    pub fn shared_storage(mut self, name: &str, storage: Arc<dyn Storage>) -> Self {
+        self.storages.insert(name.to_owned(), storage);
         self
     }
 

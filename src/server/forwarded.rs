@@ -27,14 +27,17 @@ impl TrustedProxies {
         if !self.contains(client) {
             return client;
         }
-        let hops: Vec<IpAddr> = headers
+        let hops: Vec<&str> = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+            .map(str::trim)
             .collect();
         for hop in hops.into_iter().rev() {
+            // An entry that does not parse ends the walk: the last trusted hop is the client,
+            // never an entry further left that a client may have written.
+            let Ok(hop) = hop.parse::<IpAddr>() else { break };
             client = hop.to_canonical();
             if !self.contains(client) {
                 break;
@@ -79,6 +82,18 @@ mod tests {
         assert_eq!(
             trusted.client_ip("198.51.100.1".parse().unwrap(), &headers),
             "198.51.100.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn the_walk_stops_at_an_entry_that_does_not_parse() {
+        let trusted = TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.7, garbage, 10.1.2.3".parse().unwrap());
+        assert_eq!(
+            trusted.client_ip("10.9.9.9".parse().unwrap(), &headers),
+            "10.1.2.3".parse::<IpAddr>().unwrap(),
+            "not 203.0.113.7, which sits left of an entry that does not parse"
         );
     }
 

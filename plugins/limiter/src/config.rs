@@ -12,6 +12,9 @@ fn five() -> u64 {
 fn minute() -> GoDuration {
     GoDuration::from_secs(60)
 }
+fn sixty_four() -> u8 {
+    64
+}
 fn ip() -> String {
     "ip".into()
 }
@@ -62,6 +65,10 @@ pub struct LimiterMiddlewareConfig {
     /// While the storage is unreachable, let requests through (without rate-limit headers) instead of answering 503.
     #[serde(default)]
     pub fail_open: bool,
+    /// IPv6 clients are counted by network: the first `ipv6Prefix` bits of their address (64: one subscriber's /64; 128: every address on its own).
+    #[serde(default = "sixty_four")]
+    #[schemars(default = "sixty_four", range(min = 1, max = 128))]
+    pub ipv6_prefix: u8,
 }
 
 impl LimiterMiddlewareConfig {
@@ -92,6 +99,9 @@ impl Component for LimiterMiddlewareConfig {
             .ensure(self.max_connections > 0, || Problem::field("maxConnections", "maxConnections must be at least 1"));
         problems.ensure(self.expiration.get().as_millis() > 0, || {
             Problem::field("expiration", "expiration must be more than 0")
+        });
+        problems.ensure((1..=128).contains(&self.ipv6_prefix), || {
+            Problem::field("ipv6Prefix", "ipv6Prefix must be between 1 and 128")
         });
         problems.ensure(!(self.skip_failed_requests && self.skip_successful_requests), || {
             Problem::field("skipSuccessfulRequests", "skipping both failed and successful requests counts nothing")

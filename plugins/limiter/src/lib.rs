@@ -8,4 +8,5 @@ mod middleware;
 mod window;
 
 pub use config::{KeyBy, LimiterMiddlewareConfig};
+pub use middleware::client_network;
 pub use window::sliding_estimate;

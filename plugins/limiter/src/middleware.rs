@@ -51,8 +51,9 @@ impl LimiterMiddleware {
         let ip = || {
             req.extensions()
                 .get::<ClientIp>()
-                .map(|c| c.0.to_string())
-                .or_else(|| req.extensions().get::<ClientAddr>().map(|c| c.0.ip().to_string()))
+                .map(|c| c.0)
+                .or_else(|| req.extensions().get::<ClientAddr>().map(|c| c.0.ip()))
+                .map(|ip| client_network(ip, self.config.ipv6_prefix))
                 .unwrap_or_else(|| "unknown".into())
         };
         match &self.key_by {
@@ -92,6 +93,20 @@ impl LimiterMiddleware {
     }
 }
 
+/// The key of a client address: an IPv4 address itself, an IPv6 address by its first
+/// `ipv6_prefix` bits (a /64 is what one subscriber usually gets, so counting per /128 would
+/// let one client rotate through 2^64 addresses).
+pub fn client_network(ip: std::net::IpAddr, ipv6_prefix: u8) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let bits = u32::from(ipv6_prefix.min(128));
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            format!("{}/{bits}", std::net::Ipv6Addr::from(u128::from(v6) & mask))
+        }
+    }
+}
+
 #[async_trait]
 impl Middleware for LimiterMiddleware {
     async fn handle(&self, req: Request, next: Next) -> Response {
@@ -123,7 +138,10 @@ impl Middleware for LimiterMiddleware {
             let failed = response.status().as_u16() >= 400;
             let uncount =
                 (self.config.skip_failed_requests && failed) || (self.config.skip_successful_requests && !failed);
-            if uncount && let Err(e) = self.storage.incr(&verdict.key, -1, None).await {
+            // With the window's TTL: a decrement after the counter expired creates one that
+            // expires too, never a counter that lives forever.
+            let ttl = Some(Duration::from_millis(self.window_ms.saturating_mul(2)));
+            if uncount && let Err(e) = self.storage.incr(&verdict.key, -1, ttl).await {
                 tracing::warn!(limiter = %self.name, "could not uncount a skipped request: {e}");
             }
         }

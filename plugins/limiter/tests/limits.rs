@@ -44,3 +44,80 @@ async fn the_request_after_the_limit_gets_429_and_other_clients_are_counted_apar
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
     assert_eq!(chain.run(from("10.0.0.2")).await.status(), 200, "another client has its own count");
 }
+
+#[test]
+fn ipv6_clients_are_counted_per_network() {
+    use seam_plugin_limiter::client_network;
+    let a = client_network("2001:db8:1:2:aaaa::1".parse().unwrap(), 64);
+    let b = client_network("2001:db8:1:2:bbbb::2".parse().unwrap(), 64);
+    assert_eq!(a, b, "one /64 is one client");
+    assert_eq!(a, "2001:db8:1:2::/64");
+    assert_ne!(client_network("2001:db8:1:3::1".parse().unwrap(), 64), a);
+    assert_eq!(client_network("::ffff:192.0.2.1".parse().unwrap(), 64), "192.0.2.1", "IPv4-mapped is IPv4");
+    assert_ne!(
+        client_network("2001:db8::1".parse().unwrap(), 128),
+        client_network("2001:db8::2".parse().unwrap(), 128)
+    );
+}
+
+/// A storage that records the TTL of every `incr`.
+#[derive(Default)]
+struct Recording {
+    inner: MapStorage,
+    incr_ttls: std::sync::Mutex<Vec<Option<std::time::Duration>>>,
+}
+
+#[async_trait]
+impl seam_core::Storage for Recording {
+    async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, seam_core::StorageError> {
+        self.inner.get(key).await
+    }
+    async fn set(
+        &self,
+        key: &str,
+        value: bytes::Bytes,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<(), seam_core::StorageError> {
+        self.inner.set(key, value, ttl).await
+    }
+    async fn delete(&self, key: &str) -> Result<bool, seam_core::StorageError> {
+        self.inner.delete(key).await
+    }
+    fn capabilities(&self) -> seam_core::Capabilities {
+        seam_core::Capabilities::ALL
+    }
+    async fn incr(
+        &self,
+        key: &str,
+        delta: i64,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<i64, seam_core::StorageError> {
+        self.incr_ttls.lock().unwrap().push(ttl);
+        self.inner.incr(key, delta, ttl).await
+    }
+}
+
+#[tokio::test]
+async fn an_uncounted_request_never_leaves_a_counter_without_expiry() {
+    let storage = Arc::new(Recording::default());
+    let harness = Harness::new().shared_storage("Counters", storage.clone());
+    let config =
+        json!({ "storage": "Counters", "maxConnections": 5, "expiration": "1m", "skipSuccessfulRequests": true });
+    let limiter = harness.build::<LimiterMiddlewareConfig>(config).await.unwrap();
+    let chain = Pipeline::new(vec![limiter], Arc::new(Ok200));
+    chain.run(from("10.0.0.7")).await;
+    let ttls = storage.incr_ttls.lock().unwrap().clone();
+    assert_eq!(ttls.len(), 2, "counted, then uncounted");
+    assert!(
+        ttls.iter().all(Option::is_some),
+        "every incr carries a TTL (a decrement after expiry creates one): {ttls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_huge_expiration_is_refused_at_load() {
+    let harness = Harness::new().storage("Counters", MapStorage::default());
+    let config = json!({ "storage": "Counters", "expiration": "100000000000h" });
+    let error = harness.build::<LimiterMiddlewareConfig>(config).await.err().expect("refused");
+    assert!(error.to_string().contains("longer than Go's time.Duration allows"), "{error}");
+}
