@@ -31,6 +31,9 @@ impl Loaded {
     }
 }
 
+/// The largest config file read (a real document of 10,000 routes is about 1 MiB).
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// Loads a document from files and folders. A folder contributes its `*.yaml` and `*.yml`
 /// files (sorted by name); everything is merged into one document.
 pub fn load(paths: &[PathBuf]) -> Loaded {
@@ -44,6 +47,17 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
     }
     let mut sources = Vec::new();
     for file in files {
+        if let Ok(meta) = std::fs::metadata(&file)
+            && meta.len() > MAX_FILE_BYTES
+        {
+            loaded.diagnostics.push(Diagnostic::error(format!(
+                "{} is {} MiB; a config file may have at most {} MiB",
+                file.display(),
+                meta.len() >> 20,
+                MAX_FILE_BYTES >> 20
+            )));
+            continue;
+        }
         match std::fs::read_to_string(&file) {
             Ok(text) => sources.push(Arc::new(SourceFile { path: file, text })),
             Err(e) => loaded.diagnostics.push(Diagnostic::error(format!("cannot read {}: {e}", file.display()))),
@@ -482,6 +496,16 @@ mod tests {
         let section = loaded.diagnostics.iter().find(|d| d.message.contains("unknown section")).unwrap();
         assert_eq!(section.help.as_deref(), Some("did you mean `services`?"));
         assert_eq!(section.loc.as_ref().unwrap().line, 9);
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.yaml");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let loaded = load(&[path]);
+        assert!(loaded.diagnostics[0].message.contains("at most 64 MiB"), "{:?}", loaded.diagnostics);
     }
 
     #[test]

@@ -145,7 +145,8 @@ pub use seam_core::PathStep;
 /// Parses `file`'s text into a tree, replacing `${VAR}` and `${VAR:-default}` in scalars.
 /// Problems (syntax, duplicate keys, unset variables) are returned all together.
 pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Vec<Diagnostic>> {
-    let mut builder = Builder { file: file.clone(), anchors: HashMap::new(), errors: Vec::new() };
+    let mut builder =
+        Builder { file: file.clone(), anchors: HashMap::new(), errors: Vec::new(), depth: 0, expanded: 0 };
     let mut parser = Parser::new_from_str(&file.text);
     let root = builder.document(&mut parser);
     match root {
@@ -158,10 +159,31 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Vec<Diagnostic>> {
     }
 }
 
+/// How deep mappings and sequences may nest (a gateway document needs a handful of levels).
+pub const MAX_DEPTH: usize = 128;
+
+/// How many nodes aliases may copy in all, so an alias bomb ("billion laughs") is refused
+/// instead of eating memory.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
 struct Builder {
     file: Arc<SourceFile>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes and how many nodes each holds.
+    anchors: HashMap<usize, (Node, usize)>,
     errors: Vec<Diagnostic>,
+    /// Mappings and sequences open around the current node.
+    depth: usize,
+    /// Nodes copied by aliases so far.
+    expanded: usize,
+}
+
+/// How many nodes `node` holds, itself included.
+fn size(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Value::Map(entries) => 1 + entries.iter().map(|(k, v)| size(k) + size(v)).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 fn clamp(n: usize) -> u32 {
@@ -227,17 +249,25 @@ impl Builder {
         let loc = self.loc(&span);
         let (node, anchor) = match event {
             Event::Alias(id) => {
-                let node = self
+                let (node, nodes) = self
                     .anchors
                     .get(&id)
-                    .cloned()
                     .ok_or_else(|| Diagnostic::error("invalid YAML: alias to an unknown anchor").at(&loc))?;
-                return Ok(Node { loc, ..node });
+                self.expanded = self.expanded.saturating_add(*nodes);
+                if self.expanded > MAX_ALIAS_NODES {
+                    return Err(Diagnostic::error(format!(
+                        "aliases in this document expand to more than {MAX_ALIAS_NODES} nodes; it is refused"
+                    ))
+                    .at(&loc)
+                    .help("a gateway document needs few aliases; write the repeated parts out or use fewer levels"));
+                }
+                return Ok(Node { loc, ..node.clone() });
             }
             Event::Scalar(text, style, anchor, tag) => {
                 (Node { value: self.scalar(&text, style, tag.as_deref(), &loc), loc }, anchor)
             }
             Event::SequenceStart(anchor, _) => {
+                self.enter(&loc)?;
                 let mut items = Vec::new();
                 loop {
                     let (event, span) = self.next(parser)?;
@@ -246,9 +276,11 @@ impl Builder {
                     }
                     items.push(self.node(parser, event, span)?);
                 }
+                self.depth -= 1;
                 (Node { value: Value::Seq(items), loc }, anchor)
             }
             Event::MappingStart(anchor, _) => {
+                self.enter(&loc)?;
                 let mut entries: Vec<(Node, Node)> = Vec::new();
                 let mut seen: HashMap<String, usize> = HashMap::new();
                 loop {
@@ -283,14 +315,28 @@ impl Builder {
                     seen.insert(name, entries.len());
                     entries.push((key, value));
                 }
+                self.depth -= 1;
                 (Node { value: Value::Map(entries), loc }, anchor)
             }
             _ => return Err(Diagnostic::error("invalid YAML: unexpected event").at(&loc)),
         };
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let nodes = size(&node);
+            self.anchors.insert(anchor, (node.clone(), nodes));
         }
         Ok(node)
+    }
+
+    /// One more level of nesting, refused beyond [`MAX_DEPTH`] (before the recursion could
+    /// exhaust the stack).
+    fn enter(&mut self, loc: &Loc) -> Result<(), Diagnostic> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(
+                Diagnostic::error(format!("the document nests deeper than {MAX_DEPTH} levels; it is refused")).at(loc)
+            );
+        }
+        Ok(())
     }
 
     fn scalar(&mut self, text: &str, style: ScalarStyle, tag: Option<&saphyr_parser::Tag>, loc: &Loc) -> Value {
@@ -322,6 +368,40 @@ mod tests {
 
     fn parse_str(text: &str) -> Result<Node, Vec<Diagnostic>> {
         parse(&Arc::new(SourceFile { path: "t.yaml".into(), text: text.into() }))
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_a_crash() {
+        // Flow style: saphyr's own limit, or ours, whichever comes first; never a crash.
+        for (open, close) in [("[", "]"), ("{a: ", "}")] {
+            let text = format!("{}1{}", open.repeat(200_000), close.repeat(200_000));
+            let errors = parse_str(&text).unwrap_err();
+            let message = &errors[0].message;
+            assert!(
+                message.contains("nests deeper than 128 levels") || message.contains("recursion limit"),
+                "{message}"
+            );
+            assert_eq!(errors[0].loc.as_ref().map(|l| l.line), Some(1));
+        }
+        // Block style: ours, at the line where the limit is crossed.
+        let text: String = (0..1000).map(|i| format!("{}a:\n", "  ".repeat(i))).collect();
+        let errors = parse_str(&text).unwrap_err();
+        assert!(errors[0].message.contains("nests deeper than 128 levels"), "{}", errors[0].message);
+        assert_eq!(errors[0].loc.as_ref().map(|l| l.line), Some(129));
+        let fine = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse_str(&fine).is_ok());
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+        }
+        let errors = parse_str(&text).unwrap_err();
+        assert!(errors[0].message.contains("expand to more than"), "{}", errors[0].message);
+        // A few aliases are fine.
+        assert!(parse_str("base: &b {x: 1}\none: *b\ntwo: *b\n").is_ok());
     }
 
     #[test]
