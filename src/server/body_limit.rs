@@ -1,6 +1,7 @@
 //! `bodyLimit` for request bodies whose size is not announced (chunked, HTTP/2 streams), and
 //! the `readTimeout` deadline for reading a whole request body.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -38,18 +39,20 @@ const TOO_SLOW: Rejected = Rejected {
     detail: "request body not received within the server's readTimeout",
 };
 
-/// Passes frames through and fails once more than `limit` bytes went by, or a frame arrives
-/// after the deadline, recording why in `rejected`.
+/// Passes frames through and fails once more than `limit` bytes went by, or when the
+/// deadline passes (a timer: it fires even when no frame arrives), recording why in
+/// `rejected`.
 pub struct LimitedBody<B> {
     inner: B,
     remaining: u64,
-    deadline: Option<Instant>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     rejected: Arc<OnceLock<Rejected>>,
 }
 
 impl<B> LimitedBody<B> {
     /// Wraps `inner`.
     pub fn new(inner: B, limit: u64, deadline: Option<Instant>, rejected: Arc<OnceLock<Rejected>>) -> Self {
+        let deadline = deadline.map(|at| Box::pin(tokio::time::sleep_until(at.into())));
         LimitedBody { inner, remaining: limit, deadline, rejected }
     }
 
@@ -68,15 +71,17 @@ where
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(deadline) = self.deadline.as_mut()
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            return self.reject(TOO_SLOW);
+        }
         let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,
             Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,
         };
-        if self.deadline.is_some_and(|deadline| Instant::now() > deadline) {
-            return self.reject(TOO_SLOW);
-        }
         if let Some(data) = frame.data_ref() {
             let len = data.len() as u64;
             if len > self.remaining {

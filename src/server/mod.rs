@@ -72,21 +72,50 @@ impl Server {
     /// Serves until `shutdown` completes; then stops accepting, lets in-flight requests
     /// finish for up to `server.shutdownTimeout`, and returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let config = &self.config;
         let mut builder = auto::Builder::new(TokioExecutor::new());
+        // A header-read timeout always applies (`headerTimeout`, 30 s by default), shortened by
+        // `readTimeout` or `idleTimeout` when they are set.
         let header_timeout =
-            [self.config.read_timeout.non_zero(), self.config.idle_timeout.non_zero()].into_iter().flatten().min();
+            [Some(config.header_timeout.get()), config.read_timeout.non_zero(), config.idle_timeout.non_zero()]
+                .into_iter()
+                .flatten()
+                .min();
         builder.http1().timer(TokioTimer::new()).keep_alive(true).header_read_timeout(header_timeout);
-        builder.http2().timer(TokioTimer::new());
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(config.http2_max_concurrent_streams)
+            .max_header_list_size(config.http2_max_header_list_size)
+            .keep_alive_interval(config.http2_keep_alive_interval.non_zero())
+            .keep_alive_timeout(config.http2_keep_alive_timeout.get());
         let builder = Arc::new(builder);
         let graceful = GracefulShutdown::new();
+        // `concurrency`: each connection holds a permit; without one, accepting waits.
+        let permits = Arc::new(tokio::sync::Semaphore::new(
+            usize::try_from(config.concurrency).unwrap_or(usize::MAX).min(tokio::sync::Semaphore::MAX_PERMITS),
+        ));
+        let handshake_timeout = config.tls_handshake_timeout.non_zero().unwrap_or(Duration::from_secs(10));
+        let mut last_accept_error: Option<std::time::Instant> = None;
         tokio::pin!(shutdown);
         loop {
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
             let (stream, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // EMFILE and the like: back off, and say so once a second, not per error.
+                        if last_accept_error.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                            tracing::warn!("accept failed: {e}; backing off");
+                            last_accept_error = Some(std::time::Instant::now());
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                 },
@@ -98,19 +127,24 @@ impl Server {
             let watcher = graceful.watcher();
             let tls = self.tls.clone();
             tokio::spawn(async move {
+                let _permit = permit;
                 let service = hyper::service::service_fn(move |req| {
                     let app = app.clone();
                     async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
                 });
                 let result = match tls {
-                    Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(stream) => {
+                    Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
                             let conn =
                                 builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                             watcher.watch(conn).await
                         }
-                        Err(e) => {
+                        Ok(Err(e)) => {
                             tracing::debug!(%peer, "TLS handshake failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake not done within {handshake_timeout:?}");
                             return;
                         }
                     },

@@ -38,6 +38,20 @@ pub struct ServerConfig {
     pub write_timeout: GoDuration,
     /// How long an idle keep-alive connection stays open; `0s` means no limit.
     pub idle_timeout: GoDuration,
+    /// Longest time a client may take to send a request's headers (also between requests on a kept-alive connection), whatever `readTimeout` says: a client that sends half a request line is closed after it. nginx: `client_header_timeout` 60s.
+    pub header_timeout: GoDuration,
+    /// Longest time a TLS handshake may take.
+    pub tls_handshake_timeout: GoDuration,
+    /// Most open connections (Seam/Fiber's `concurrency`); beyond it, new connections wait in the listen backlog until one closes, and requests in flight are never disturbed.
+    pub concurrency: u64,
+    /// HTTP/2: most streams one connection may have open at once.
+    pub http2_max_concurrent_streams: u32,
+    /// HTTP/2: largest header list a client may send, in bytes.
+    pub http2_max_header_list_size: u32,
+    /// HTTP/2 (h2 and h2c): how often an idle connection is pinged; a peer that does not answer within `http2KeepAliveTimeout` is disconnected. `0s`: no pings.
+    pub http2_keep_alive_interval: GoDuration,
+    /// HTTP/2: how long to wait for a ping's answer.
+    pub http2_keep_alive_timeout: GoDuration,
     /// Addresses or CIDR blocks of proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
     /// Accept `%2F` and `%5C` (an encoded `/` or `\`) inside a path segment, passed to the upstream still encoded. Off: such a path is a 400, because upstreams disagree on whether they split on them.
@@ -66,6 +80,13 @@ impl Default for ServerConfig {
             read_timeout: GoDuration::default(),
             write_timeout: GoDuration::default(),
             idle_timeout: GoDuration::default(),
+            header_timeout: GoDuration::from_secs(30),
+            tls_handshake_timeout: GoDuration::from_secs(10),
+            concurrency: 262_144,
+            http2_max_concurrent_streams: 100,
+            http2_max_header_list_size: 65_536,
+            http2_keep_alive_interval: GoDuration::from_secs(30),
+            http2_keep_alive_timeout: GoDuration::from_secs(20),
             trusted_proxies: Vec::new(),
             allow_encoded_slashes: false,
             allow_path_parameters: false,
@@ -80,7 +101,6 @@ impl Default for ServerConfig {
 /// warns on each and leaves it out; the schema marks each deprecated. Listed here only.
 pub const IGNORED_KEYS: &[(&str, &str)] = &[
     ("prefork", "fork one process per core; seam serves every core from one process (`seam run --workers`)"),
-    ("concurrency", "maximum concurrent connections"),
     ("reduceMemoryUsage", ""),
     ("streamRequestBody", "seam always streams request bodies"),
     ("compressedFileSuffix", ""),
@@ -147,6 +167,15 @@ impl ServerConfig {
                 None => d,
             }
         };
+        if self.concurrency == 0 {
+            diags.push(error("server.concurrency must be at least 1".into(), "concurrency"));
+        }
+        if self.header_timeout.get().is_zero() {
+            diags.push(
+                error("server.headerTimeout must be more than 0".into(), "headerTimeout")
+                    .help("a client that never finishes its headers would hold its connection forever"),
+            );
+        }
         if let Err(why) = check_address(&self.address) {
             diags.push(
                 error(format!("server.address `{}` {why}", self.address), "address")
