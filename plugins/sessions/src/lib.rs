@@ -17,3 +17,16 @@ mod seal;
 pub use config::{MapSessionToHeaderMiddlewareConfig, SameSite, SessionMiddlewareConfig};
 
 seam_core::plugin_alias!("session" => "sessions");
+
+/// Entry points for fuzzing and property tests of what sessions parse from untrusted input;
+/// not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses `cookie` as a `Cookie` header and `value` as an `X-Session-Set` value and as a
+    /// stored session; returns the session id found, if any.
+    pub fn session_input(cookie: &str, value: &[u8]) -> Option<String> {
+        let _ = crate::middleware::parse_stored(value);
+        let _ = serde_json::from_slice::<serde_json::Value>(value);
+        crate::middleware::id_from_cookies(std::iter::once(cookie), "session_id")
+    }
+}

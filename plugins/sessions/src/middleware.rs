@@ -55,6 +55,21 @@ fn envelope(created: u64, data: Map<String, Value>) -> Bytes {
     Bytes::from(json!({ "created": created, "data": data }).to_string())
 }
 
+/// A stored session, `(created, data)`, if `bytes` is one (fuzzed).
+pub(crate) fn parse_stored(bytes: &[u8]) -> Option<(u64, Map<String, Value>)> {
+    parse_envelope(bytes)
+}
+
+/// The session id in `Cookie` header values, if one has the shape of an id (fuzzed).
+pub(crate) fn id_from_cookies<'a>(values: impl Iterator<Item = &'a str>, name: &str) -> Option<String> {
+    values
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+        .filter(|raw| id::is_valid(raw))
+}
+
 fn parse_envelope(bytes: &[u8]) -> Option<(u64, Map<String, Value>)> {
     let value: Value = serde_json::from_slice(bytes).ok()?;
     let created = value.get("created")?.as_u64()?;
@@ -110,15 +125,9 @@ impl SessionMiddleware {
     fn incoming_id(&self, req: &Request) -> Option<String> {
         let raw = match &self.lookup {
             Lookup::Header(name) => req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned),
-            Lookup::Cookie(name) => req
-                .headers()
-                .get_all(COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(Cookie::split_parse)
-                .filter_map(Result::ok)
-                .find(|c| c.name() == name)
-                .map(|c| c.value().to_owned()),
+            Lookup::Cookie(name) => {
+                return id_from_cookies(req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()), name);
+            }
         }?;
         id::is_valid(&raw).then_some(raw)
     }
