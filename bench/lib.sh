@@ -83,3 +83,9 @@ routes:
   All: { gatewayPath: /*, action: Up }
 CONF
 }
+
+# A 10 KiB file the upstream serves as /10k.txt (the cache benchmarks' body).
+make_10k_file() {
+    head -c 10240 /dev/zero | tr '\0' 'x' >"$work/html/10k.txt"
+    chmod 644 "$work/html/10k.txt"
+}

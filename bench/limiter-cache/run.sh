@@ -15,8 +15,7 @@ cargo build --release --quiet
 vk=$(port); up=$(port); gw=$(port)
 start_valkey "$vk"
 start_upstream "$up"
-head -c 10240 /dev/zero | tr '\0' 'x' >"$work/html/10k.txt"
-chmod 644 "$work/html/10k.txt"
+make_10k_file
 
 cat >"$work/seam.yaml" <<CONF
 server:
