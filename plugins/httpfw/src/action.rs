@@ -28,9 +28,41 @@ impl Action for HttpAction {
 }
 
 /// The runtime of `BalancerHttpAction`.
+/// A response body that calls `on_error` once if it fails.
+struct WatchedBody {
+    inner: Body,
+    on_error: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl http_body::Body for WatchedBody {
+    type Data = bytes::Bytes;
+    type Error = seam_core::body::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Err(_))) = &polled
+            && let Some(on_error) = self.on_error.take()
+        {
+            on_error();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 pub(crate) struct BalancerHttpAction {
     pub(crate) client: UpstreamClient,
-    pub(crate) balancer: Balancer,
+    pub(crate) balancer: std::sync::Arc<Balancer>,
     pub(crate) timeout: std::time::Duration,
     pub(crate) preserve_host: bool,
 }
@@ -49,9 +81,20 @@ impl Action for BalancerHttpAction {
             let attempt_body = if retryable { Body::empty() } else { body.take().unwrap_or_default() };
             let attempt_parts = clone_parts(&parts);
             match forward(&self.client, upstream, attempt_parts, attempt_body, self.timeout, self.preserve_host).await {
-                Ok(response) => return response,
+                Ok(response) => {
+                    // An endpoint that breaks off its answer is skipped like one that refuses.
+                    let balancer = self.balancer.clone();
+                    return response.map(|body| {
+                        Body::new(WatchedBody {
+                            inner: body,
+                            on_error: Some(Box::new(move || {
+                                balancer.mark_down(index, "broke off a response");
+                            })),
+                        })
+                    });
+                }
                 Err(ForwardError::Connect(e)) => {
-                    self.balancer.mark_down(index);
+                    self.balancer.mark_down(index, "refused the connection");
                     last_error = Some((upstream.text.clone(), ForwardError::Connect(e)));
                     if !retryable {
                         break;

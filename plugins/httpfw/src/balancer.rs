@@ -42,11 +42,11 @@ impl Balancer {
         &self.endpoints[index].0
     }
 
-    /// Skips `index` for the back-off.
-    pub fn mark_down(&self, index: usize) {
-        let until = self.now() + u64::try_from(self.backoff.as_millis()).unwrap_or(u64::MAX);
+    /// Skips `index` for the back-off; `why` says what it did.
+    pub fn mark_down(&self, index: usize, why: &str) {
+        let until = self.now().saturating_add(u64::try_from(self.backoff.as_millis()).unwrap_or(u64::MAX));
         self.endpoints[index].1.store(until, Ordering::Relaxed);
-        tracing::warn!(upstream = %self.endpoints[index].0.text, "upstream refused the connection; skipping it for {:?}", self.backoff);
+        tracing::warn!(upstream = %self.endpoints[index].0.text, "upstream {why}; skipping it for {:?}", self.backoff);
     }
 }
 
@@ -60,12 +60,12 @@ mod tests {
         let b = Balancer::new(ups, Duration::from_secs(60));
         let firsts: Vec<usize> = (0..6).map(|_| b.candidates()[0]).collect();
         assert_eq!(firsts, [0, 1, 2, 0, 1, 2]);
-        b.mark_down(1);
+        b.mark_down(1, "refused");
         for _ in 0..6 {
             assert!(!b.candidates().contains(&1));
         }
-        b.mark_down(0);
-        b.mark_down(2);
+        b.mark_down(0, "refused");
+        b.mark_down(2, "refused");
         assert!(b.candidates().is_empty());
     }
 }

@@ -101,7 +101,7 @@ impl Component for BalancerHttpActionConfig {
         let endpoints = problems.finish(endpoints.into_iter().collect::<Option<Vec<_>>>())?;
         Ok(Arc::new(BalancerHttpAction {
             client: client::build().map_err(BuildError::new)?,
-            balancer: Balancer::new(endpoints, self.backoff.get()),
+            balancer: Arc::new(Balancer::new(endpoints, self.backoff.get())),
             timeout: self.timeout.get(),
             preserve_host: self.preserve_host,
         }))

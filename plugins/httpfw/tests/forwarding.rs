@@ -91,3 +91,32 @@ async fn every_mistake_of_the_config_is_reported() {
     let error = Harness::new().build::<BalancerHttpActionConfig>(config).await.err().expect("refused");
     assert_eq!(error.problems().len(), 3, "{error}");
 }
+
+/// An upstream that announces 100 bytes, sends 10, and closes.
+async fn breaking() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789").await;
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_upstream_that_dies_mid_body_is_an_error_and_the_balancer_skips_it() {
+    let (bad, good) = (breaking().await, mirror().await);
+    let config = json!({ "upstreamEndpoints": [format!("http://{bad}"), format!("http://{good}")], "backoff": "1m" });
+    let balancer = Harness::new().build::<BalancerHttpActionConfig>(config).await.unwrap();
+    // Round robin starts with the breaking endpoint: the client's body fails, never hangs.
+    let response = balancer.handle(request("/", "")).await;
+    let body = tokio::time::timeout(std::time::Duration::from_secs(5), response.into_body().collect()).await;
+    assert!(matches!(body, Ok(Err(_))), "the broken body is an error for the client");
+    for _ in 0..4 {
+        let response = balancer.handle(request("/", "")).await;
+        assert!(head_of(response).await.starts_with("get / http/1.1"), "only the good endpoint answers now");
+    }
+}
