@@ -370,7 +370,7 @@ impl Inner {
                 headers,
                 body: entry.body.clone(),
                 stored_ms: now,
-                expires_ms: now.saturating_add(self.keep_for(&fresh, &probe.headers().clone())),
+                expires_ms: now.saturating_add(self.keep_for(&fresh, probe.headers())),
                 vary: entry.vary.clone(),
                 public: entry.public,
                 freshness: fresh,

@@ -9,7 +9,7 @@ use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 use seam_core::pipeline::Pipeline;
 use seam_core::testing::{Harness, MapStorage};
-use seam_core::{Action, Body, Middleware, Request, Response, async_trait};
+use seam_core::{Action, Body, Request, Response, async_trait};
 use seam_plugin_cache::CacheMiddlewareConfig;
 use serde_json::json;
 
@@ -379,5 +379,4 @@ async fn the_middlewares_own_rules_still_hold_under_rfc_rules() {
         get(&s, "/x").await;
         assert_eq!(get(&s, "/x").await.state, "MISS");
     }
-    let _: Option<Arc<dyn Middleware>> = None;
 }
