@@ -185,3 +185,21 @@ routes:
         assert!(stderr.contains("error: the config has 5 errors"), "{stderr}");
     }
 }
+
+/// A secret written with the wrong type is reported without its value, not even in the
+/// source line the error shows.
+#[test]
+fn check_never_shows_a_secret_in_its_snippet() {
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("secret.yaml");
+    std::fs::write(
+        &document,
+        "storages:\n  S:\n    use: plugins.valkey.storages.ValkeyStorage\n    config: { host: h, port: 1, password: [84629173] }\n",
+    )
+    .unwrap();
+    let out = seam(&["check", "--offline", &document.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("storages.S.config.password"), "{stderr}");
+    assert!(!stderr.contains("84629173"), "{stderr}");
+}

@@ -141,9 +141,10 @@ fn write_snippet(f: &mut fmt::Formatter<'_>, loc: &Loc, gutter: usize, secret: b
     writeln!(f, "{pad}--> {loc}")?;
     if let Some(line) = loc.file.line(loc.line) {
         let line: String = if secret {
+            // From the value to the end of the line: a secret written as a list or a mapping
+            // spans more than the token the place points at.
             let start = loc.column.saturating_sub(1) as usize;
-            let end = start + loc.width.max(1) as usize;
-            line.chars().enumerate().map(|(i, c)| if (start..end).contains(&i) { '*' } else { c }).collect()
+            line.chars().enumerate().map(|(i, c)| if i >= start && !c.is_whitespace() { '*' } else { c }).collect()
         } else {
             line.to_owned()
         };

@@ -121,7 +121,8 @@ where
     loop {
         match deserialize::<C>(&value) {
             Ok(config) => return Parsed { config: Some(Box::new(config)), problems, left_out },
-            Err(problem) => {
+            Err(mut problem) => {
+                problem.secret = secret_at::<C>(&problem.path);
                 let top = match problem.path.first() {
                     Some(PathStep::Key(k)) => Some(k.clone()),
                     _ => None,
@@ -147,6 +148,54 @@ where
             }
         }
     }
+}
+
+/// Whether `path` in `C`'s config leads through a secret (a schema marked `writeOnly`, as
+/// [`crate::Secret`]'s is): a problem there must not show the value written.
+fn secret_at<C: JsonSchema>(path: &[PathStep]) -> bool {
+    let root = schemars::SchemaGenerator::default().into_root_schema_for::<C>().to_value();
+    let empty = serde_json::Map::new();
+    let defs = root.get("$defs").and_then(serde_json::Value::as_object).unwrap_or(&empty);
+    // A node and the alternatives it stands for (`$ref`, `anyOf`, `oneOf`, `allOf`).
+    fn expand<'a>(
+        node: &'a serde_json::Value,
+        defs: &'a serde_json::Map<String, serde_json::Value>,
+        out: &mut Vec<&'a serde_json::Value>,
+    ) {
+        if out.len() > 64 {
+            return;
+        }
+        out.push(node);
+        if let Some(target) = node.get("$ref").and_then(serde_json::Value::as_str).and_then(|r| r.rsplit('/').next())
+            && let Some(def) = defs.get(target)
+        {
+            expand(def, defs, out);
+        }
+        for key in ["anyOf", "oneOf", "allOf"] {
+            for member in node.get(key).and_then(serde_json::Value::as_array).into_iter().flatten() {
+                expand(member, defs, out);
+            }
+        }
+    }
+    let mut nodes = Vec::new();
+    expand(&root, defs, &mut nodes);
+    for step in path {
+        if nodes.iter().any(|n| n.get("writeOnly") == Some(&serde_json::Value::Bool(true))) {
+            return true;
+        }
+        let next: Vec<&serde_json::Value> = nodes
+            .iter()
+            .filter_map(|n| match step {
+                PathStep::Key(k) => n.get("properties").and_then(|p| p.get(k.as_str())),
+                PathStep::Index(_) => n.get("items"),
+            })
+            .collect();
+        nodes = Vec::new();
+        for n in next {
+            expand(n, defs, &mut nodes);
+        }
+    }
+    nodes.iter().any(|n| n.get("writeOnly") == Some(&serde_json::Value::Bool(true)))
 }
 
 /// Deserializes `T` from `value`, or the first problem with its path (unknown keys

@@ -132,4 +132,4 @@ pub struct PerClient;
 /// the session id when it travels in a header). A response that has any of them is never
 /// stored by a shared cache, whatever the order of the middlewares.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SessionHeaders(pub Vec<http::HeaderName>);
+pub struct SessionHeaders(pub Arc<[http::HeaderName]>);

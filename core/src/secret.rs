@@ -5,9 +5,24 @@ use serde::{Deserialize, Deserializer};
 
 /// A secret string from the document (write it as `${VAR}` to keep it out of the file).
 /// Its `Debug` and `Display` print `***`, so it never reaches logs or `seam check` output.
-#[derive(Clone, PartialEq, Eq, JsonSchema)]
-#[schemars(transparent)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl JsonSchema for Secret {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // `writeOnly` marks it: a problem at a secret is never shown with its value
+        // (`crate::component` reads the mark).
+        schemars::json_schema!({
+            "description": "A secret: write `${VAR}` to keep it out of the file. Never printed.",
+            "type": ["string", "number", "boolean"],
+            "writeOnly": true
+        })
+    }
+}
 
 impl Secret {
     /// Wraps `value`.

@@ -117,7 +117,7 @@ struct SessionInFront;
 impl seam_core::Middleware for SessionInFront {
     async fn handle(&self, mut req: Request, next: seam_core::Next) -> Response {
         let names = vec![http::HeaderName::from_static("x-session-id")];
-        req.extensions_mut().insert(seam_core::extensions::SessionHeaders(names));
+        req.extensions_mut().insert(seam_core::extensions::SessionHeaders(names.into()));
         next.run(req).await
     }
 }

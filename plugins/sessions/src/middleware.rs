@@ -38,6 +38,8 @@ pub struct SessionMiddleware {
     sealer: Option<Sealer>,
     /// Whether a value that does not open was already logged.
     warned_unopened: AtomicBool,
+    /// The session control headers, handed to the middlewares after this one.
+    control: ControlHeaders,
     config: SessionMiddlewareConfig,
     lookup: Lookup,
     storage: Arc<dyn Storage>,
@@ -86,6 +88,11 @@ impl SessionMiddleware {
         storage: Arc<dyn Storage>,
         sealer: Option<Sealer>,
     ) -> Self {
+        // The session control headers, named once for every request's extensions.
+        let mut control = vec![headers.set.clone(), headers.destroy.clone()];
+        if let Lookup::Header(name) = &lookup {
+            control.push(name.clone());
+        }
         SessionMiddleware {
             config,
             lookup,
@@ -94,6 +101,7 @@ impl SessionMiddleware {
             destroy_header: headers.destroy,
             sealer,
             warned_unopened: AtomicBool::new(false),
+            control: ControlHeaders(control.into()),
         }
     }
 
@@ -182,15 +190,6 @@ impl SessionMiddleware {
         set
     }
 
-    /// The response headers that carry session control, for the middlewares after this one.
-    fn control_headers(&self) -> ControlHeaders {
-        let mut names = vec![self.set_header.clone(), self.destroy_header.clone()];
-        if let Lookup::Header(name) = &self.lookup {
-            names.push(name.clone());
-        }
-        ControlHeaders(names)
-    }
-
     /// Removes the session control headers from a response without applying them.
     fn strip_response_headers(&self, response: &mut Response) {
         response.headers_mut().remove(&self.set_header);
@@ -269,7 +268,7 @@ impl Middleware for SessionMiddleware {
         let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
         let session = Session::new(values);
         req.extensions_mut().insert(session.clone());
-        req.extensions_mut().insert(self.control_headers());
+        req.extensions_mut().insert(self.control.clone());
         let mut response = next.run(req).await;
         let set = self.apply_response_headers(&session, &mut response);
         if loaded.is_some() || set {
