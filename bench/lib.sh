@@ -89,3 +89,11 @@ make_10k_file() {
     head -c 10240 /dev/zero | tr '\0' 'x' >"$work/html/10k.txt"
     chmod 644 "$work/html/10k.txt"
 }
+
+# Refuses to go on while a compiler runs: it would take cores from the measured processes.
+no_compiler_running() {
+    if pgrep -x 'rustc|cc1|cc1plus|cargo|clang|ld|gcc' >/dev/null; then
+        echo "a compiler is running (pgrep: $(pgrep -l -x 'rustc|cc1|cc1plus|cargo|clang|ld|gcc' | tr '\n' ' ')): not benchmarking now" >&2
+        exit 1
+    fi
+}

@@ -22,3 +22,17 @@ def machine():
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     return f"{cpu} ({cores} cores)"
+
+
+def parse_h2load(path):
+    """(requests/s, mean ms, mean ms, failed requests) of one h2load run saved at `path`
+    (h2load reports no percentiles)."""
+    body = open(path).read()
+    rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", body).group(1))
+    m = re.search(r"time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", body)
+    value, unit = float(m.group(1)), m.group(2)
+    mean = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    failed = int(re.search(r"requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed", body).group(1))
+    if failed:
+        raise ValueError(f"{path}: {failed} requests failed")
+    return rps, mean, mean, failed

@@ -37,7 +37,8 @@ pub enum Command {
         /// Log format: `text` or `json`.
         #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
         log_format: String,
-        /// Worker threads of the async runtime (default: one per core).
+        /// Workers: threads that each accept and serve their own connections on the same
+        /// address (SO_REUSEPORT), nothing handed between them (default: one per core).
         #[arg(long, value_name = "N", env = "SEAM_WORKERS")]
         workers: Option<usize>,
     },

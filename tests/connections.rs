@@ -1,5 +1,5 @@
-//! Connection safety: slow or silent clients are closed, connections are capped, a stalled
-//! body gets 408.
+//! Connection safety: slow, silent or idle clients are closed, connections are capped, a
+//! stalled body gets 408.
 
 mod support;
 
@@ -58,27 +58,108 @@ routes:
     assert!(took < Duration::from_secs(5), "answered after {took:?}");
 }
 
+/// Opens a connection and completes one request on it, leaving it kept alive.
+async fn served_connection(addr: std::net::SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(b"GET /x HTTP/1.1\r\nhost: gw\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.expect("answered").unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    stream
+}
+
+/// True when the peer closed `stream` (or reset it) within `limit`.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(tokio::time::timeout(limit, stream.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
 #[tokio::test]
-async fn connections_beyond_concurrency_wait_until_one_closes() {
+async fn past_concurrency_the_connection_idle_the_longest_makes_room() {
     let gateway = Gateway::start(&format!("server: {{ address: 127.0.0.1:0, concurrency: 2 }}\n{ECHO}")).await;
-    let request = b"GET /x HTTP/1.1\r\nhost: gw\r\n\r\n";
-    let mut held = Vec::new();
-    for _ in 0..2 {
-        let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
-        stream.write_all(request).await.unwrap();
-        let mut buf = [0u8; 256];
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
-        held.push(stream);
-    }
-    let mut third = TcpStream::connect(gateway.addr).await.unwrap();
-    third.write_all(request).await.unwrap();
-    let mut buf = [0u8; 256];
-    let early = tokio::time::timeout(Duration::from_millis(500), third.read(&mut buf)).await;
-    assert!(early.is_err(), "a third connection is not served while two are open");
-    drop(held.pop());
-    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf)).await.expect("served").unwrap();
-    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "served once a connection closed");
+    let mut oldest = served_connection(gateway.addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut newer = served_connection(gateway.addr).await;
+    let _third = served_connection(gateway.addr).await;
+    assert!(closed_within(&mut oldest, Duration::from_secs(5)).await, "the longest idle one is closed");
+    assert!(!closed_within(&mut newer, Duration::from_millis(300)).await, "the other one stays open");
+}
+
+#[tokio::test]
+async fn past_concurrency_with_every_connection_busy_new_ones_are_refused_and_requests_in_flight_finish() {
+    let upstream = Upstream::echo("up").await;
+    let gateway = Gateway::start(&format!(
+        "server: {{ address: 127.0.0.1:0, concurrency: 1 }}\n\
+         actions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: {} }} }}\n\
+         routes:\n  R: {{ gatewayPath: \"/*\", action: Up, methods: [POST] }}\n",
+        upstream.url()
+    ))
+    .await;
+    // A request in flight: its body is still arriving.
+    let mut busy = TcpStream::connect(gateway.addr).await.unwrap();
+    busy.write_all(b"POST /x HTTP/1.1\r\nhost: gw\r\ncontent-length: 6\r\n\r\nabc").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut refused = TcpStream::connect(gateway.addr).await.unwrap();
+    let _ = refused.write_all(b"POST /x HTTP/1.1\r\nhost: gw\r\ncontent-length: 0\r\n\r\n").await;
+    let started = Instant::now();
+    assert!(closed_within(&mut refused, Duration::from_secs(5)).await, "refused");
+    assert!(started.elapsed() < Duration::from_secs(3), "refused at once, not after a wait");
+    busy.write_all(b"def").await.unwrap();
+    let mut buf = [0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), busy.read(&mut buf)).await.expect("answered").unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "the request in flight finished: {answer}");
+}
+
+#[tokio::test]
+async fn an_idle_http1_connection_is_closed_after_idle_timeout() {
+    let gateway = Gateway::start(&format!("server: {{ address: 127.0.0.1:0, idleTimeout: 1s }}\n{ECHO}")).await;
+    let mut stream = served_connection(gateway.addr).await;
+    let started = Instant::now();
+    assert!(closed_within(&mut stream, Duration::from_secs(10)).await);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(5), "closed after {took:?}");
+}
+
+#[tokio::test]
+async fn a_slow_request_is_not_cut_by_idle_timeout() {
+    let upstream = Upstream::echo("up").await;
+    let gateway = Gateway::start(&format!(
+        "server: {{ address: 127.0.0.1:0, idleTimeout: 1s }}\n\
+         actions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: {} }} }}\n\
+         routes:\n  R: {{ gatewayPath: \"/*\", action: Up, methods: [POST] }}\n",
+        upstream.url()
+    ))
+    .await;
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    stream.write_all(b"POST /x HTTP/1.1\r\nhost: gw\r\ncontent-length: 6\r\n\r\nabc").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stream.write_all(b"def").await.unwrap();
+    let mut buf = [0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.expect("answered").unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "in flight, so not idle");
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_idle_timeout_despite_pings() {
+    let gateway = Gateway::start(&format!(
+        "server: {{ address: 127.0.0.1:0, idleTimeout: 1s, http2KeepAliveInterval: 200ms }}\n{ECHO}"
+    ))
+    .await;
+    let stream = TcpStream::connect(gateway.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .handshake::<_, http_body_util::Empty<bytes::Bytes>>(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .expect("h2c handshake");
+    let started = Instant::now();
+    let conn = tokio::spawn(conn);
+    let request = http::Request::get(format!("http://{}/x", gateway.addr)).body(http_body_util::Empty::new()).unwrap();
+    let response = sender.send_request(request).await.expect("h2 answer");
+    assert_eq!(response.status(), 200);
+    drop(response);
+    tokio::time::timeout(Duration::from_secs(10), conn).await.expect("the gateway closed the connection").unwrap().ok();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(5), "closed after {took:?}");
 }
 
 #[tokio::test]
@@ -93,4 +174,43 @@ async fn a_silent_tls_client_is_closed_after_the_handshake_timeout() {
     let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
     let (_, took) = until_closed(&mut stream, Duration::from_secs(10)).await;
     assert!(took < Duration::from_secs(5), "closed after {took:?}");
+}
+
+#[tokio::test]
+async fn three_workers_share_the_port_and_all_drain_on_shutdown() {
+    let upstream = Upstream::echo("up").await;
+    let mut gateway = Gateway::start_workers(
+        &format!(
+            "server: {{ address: 127.0.0.1:0, shutdownTimeout: 20s }}\n\
+             actions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: {} }} }}\n\
+             routes:\n  R: {{ gatewayPath: \"/*\", action: Up, methods: [GET, POST] }}\n",
+            upstream.url()
+        ),
+        3,
+    )
+    .await;
+    // New connections land on any worker; every one is served.
+    for _ in 0..60 {
+        drop(served_connection(gateway.addr).await);
+    }
+    // Requests in flight on several connections (so on several workers, most likely)...
+    let mut busy = Vec::new();
+    for _ in 0..6 {
+        let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+        stream.write_all(b"POST /x HTTP/1.1\r\nhost: gw\r\ncontent-length: 6\r\n\r\nabc").await.unwrap();
+        busy.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...finish after the shutdown started, and then the server stops.
+    gateway.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(TcpStream::connect(gateway.addr).await.is_err(), "no longer accepting");
+    for stream in &mut busy {
+        stream.write_all(b"def").await.unwrap();
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.expect("answered").unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    }
+    let done = gateway.done.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), done).await.expect("every worker stopped").unwrap();
 }

@@ -11,7 +11,8 @@ cd "$(dirname "$0")/../.."
 duration=${1:-10s}
 source bench/lib.sh
 needs wrk nginx
-cargo build --release --quiet
+cargo build --release --quiet -p seam
+no_compiler_running
 vk=$(port); up=$(port); gw=$(port)
 start_valkey "$vk"
 start_upstream "$up"

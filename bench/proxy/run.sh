@@ -1,54 +1,55 @@
 #!/usr/bin/env bash
-# Reverse-proxy throughput: wrk through seam's HttpAction, nginx and haproxy to the same
-# local nginx upstream, same run; each proxy with one worker (seam: --workers 1, a
-# current-thread runtime) and again with its defaults.
+# Reverse-proxy throughput at equal cores: seam's HttpAction, nginx and haproxy in front of
+# the same local nginx upstream, all in one run, in interleaved rounds (each round measures
+# every proxy once per scenario), medians reported. Scenarios: keep-alive HTTP/1.1 at 64 and
+# 512 connections, `Connection: close` (a new connection per request), HTTP/2 cleartext
+# (h2load, prior knowledge); each with 1 worker and with 2 (seam --workers, nginx
+# worker_processes, haproxy nbthread).
 #
-#   apt-get install -y wrk nginx haproxy
-#   bash bench/proxy/run.sh [DURATION]        # writes bench/proxy/results.md and prints it
+#   apt-get install -y wrk nginx haproxy nghttp2-client
+#   bash bench/proxy/run.sh [DURATION] [ROUNDS]   # writes bench/proxy/results.md and prints it
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-duration=${1:-10s}
+duration=${1:-5s}
+rounds=${2:-3}
 source bench/lib.sh
-needs wrk nginx haproxy
-cargo build --release --quiet
+needs wrk nginx haproxy h2load
+cargo build --release --quiet -p seam
+no_compiler_running
+ulimit -n 65536 2>/dev/null || true
+secs=${duration%s}
 up=$(port)
 start_upstream "$up"
+declare -A h1 h2
 
-measure() { # name url
-    wrk -t2 -c64 -d"$duration" --latency "$2" >"$work/$1.wrk" 2>&1 || true
-}
-
-measure upstream "http://127.0.0.1:$up/"
-
-for mode in one default; do
-    # nginx as a reverse proxy
-    p=$(port); mkdir -p "$work/nginx-$mode"
-    workers=1; [ $mode = default ] && workers=auto
-    cat >"$work/nginx-$mode/nginx.conf" <<CONF
-worker_processes $workers;
-pid $work/nginx-$mode/nginx.pid;
+for w in 1 2; do
+    # nginx: HTTP/1.1 on one port, h2c (prior knowledge) on another.
+    p=$(port); q=$(port); mkdir -p "$work/nginx-$w"
+    cat >"$work/nginx-$w/nginx.conf" <<CONF
+worker_processes $w;
+pid $work/nginx-$w/nginx.pid;
 error_log stderr error;
-events { worker_connections 4096; }
+events { worker_connections 8192; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:$up; keepalive 128; }
+  upstream app { server 127.0.0.1:$up; keepalive 256; }
   server {
     listen 127.0.0.1:$p;
+    listen 127.0.0.1:$q http2;
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
 }
 CONF
-    nginx -p "$work/nginx-$mode" -c "$work/nginx-$mode/nginx.conf" -g 'daemon off;' & pid=$!; pids+=($pid)
-    wait_port "$p"; measure "nginx-$mode" "http://127.0.0.1:$p/"; kill $pid; wait $pid 2>/dev/null || true
+    nginx -p "$work/nginx-$w" -c "$work/nginx-$w/nginx.conf" -g 'daemon off;' & pids+=($!)
+    wait_port "$p"; h1[nginx-$w]=$p; h2[nginx-$w]=$q
 
-    # haproxy
-    p=$(port)
-    threads=""; [ $mode = one ] && threads="nbthread 1"
-    cat >"$work/haproxy-$mode.cfg" <<CONF
+    # haproxy: HTTP/1.1 on one port, h2c on another.
+    p=$(port); q=$(port)
+    cat >"$work/haproxy-$w.cfg" <<CONF
 global
-  $threads
-  maxconn 4000
+  nbthread $w
+  maxconn 20000
 defaults
   mode http
   timeout connect 5s
@@ -57,34 +58,59 @@ defaults
   http-reuse always
 frontend f
   bind 127.0.0.1:$p
+  bind 127.0.0.1:$q proto h2
   default_backend b
 backend b
   server s1 127.0.0.1:$up
 CONF
-    haproxy -f "$work/haproxy-$mode.cfg" & pid=$!; pids+=($pid)
-    wait_port "$p"; measure "haproxy-$mode" "http://127.0.0.1:$p/"; kill $pid; wait $pid 2>/dev/null || true
+    haproxy -f "$work/haproxy-$w.cfg" & pids+=($!)
+    wait_port "$p"; h1[haproxy-$w]=$p; h2[haproxy-$w]=$q
 
-    # seam
+    # seam: one port, HTTP/1.1 and h2c (prior knowledge) both.
     p=$(port)
-    proxy_config "$p" "$up" >"$work/seam.yaml"
-    flag=""; [ $mode = one ] && flag="--workers 1"
-    RUST_LOG=warn target/release/seam run $flag "$work/seam.yaml" & pid=$!; pids+=($pid)
-    wait_port "$p"; measure "seam-$mode" "http://127.0.0.1:$p/"; kill $pid; wait $pid 2>/dev/null || true
+    proxy_config "$p" "$up" >"$work/seam-$w.yaml"
+    RUST_LOG=warn target/release/seam run --workers $w "$work/seam-$w.yaml" & pids+=($!)
+    wait_port "$p"; h1[seam-$w]=$p; h2[seam-$w]=$p
 done
 
-python3 - "$work" "$duration" <<'PY' | tee bench/proxy/results.md
-import sys, datetime
+mkdir -p "$work/out"
+for round in $(seq "$rounds"); do
+    for w in 1 2; do
+        for proxy in seam nginx haproxy; do
+            url="http://127.0.0.1:${h1[$proxy-$w]}/"
+            wrk -t2 -c64 -d"$duration" --latency "$url" >"$work/out/ka64.$proxy.$w.$round" 2>&1 || true
+            wrk -t2 -c512 -d"$duration" --latency "$url" >"$work/out/ka512.$proxy.$w.$round" 2>&1 || true
+            wrk -t2 -c64 -d"$duration" --latency -H "Connection: close" "$url" >"$work/out/close.$proxy.$w.$round" 2>&1 || true
+            h2load -t2 -c64 -m10 -D "$secs" "http://127.0.0.1:${h2[$proxy-$w]}/" >"$work/out/h2.$proxy.$w.$round" 2>&1 || true
+        done
+    done
+done
+
+python3 - "$work/out" "$duration" "$rounds" <<'PY' | tee bench/proxy/results.md
+import sys, datetime, statistics
 sys.path.insert(0, "bench")
-from wrk import parse, machine
-names = ["upstream"] + [f"{p}-{m}" for m in ("one", "default") for p in ("nginx", "haproxy", "seam")]
-runs = {n: parse(f"{sys.argv[1]}/{n}.wrk") for n in names}
-print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/proxy/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
-print(f"Upstream alone (nginx `return 200`, 1 worker): {runs['upstream'][0]:,.0f} req/s.\n")
-print("| proxy | workers | req/s | p50 ms | p99 ms | non-2xx | req/s vs nginx | vs best of nginx/haproxy |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
-for mode, label in (("one", "1"), ("default", "default")):
-    best = max(runs[f"nginx-{mode}"][0], runs[f"haproxy-{mode}"][0])
-    for proxy in ("seam", "nginx", "haproxy"):
-        rps, p50, p99, errs = runs[f"{proxy}-{mode}"]
-        print(f"| {proxy} | {label} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errs} | {rps / runs[f'nginx-{mode}'][0]:.2f}× | {rps / best:.2f}× |")
+from wrk import parse, parse_h2load, machine
+out, duration, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/proxy/run.sh {duration} {rounds}`: "
+      f"medians of {rounds} interleaved rounds of {duration} per scenario and proxy; the load generator, "
+      "the upstream (nginx, 1 worker) and the proxy share the machine's cores.\n")
+print("| scenario | workers | seam req/s | nginx req/s | haproxy req/s | seam p99 ms | nginx p99 ms | haproxy p99 ms | seam vs best peer |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+labels = {"ka64": "keep-alive, c=64 (wrk)", "ka512": "keep-alive, c=512 (wrk)",
+          "close": "`Connection: close`, c=64 (wrk)", "h2": "HTTP/2 h2c, c=64 m=10 (h2load)"}
+for scenario, label in labels.items():
+    for w in (1, 2):
+        row = {}
+        for proxy in ("seam", "nginx", "haproxy"):
+            runs = []
+            for r in range(1, rounds + 1):
+                path = f"{out}/{scenario}.{proxy}.{w}.{r}"
+                try:
+                    runs.append(parse_h2load(path) if scenario == "h2" else parse(path))
+                except Exception:
+                    pass
+            row[proxy] = (statistics.median(x[0] for x in runs), statistics.median(x[2] for x in runs)) if runs else (0.0, float("nan"))
+        best = max(row["nginx"][0], row["haproxy"][0]) or 1.0
+        p99 = " | ".join("n/a" if scenario == "h2" else f"{row[p][1]:.2f}" for p in ("seam", "nginx", "haproxy"))
+        print(f"| {label} | {w} | {row['seam'][0]:,.0f} | {row['nginx'][0]:,.0f} | {row['haproxy'][0]:,.0f} | {p99} | {row['seam'][0] / best:.2f}× |")
 PY

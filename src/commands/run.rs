@@ -18,17 +18,16 @@ pub fn run(args: &ConfigArgs, workers: Option<usize>) -> Result<ExitCode, String
         report(loaded.diagnostics);
         return Ok(ExitCode::FAILURE);
     }
-    let mut builder = match workers {
+    let workers = match workers {
         Some(0) => return Err("--workers must be at least 1".into()),
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(n) => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(n);
-            b
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     };
-    let runtime = builder.enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    // This thread is the first worker; storages' background tasks run here too.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
         let mut diagnostics = loaded.diagnostics;
         let gateway = match resolver::resolve(&loaded.document, Options::default()).await {
@@ -43,7 +42,7 @@ pub fn run(args: &ConfigArgs, workers: Option<usize>) -> Result<ExitCode, String
         for d in &diagnostics {
             tracing::warn!("{}", d.to_string().trim_end());
         }
-        let server = Server::bind(&gateway).await?;
+        let server = Server::bind_workers(&gateway, workers).await?;
         if !gateway.server.disable_startup_message {
             let name = if gateway.server.app_name.is_empty() { "seam" } else { gateway.server.app_name.as_str() };
             let scheme = if gateway.server.tls { "https" } else { "http" };
@@ -51,6 +50,7 @@ pub fn run(args: &ConfigArgs, workers: Option<usize>) -> Result<ExitCode, String
                 address = %server.local_addr(),
                 routes = server.route_count(),
                 storages = gateway.storages.len(),
+                workers,
                 "{name} listening on {scheme}://{}",
                 server.local_addr()
             );

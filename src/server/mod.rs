@@ -2,45 +2,56 @@
 
 mod body_limit;
 pub mod canonical;
+mod connection;
 mod forwarded;
 mod handler;
+mod listener;
 mod router;
 mod tls;
+mod worker;
 mod write_timeout;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use seam_config::document::ServerConfig;
 use seam_config::resolver::Gateway;
 use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
 
 pub use handler::App;
 pub use router::Router;
 
+use connection::Connections;
+use worker::Shared;
+
 /// A bound, ready-to-serve gateway.
 pub struct Server {
-    listener: TcpListener,
+    listeners: Vec<std::net::TcpListener>,
     app: Arc<App>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     config: ServerConfig,
 }
 
 impl Server {
-    /// Builds the routing table and TLS, and binds `server.address`. Errors name what is wrong.
+    /// Builds the routing table and TLS, and binds `server.address` for one worker, the
+    /// calling runtime. Errors name what is wrong.
     pub async fn bind(gateway: &Gateway) -> Result<Server, String> {
+        Self::bind_workers(gateway, 1).await
+    }
+
+    /// Like [`Server::bind`], for `workers` workers: the calling runtime and `workers - 1`
+    /// threads, each with its own single-threaded runtime and its own listener on the same
+    /// address, so a connection and its requests stay on one thread.
+    pub async fn bind_workers(gateway: &Gateway, workers: usize) -> Result<Server, String> {
         let config = gateway.server.clone();
         let router = Router::build(&gateway.routes)?;
         let trusted = forwarded::TrustedProxies::new(gateway.server_plan.trusted_proxies.clone());
         let tls = gateway.server_plan.tls.as_ref().map(tls::acceptor).transpose()?;
-        let listener = TcpListener::bind(&config.address)
-            .await
-            .map_err(|e| format!("cannot listen on server.address `{}`: {e}", config.address))?;
+        let listeners = listener::bind(&config.address, workers.max(1))?;
         let app = App {
             router,
             body_limit: config.body_limit,
@@ -56,12 +67,12 @@ impl Server {
                 allow_path_parameters: config.allow_path_parameters,
             },
         };
-        Ok(Server { listener, app: Arc::new(app), tls, config })
+        Ok(Server { listeners, app: Arc::new(app), tls, config })
     }
 
     /// The address it listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listeners[0].local_addr().expect("a bound listener has an address")
     }
 
     /// How many routes it serves.
@@ -70,17 +81,15 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes; then stops accepting, lets in-flight requests
-    /// finish for up to `server.shutdownTimeout`, and returns.
+    /// finish for up to `server.shutdownTimeout`, closes what is left, and returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let config = &self.config;
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // A header-read timeout always applies (`headerTimeout`, 30 s by default), shortened by
-        // `readTimeout` or `idleTimeout` when they are set.
+        // `readTimeout` when it is set. hyper also applies it while a kept-alive HTTP/1.1
+        // connection waits for its next request.
         let header_timeout =
-            [Some(config.header_timeout.get()), config.read_timeout.non_zero(), config.idle_timeout.non_zero()]
-                .into_iter()
-                .flatten()
-                .min();
+            [Some(config.header_timeout.get()), config.read_timeout.non_zero()].into_iter().flatten().min();
         builder.http1().timer(TokioTimer::new()).keep_alive(true).header_read_timeout(header_timeout);
         builder
             .http2()
@@ -89,81 +98,86 @@ impl Server {
             .max_header_list_size(config.http2_max_header_list_size)
             .keep_alive_interval(config.http2_keep_alive_interval.non_zero())
             .keep_alive_timeout(config.http2_keep_alive_timeout.get());
-        let builder = Arc::new(builder);
-        let graceful = GracefulShutdown::new();
-        // `concurrency`: each connection holds a permit; without one, accepting waits.
-        let permits = Arc::new(tokio::sync::Semaphore::new(
-            usize::try_from(config.concurrency).unwrap_or(usize::MAX).min(tokio::sync::Semaphore::MAX_PERMITS),
-        ));
-        let handshake_timeout = config.tls_handshake_timeout.non_zero().unwrap_or(Duration::from_secs(10));
-        let mut last_accept_error: Option<std::time::Instant> = None;
-        tokio::pin!(shutdown);
-        loop {
-            let permit = tokio::select! {
-                permit = permits.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-                () = &mut shutdown => break,
-            };
-            let (stream, peer) = tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        // EMFILE and the like: back off, and say so once a second, not per error.
-                        if last_accept_error.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
-                            tracing::warn!("accept failed: {e}; backing off");
-                            last_accept_error = Some(std::time::Instant::now());
-                        }
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let app = self.app.clone();
-            let builder = builder.clone();
-            let watcher = graceful.watcher();
-            let tls = self.tls.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                let service = hyper::service::service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
-                });
-                let result = match tls {
-                    Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => {
-                            let conn =
-                                builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                            watcher.watch(conn).await
-                        }
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, "TLS handshake failed: {e}");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake not done within {handshake_timeout:?}");
-                            return;
-                        }
-                    },
-                    None => {
-                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                        watcher.watch(conn).await
-                    }
-                };
-                if let Err(e) = result {
-                    tracing::debug!(%peer, "connection ended: {e}");
-                }
-            });
+        let connections = Connections::new(config.concurrency);
+        let shared = Arc::new(Shared {
+            app: self.app,
+            builder,
+            tls: self.tls,
+            connections: connections.clone(),
+            handshake_timeout: config.tls_handshake_timeout.non_zero().unwrap_or(Duration::from_secs(10)),
+            idle_timeout: config.idle_timeout.non_zero(),
+        });
+        let (phase, stopping) = watch::channel(Phase::Serving);
+        let mut listeners = self.listeners.into_iter();
+        let Some(first) = listeners.next() else { return };
+        let mut workers = Vec::new();
+        for (index, listener) in listeners.enumerate() {
+            let (done, finished) = oneshot::channel::<()>();
+            let (shared, stopping) = (shared.clone(), stopping.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("seam-worker-{}", index + 1))
+                .spawn(move || run_worker(shared, listener, stopping, done));
+            match spawned {
+                Ok(_) => workers.push(finished),
+                Err(e) => tracing::error!("cannot start worker {}: {e}", index + 1),
+            }
         }
-        drop(self.listener);
-        let limit = self.config.shutdown_timeout.get();
+        match TcpListener::from_std(first) {
+            Ok(listener) => {
+                let accepting = worker::accept_loop(shared.clone(), listener, stopping.clone());
+                tokio::select! {
+                    () = accepting => {}
+                    () = shutdown => {}
+                }
+            }
+            Err(e) => tracing::error!("cannot serve the listener: {e}"),
+        }
+        let _ = phase.send(Phase::Draining);
+        connections.ask_all(connection::DRAIN);
+        let limit = config.shutdown_timeout.get();
         tracing::info!("shutting down: waiting up to {limit:?} for in-flight requests");
-        tokio::select! {
-            () = graceful.shutdown() => tracing::info!("all connections closed"),
-            () = tokio::time::sleep(limit) => tracing::warn!("shutdownTimeout reached; closing the remaining connections"),
+        if tokio::time::timeout(limit, connections.all_closed()).await.is_ok() {
+            tracing::info!("all connections closed");
+        } else {
+            tracing::warn!("shutdownTimeout reached; closing the remaining connections");
+            connections.ask_all(connection::DROP);
+            let _ = tokio::time::timeout(Duration::from_secs(1), connections.all_closed()).await;
+        }
+        let _ = phase.send(Phase::Done);
+        for finished in workers {
+            let _ = finished.await;
         }
     }
+}
+
+/// Where a server is in its life; workers follow it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Phase {
+    /// Accepting and serving.
+    Serving,
+    /// No longer accepting; in-flight requests finish.
+    Draining,
+    /// Every connection is closed: workers stop.
+    Done,
+}
+
+/// One extra worker's thread: a single-threaded runtime serving `listener` until the server
+/// is done.
+fn run_worker(
+    shared: Arc<Shared>,
+    listener: std::net::TcpListener,
+    mut stopping: watch::Receiver<Phase>,
+    done: oneshot::Sender<()>,
+) {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(async {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => worker::accept_loop(shared, listener, stopping.clone()).await,
+                Err(e) => tracing::error!("cannot serve the listener: {e}"),
+            }
+            let _ = stopping.wait_for(|phase| *phase == Phase::Done).await;
+        }),
+        Err(e) => tracing::error!("cannot start a worker's runtime: {e}"),
+    }
+    let _ = done.send(());
 }

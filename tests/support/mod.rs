@@ -27,12 +27,17 @@ pub struct Gateway {
 impl Gateway {
     /// Serves `yaml` (its `server.address` should be `127.0.0.1:0`).
     pub async fn start(yaml: &str) -> Gateway {
+        Gateway::start_workers(yaml, 1).await
+    }
+
+    /// Serves `yaml` with `workers` workers (the test's runtime and `workers - 1` threads).
+    pub async fn start_workers(yaml: &str, workers: usize) -> Gateway {
         let loaded = document::load_str("gateway.yaml", yaml);
         assert!(!loaded.has_errors(), "{}", loaded.diagnostics.iter().map(ToString::to_string).collect::<String>());
         let gateway = resolver::resolve(&loaded.document, Options::default())
             .await
             .unwrap_or_else(|d| panic!("{}", d.iter().map(ToString::to_string).collect::<String>()));
-        let server = Server::bind(&gateway).await.expect("bind");
+        let server = Server::bind_workers(&gateway, workers).await.expect("bind");
         let addr = server.local_addr();
         let (tx, rx) = oneshot::channel();
         let done = tokio::spawn(async move {

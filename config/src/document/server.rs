@@ -36,13 +36,13 @@ pub struct ServerConfig {
     pub read_timeout: GoDuration,
     /// Longest time to write a response; `0s` means no limit.
     pub write_timeout: GoDuration,
-    /// How long an idle keep-alive connection stays open; `0s` means no limit.
+    /// How long a connection with no request in flight stays open (HTTP/1.1 keep-alive and HTTP/2, whose pings do not count as activity); `0s` means no limit. A kept-alive HTTP/1.1 connection is also closed after `headerTimeout` without a request. nginx: `keepalive_timeout` 75s.
     pub idle_timeout: GoDuration,
     /// Longest time a client may take to send a request's headers (also between requests on a kept-alive connection), whatever `readTimeout` says: a client that sends half a request line is closed after it. nginx: `client_header_timeout` 60s.
     pub header_timeout: GoDuration,
     /// Longest time a TLS handshake may take.
     pub tls_handshake_timeout: GoDuration,
-    /// Most open connections (Seam/Fiber's `concurrency`); beyond it, new connections wait in the listen backlog until one closes, and requests in flight are never disturbed.
+    /// Most open connections, all workers together (Seam/Fiber's `concurrency`). Past it, the connection idle the longest is closed to make room; when every connection has a request in flight, new connections are refused (closed at once). Requests in flight are never disturbed.
     pub concurrency: u64,
     /// HTTP/2: most streams one connection may have open at once.
     pub http2_max_concurrent_streams: u32,
@@ -79,7 +79,7 @@ impl Default for ServerConfig {
             body_limit: 4_194_304,
             read_timeout: GoDuration::default(),
             write_timeout: GoDuration::default(),
-            idle_timeout: GoDuration::default(),
+            idle_timeout: GoDuration::from_secs(75),
             header_timeout: GoDuration::from_secs(30),
             tls_handshake_timeout: GoDuration::from_secs(10),
             concurrency: 262_144,

@@ -4,13 +4,13 @@ use http_body::Body as _;
 use seam_core::{Action, Body, Request, Response, async_trait};
 
 use crate::balancer::Balancer;
-use crate::client::UpstreamClient;
+use crate::client::Pools;
 use crate::forward::{ForwardError, forward};
 use crate::upstream::Upstream;
 
 /// The runtime of `HttpAction`.
 pub(crate) struct HttpAction {
-    pub(crate) client: UpstreamClient,
+    pub(crate) pools: Pools,
     pub(crate) upstream: Upstream,
     pub(crate) timeout: std::time::Duration,
     pub(crate) preserve_host: bool,
@@ -20,7 +20,7 @@ pub(crate) struct HttpAction {
 impl Action for HttpAction {
     async fn handle(&self, req: Request) -> Response {
         let (parts, body) = req.into_parts();
-        match forward(&self.client, &self.upstream, parts, body, self.timeout, self.preserve_host).await {
+        match forward(self.pools.client(), &self.upstream, parts, body, self.timeout, self.preserve_host).await {
             Ok(response) => response,
             Err(e) => e.into_response(&self.upstream.text),
         }
@@ -61,7 +61,7 @@ impl http_body::Body for WatchedBody {
 }
 
 pub(crate) struct BalancerHttpAction {
-    pub(crate) client: UpstreamClient,
+    pub(crate) pools: Pools,
     pub(crate) balancer: std::sync::Arc<Balancer>,
     pub(crate) timeout: std::time::Duration,
     pub(crate) preserve_host: bool,
@@ -80,7 +80,9 @@ impl Action for BalancerHttpAction {
             let upstream = self.balancer.endpoint(index);
             let attempt_body = if retryable { Body::empty() } else { body.take().unwrap_or_default() };
             let attempt_parts = clone_parts(&parts);
-            match forward(&self.client, upstream, attempt_parts, attempt_body, self.timeout, self.preserve_host).await {
+            match forward(self.pools.client(), upstream, attempt_parts, attempt_body, self.timeout, self.preserve_host)
+                .await
+            {
                 Ok(response) => {
                     // An endpoint that breaks off its answer is skipped like one that refuses.
                     let balancer = self.balancer.clone();

@@ -1,5 +1,10 @@
-//! The pooled HTTP client that talks to upstreams.
+//! The pooled HTTP clients that talk to upstreams: one per thread, shared by every action.
+//!
+//! Each of seam's workers is one thread with its own runtime; a worker's upstream
+//! connections are made, pooled and driven on that thread, so a request and its upstream
+//! connection never cross threads.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use hyper_rustls::HttpsConnector;
@@ -7,28 +12,54 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use seam_core::Body;
+use thread_local::ThreadLocal;
 
 /// Keep-alive connections to upstreams, HTTP/1.1 or HTTP/2 (by ALPN over TLS).
 pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
 
-/// A client with a connection pool, TLS to `https://` upstreams from the system's CAs.
-pub fn build() -> Result<UpstreamClient, String> {
+/// The connector (DNS, TCP, TLS) every pool shares, and the pools, one per thread.
+type Shared = (HttpsConnector<HttpConnector>, ThreadLocal<UpstreamClient>);
+
+/// The connection pools of this process, one per thread.
+#[derive(Clone, Copy)]
+pub struct Pools(&'static Shared);
+
+static POOLS: OnceLock<Result<Shared, String>> = OnceLock::new();
+
+impl Pools {
+    /// The pools, with TLS to `https://` upstreams from the system's CAs (loaded once).
+    pub fn get() -> Result<Pools, String> {
+        match POOLS.get_or_init(|| connector().map(|c| (c, ThreadLocal::new()))) {
+            Ok(pools) => Ok(Pools(pools)),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// The calling thread's client.
+    pub fn client(self) -> &'static UpstreamClient {
+        let (connector, clients) = self.0;
+        clients.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(1024)
+                .pool_timer(TokioTimer::new())
+                .timer(TokioTimer::new())
+                .build(connector.clone())
+        })
+    }
+}
+
+fn connector() -> Result<HttpsConnector<HttpConnector>, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_keepalive(Some(Duration::from_secs(60)));
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
         .map_err(|e| format!("cannot load the system's CA certificates: {e}"))?
         .https_or_http()
         .enable_http1()
         .enable_http2()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(1024)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(connector))
+        .wrap_connector(http))
 }

@@ -4,7 +4,7 @@ use seam_core::{Action, BuildContext, BuildError, Component, GoDuration, Problem
 
 use crate::action::{BalancerHttpAction, HttpAction};
 use crate::balancer::Balancer;
-use crate::client;
+use crate::client::Pools;
 use crate::upstream::Upstream;
 
 fn default_timeout() -> GoDuration {
@@ -71,7 +71,7 @@ impl Component for HttpActionConfig {
         check_timeout(self.timeout, &mut problems);
         let upstream = problems.finish(upstream)?;
         Ok(Arc::new(HttpAction {
-            client: client::build().map_err(BuildError::new)?,
+            pools: Pools::get().map_err(BuildError::new)?,
             upstream,
             timeout: self.timeout.get(),
             preserve_host: self.preserve_host,
@@ -100,7 +100,7 @@ impl Component for BalancerHttpActionConfig {
         check_timeout(self.timeout, &mut problems);
         let endpoints = problems.finish(endpoints.into_iter().collect::<Option<Vec<_>>>())?;
         Ok(Arc::new(BalancerHttpAction {
-            client: client::build().map_err(BuildError::new)?,
+            pools: Pools::get().map_err(BuildError::new)?,
             balancer: Arc::new(Balancer::new(endpoints, self.backoff.get())),
             timeout: self.timeout.get(),
             preserve_host: self.preserve_host,
