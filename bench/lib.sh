@@ -92,8 +92,10 @@ make_10k_file() {
 
 # Refuses to go on while a compiler runs: it would take cores from the measured processes.
 no_compiler_running() {
-    if pgrep -x 'rustc|cc1|cc1plus|cargo|clang|ld|gcc' >/dev/null; then
-        echo "a compiler is running (pgrep: $(pgrep -l -x 'rustc|cc1|cc1plus|cargo|clang|ld|gcc' | tr '\n' ' ')): not benchmarking now" >&2
-        exit 1
-    fi
+    for name in rustc cargo cc1 cc1plus clang gcc ld; do
+        if pgrep -x "$name" >/dev/null; then
+            echo "a compiler is running ($name, pid $(pgrep -x "$name" | tr '\n' ' ')): not benchmarking now" >&2
+            exit 1
+        fi
+    done
 }

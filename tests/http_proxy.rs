@@ -138,3 +138,102 @@ routes:
     assert_eq!(get(&gw.url("/all-dead")).await.0, StatusCode::BAD_GATEWAY);
     assert_eq!(get(&gw.url("/all-dead")).await.0, StatusCode::BAD_GATEWAY, "still 502 while backing off");
 }
+
+/// An HTTP/1.1 upstream that counts the connections it accepts; `/bye` answers with
+/// `Connection: close`, `/big` streams 1 MiB slowly.
+async fn counting_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                    let response = match req.uri().path() {
+                        "/bye" => {
+                            http::Response::builder().header("connection", "close").body(seam_core::Body::from("bye"))
+                        }
+                        "/big" => {
+                            let chunks = futures_util::stream::unfold(0, |i| async move {
+                                if i == 256 {
+                                    return None;
+                                }
+                                tokio::time::sleep(Duration::from_millis(2)).await;
+                                Some((
+                                    Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from(vec![b'x'; 4096]))),
+                                    i + 1,
+                                ))
+                            });
+                            http::Response::builder()
+                                .body(seam_core::Body::new(http_body_util::StreamBody::new(chunks)))
+                        }
+                        path => http::Response::builder().body(seam_core::Body::from(path.to_owned())),
+                    };
+                    Ok::<_, std::convert::Infallible>(response.unwrap())
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn upstream_connections_are_reused_and_one_the_upstream_closed_is_replaced() {
+    use std::sync::atomic::Ordering;
+    let (addr, accepted) = counting_upstream().await;
+    let gateway = Gateway::start(&forward_doc(
+        SERVER,
+        &format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{addr}\" }} }}"),
+        "  R: { gatewayPath: /*, action: Fw }",
+    ))
+    .await;
+    for i in 0..20 {
+        let (status, _, body) = get(&gateway.url(&format!("/n{i}"))).await;
+        assert_eq!((status, body), (StatusCode::OK, Bytes::from(format!("/n{i}"))));
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "sequential requests share one upstream connection");
+    assert_eq!(get(&gateway.url("/bye")).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _, body) = get(&gateway.url("/after")).await;
+    assert_eq!((status, body), (StatusCode::OK, Bytes::from("/after")), "a closed connection is not reused");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_response_abandoned_half_way_does_not_leave_its_connection_in_the_pool() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, _) = counting_upstream().await;
+    let gateway = Gateway::start(&forward_doc(
+        SERVER,
+        &format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{addr}\" }} }}"),
+        "  R: { gatewayPath: /*, action: Fw }",
+    ))
+    .await;
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+        stream.write_all(b"GET /big HTTP/1.1\r\nhost: gw\r\n\r\n").await.unwrap();
+        let mut buf = vec![0u8; 16384];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        drop(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..10 {
+        let (status, _, body) = get(&gateway.url(&format!("/ok{i}"))).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::OK, Bytes::from(format!("/ok{i}"))),
+            "a clean answer, not the rest of /big"
+        );
+    }
+    let (status, _, body) = get(&gateway.url("/big")).await;
+    assert_eq!((status, body.len()), (StatusCode::OK, 256 * 4096), "a whole body is forwarded");
+}

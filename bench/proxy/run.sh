@@ -16,7 +16,7 @@ source bench/lib.sh
 needs wrk nginx haproxy h2load
 cargo build --release --quiet -p seam
 no_compiler_running
-ulimit -n 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 secs=${duration%s}
 up=$(port)
 start_upstream "$up"
@@ -49,7 +49,7 @@ CONF
     cat >"$work/haproxy-$w.cfg" <<CONF
 global
   nbthread $w
-  maxconn 20000
+  maxconn 8000
 defaults
   mode http
   timeout connect 5s

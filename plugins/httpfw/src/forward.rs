@@ -9,6 +9,7 @@ use seam_core::{Body, Response, json_error};
 
 use crate::client::UpstreamClient;
 use crate::headers::{remove_hop_by_hop, set_forwarded};
+use crate::pool::{self, SendError};
 use crate::upstream::Upstream;
 
 /// Why forwarding failed.
@@ -60,6 +61,21 @@ pub async fn forward(
     parts.version = Version::HTTP_11;
     let mut request = http::Request::from_parts(parts, body);
     set_forwarded(&mut request, client_host, upstream.authority().as_str(), preserve_host);
+    if upstream.is_plain_http() {
+        // The lean path: a connection of this thread, origin-form request target.
+        if let Some(pq) = request.uri().path_and_query().cloned() {
+            *request.uri_mut() = http::Uri::from(pq);
+        }
+        let sent = tokio::time::timeout(timeout, pool::send(upstream.authority(), request)).await;
+        let (mut parts, body) = match sent {
+            Err(_) => return Err(ForwardError::Timeout(timeout)),
+            Ok(Err(SendError::Connect(e))) => return Err(ForwardError::Connect(e)),
+            Ok(Err(SendError::Other(e))) => return Err(ForwardError::Other(e)),
+            Ok(Ok(response)) => response.into_parts(),
+        };
+        remove_hop_by_hop(&mut parts.headers);
+        return Ok(Response::from_parts(parts, body));
+    }
     let sent = tokio::time::timeout(timeout, client.request(request)).await;
     let response = match sent {
         Err(_) => return Err(ForwardError::Timeout(timeout)),

@@ -13,6 +13,7 @@ mod client;
 mod config;
 mod forward;
 mod headers;
+mod pool;
 mod upstream;
 
 pub use config::{BalancerHttpActionConfig, HttpActionConfig};

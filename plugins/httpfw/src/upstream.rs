@@ -28,6 +28,12 @@ impl Upstream {
         Ok(Upstream { text: text.to_owned(), scheme, authority, path, query: uri.query().map(str::to_owned) })
     }
 
+    /// `http://`: served by the lean per-thread HTTP/1.1 pool (`https://` goes through the
+    /// TLS client, which may speak HTTP/2 when the upstream offers it).
+    pub fn is_plain_http(&self) -> bool {
+        self.scheme == Scheme::HTTP
+    }
+
     /// `host[:port]`, the `Host` an upstream expects.
     pub fn authority(&self) -> &Authority {
         &self.authority
