@@ -47,6 +47,36 @@ pub struct ValkeyStorageConfig {
     #[serde(default = "default_command_timeout")]
     #[schemars(default = "default_command_timeout")]
     pub command_timeout: GoDuration,
+    /// Answer hot reads from this process, kept exact by Valkey's server-assisted invalidation
+    /// (RESP3 `CLIENT TRACKING ... BCAST PREFIX`): a write or delete by any gateway evicts the
+    /// value here within milliseconds. Off when left out. Standalone servers only. Every
+    /// write under the prefix is pushed to every gateway, so give sessions a storage (prefix)
+    /// of their own rather than sharing one with the limiter.
+    #[serde(default)]
+    pub client_cache: Option<ClientCacheConfig>,
+}
+
+/// Local copies of hot values (`clientCache`).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientCacheConfig {
+    /// Most values kept in this process (least recently used ones go first).
+    #[serde(default = "default_client_cache_entries")]
+    #[schemars(default = "default_client_cache_entries")]
+    pub max_entries: u64,
+    /// Longest time a value is kept without being read from Valkey again (also bounded by
+    /// the key's own TTL). Invalidation does not wait for it.
+    #[serde(default = "default_client_cache_ttl")]
+    #[schemars(default = "default_client_cache_ttl")]
+    pub ttl: GoDuration,
+}
+
+fn default_client_cache_entries() -> u64 {
+    10_000
+}
+
+fn default_client_cache_ttl() -> GoDuration {
+    GoDuration::from_secs(60)
 }
 
 /// TLS settings of a Valkey connection (rustls).
@@ -98,6 +128,19 @@ impl ValkeyStorageConfig {
                 problems.ensure(valid, || Problem::field("nodes", format!("cluster node `{node}` is not `host:port`")));
             }
             problems.ensure(self.database == 0, || Problem::field("database", "a Valkey Cluster has only database 0"));
+        }
+        if let Some(cache) = &self.client_cache {
+            problems.ensure(self.nodes.is_empty(), || {
+                Problem::field(
+                    "clientCache",
+                    "clientCache works with a standalone server (`host`/`port`), not with `nodes`",
+                )
+            });
+            problems.ensure(cache.max_entries > 0, || {
+                Problem::field("clientCache.maxEntries", "maxEntries must be at least 1")
+            });
+            problems
+                .ensure(!cache.ttl.get().is_zero(), || Problem::field("clientCache.ttl", "ttl must be more than 0"));
         }
         problems.ensure(!self.command_timeout.get().is_zero(), || {
             Problem::field("commandTimeout", "commandTimeout must be more than 0")

@@ -5,7 +5,10 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::{ClientTlsConfig, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisError, TlsCertificates};
+use redis::{
+    ClientTlsConfig, ConnectionAddr, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo, RedisError,
+    TlsCertificates,
+};
 
 use crate::config::ValkeyStorageConfig;
 
@@ -52,36 +55,52 @@ fn tls_certificates(config: &ValkeyStorageConfig) -> Result<Option<TlsCertificat
     Ok(Some(TlsCertificates { client_tls, root_cert }))
 }
 
+/// A client of the standalone server of `config` speaking `protocol`.
+pub fn standalone_client(config: &ValkeyStorageConfig, protocol: ProtocolVersion) -> Result<redis::Client, String> {
+    let certs = tls_certificates(config)?;
+    let (host, port) = (config.host.clone(), config.port);
+    let addr = match certs {
+        Some(_) => ConnectionAddr::TcpTls { host, port, insecure: config.tls.insecure_skip_verify, tls_params: None },
+        None => ConnectionAddr::Tcp(host, port),
+    };
+    let info = addr
+        .into_connection_info()
+        .map_err(|e| e.to_string())?
+        .set_redis_settings(redis_settings(config).set_protocol(protocol));
+    match &certs {
+        Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
+        None => redis::Client::open(info),
+    }
+    .map_err(|e| format!("invalid Valkey settings: {e}"))
+}
+
+fn redis_settings(config: &ValkeyStorageConfig) -> RedisConnectionInfo {
+    let mut redis_info = RedisConnectionInfo::default().set_db(i64::from(config.database));
+    if let Some(user) = &config.username {
+        redis_info = redis_info.set_username(user);
+    }
+    if let Some(password) = &config.password {
+        redis_info = redis_info.set_password(password.expose());
+    }
+    redis_info
+}
+
 impl Target {
     /// The client for `config` (already validated).
     pub fn from_config(config: &ValkeyStorageConfig) -> Result<(Target, Timeouts), String> {
         let timeouts = Timeouts { connect: config.connect_timeout.get(), command: config.command_timeout.get() };
+        if config.nodes.is_empty() {
+            let client = standalone_client(config, ProtocolVersion::RESP2)?;
+            let address = format!("{}:{}", config.host, config.port);
+            return Ok((Target::Standalone { client: Box::new(client), address }, timeouts));
+        }
         let certs = tls_certificates(config)?;
         let insecure = config.tls.insecure_skip_verify;
-        let mut redis_info = RedisConnectionInfo::default().set_db(i64::from(config.database));
-        if let Some(user) = &config.username {
-            redis_info = redis_info.set_username(user);
-        }
-        if let Some(password) = &config.password {
-            redis_info = redis_info.set_password(password.expose());
-        }
+        let redis_info = redis_settings(config);
         let addr = |host: &str, port: u16| match certs {
             Some(_) => ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure, tls_params: None },
             None => ConnectionAddr::Tcp(host.to_owned(), port),
         };
-        if config.nodes.is_empty() {
-            let info = addr(&config.host, config.port)
-                .into_connection_info()
-                .map_err(|e| e.to_string())?
-                .set_redis_settings(redis_info);
-            let client = match &certs {
-                Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
-                None => redis::Client::open(info),
-            }
-            .map_err(|e| format!("invalid Valkey settings: {e}"))?;
-            let address = format!("{}:{}", config.host, config.port);
-            return Ok((Target::Standalone { client: Box::new(client), address }, timeouts));
-        }
         let mut seeds = Vec::new();
         for node in &config.nodes {
             let (host, port) =

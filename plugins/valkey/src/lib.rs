@@ -2,10 +2,11 @@
 //! gateway instances share — sessions, rate limits and caches in one Valkey (or Redis, or a
 //! Valkey Cluster), so the gateway itself stays stateless.
 
+mod client_cache;
 mod config;
 mod connect;
 mod keys;
 mod storage;
 
-pub use config::{TlsConfig, ValkeyStorageConfig};
+pub use config::{ClientCacheConfig, TlsConfig, ValkeyStorageConfig};
 pub use storage::ValkeyStorage;

@@ -10,7 +10,8 @@ use redis::{Cmd, FromRedisValue, RedisError, Value};
 use seam_core::storage::effective_ttl;
 use seam_core::{Capabilities, Storage, StorageError, async_trait};
 
-use crate::connect::{Backend, Target, Timeouts, describe_error};
+use crate::client_cache::ClientCache;
+use crate::connect::{Backend, Target, Timeouts, describe_error, standalone_client};
 use crate::keys::escape_glob;
 
 /// Keys fetched per SCAN step and removed per UNLINK.
@@ -26,6 +27,8 @@ pub struct ValkeyStorage {
     connecting: tokio::sync::Mutex<()>,
     closed: AtomicBool,
     incr_script: redis::Script,
+    /// `clientCache`, with the RESP3 client of its invalidation connection.
+    client_cache: Option<(Arc<ClientCache>, redis::Client)>,
 }
 
 /// `incr` with a TTL: EXISTS, INCRBY, and PEXPIRE only for a key this call created.
@@ -48,12 +51,36 @@ impl ValkeyStorage {
             connecting: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
             incr_script: redis::Script::new(INCR_SCRIPT),
+            client_cache: None,
         }
     }
 
     /// A storage for `config` (validated), called `name` in messages; connects on first use.
     pub fn from_config(name: &str, config: &crate::ValkeyStorageConfig) -> Result<Self, String> {
-        Ok(ValkeyStorage::new(name, config.prefix.clone(), Target::from_config(config)?))
+        let mut storage = ValkeyStorage::new(name, config.prefix.clone(), Target::from_config(config)?);
+        if let Some(cache) = &config.client_cache {
+            let client = standalone_client(config, redis::ProtocolVersion::RESP3)?;
+            storage.client_cache = Some((Arc::new(ClientCache::new(cache.max_entries, cache.ttl.get())), client));
+        }
+        Ok(storage)
+    }
+
+    /// The client cache, its invalidation connection started (on first use).
+    fn client_cache(&self) -> Option<&ClientCache> {
+        let (cache, client) = self.client_cache.as_ref()?;
+        cache.start(client.clone(), self.prefix.clone(), (self.timeouts.connect, self.timeouts.command));
+        Some(cache)
+    }
+
+    /// Whether `clientCache` answers reads locally right now (its invalidation connection is up).
+    pub fn client_cache_live(&self) -> bool {
+        self.client_cache.as_ref().is_some_and(|(cache, _)| cache.is_live())
+    }
+
+    fn forget(&self, full_key: &str) {
+        if let Some((cache, _)) = &self.client_cache {
+            cache.forget(full_key);
+        }
     }
 
     fn key(&self, key: &str) -> String {
@@ -210,8 +237,29 @@ fn millis(ttl: Duration) -> u64 {
 #[async_trait]
 impl Storage for ValkeyStorage {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
-        let value: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.key(key)).to_owned()).await?;
-        Ok(value.map(Bytes::from))
+        let full = self.key(key);
+        let Some(cache) = self.client_cache() else {
+            let value: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(full).to_owned()).await?;
+            return Ok(value.map(Bytes::from));
+        };
+        if let Some(value) = cache.lookup(&full) {
+            return Ok(value);
+        }
+        let ticket = cache.ticket();
+        // The value and how long it lives, in one round trip.
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(&full).cmd("PTTL").arg(&full);
+        let (value, pttl): (Option<Vec<u8>>, i64) = self
+            .with(|backend| async move {
+                match backend {
+                    Backend::Standalone(mut c) => pipe.query_async(&mut c).await,
+                    Backend::Cluster(mut c) => pipe.query_async(&mut c).await,
+                }
+            })
+            .await?;
+        let value = value.map(Bytes::from);
+        cache.store(ticket, full, value.clone(), pttl);
+        Ok(value)
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -228,16 +276,24 @@ impl Storage for ValkeyStorage {
         if let Some(ttl) = effective_ttl(ttl) {
             cmd.arg("PX").arg(millis(ttl));
         }
-        self.query::<()>(cmd).await
+        let full = self.key(key);
+        self.forget(&full);
+        let result = self.query::<()>(cmd).await;
+        self.forget(&full);
+        result
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StorageError> {
-        let removed: i64 = self.query(redis::cmd("UNLINK").arg(self.key(key)).to_owned()).await?;
-        Ok(removed > 0)
+        let full = self.key(key);
+        self.forget(&full);
+        let removed: Result<i64, _> = self.query(redis::cmd("UNLINK").arg(&full).to_owned()).await;
+        self.forget(&full);
+        Ok(removed? > 0)
     }
 
     async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
         let key = self.key(key);
+        self.forget(&key);
         let Some(ttl) = effective_ttl(ttl) else {
             return self.query(redis::cmd("INCRBY").arg(&key).arg(delta).to_owned()).await;
         };
@@ -270,6 +326,9 @@ impl Storage for ValkeyStorage {
     }
 
     async fn reset(&self) -> Result<(), StorageError> {
+        if let Some((cache, _)) = &self.client_cache {
+            cache.forget_all();
+        }
         let pattern = format!("{}*", escape_glob(&self.prefix));
         self.for_each_batch(&pattern, |batch| async move {
             let mut cmd = redis::cmd("UNLINK");
@@ -291,6 +350,9 @@ impl Storage for ValkeyStorage {
     async fn close(&self) -> Result<(), StorageError> {
         self.closed.store(true, Ordering::Release);
         self.backend.store(None);
+        if let Some((cache, _)) = &self.client_cache {
+            cache.stop();
+        }
         Ok(())
     }
 }

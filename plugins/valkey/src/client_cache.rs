@@ -1,0 +1,225 @@
+//! `clientCache`: hot values answered from this process, never stale beyond the push of an
+//! invalidation.
+//!
+//! A dedicated RESP3 connection asks the server for `CLIENT TRACKING ON BCAST PREFIX
+//! <prefix>`: from then on Valkey pushes the name of every key under the prefix that any
+//! client writes, deletes or lets expire, and the entry is evicted here. While that
+//! connection is not established nothing is cached and every entry is dropped, so a lost
+//! invalidation can never leave a stale value behind. A read that raced with an invalidation
+//! (the value was fetched before the push arrived) is not stored: every read takes a ticket,
+//! the generation of invalidations it started under, and is stored only if none came since.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
+
+/// How often the tracking connection is checked with a PING.
+const HEALTH_EVERY: Duration = Duration::from_secs(1);
+
+/// The local entries and whether they can be trusted.
+pub struct ClientCache {
+    entries: moka::sync::Cache<String, Cached>,
+    generation: AtomicU64,
+    live: AtomicBool,
+    ttl: Duration,
+    started: AtomicBool,
+    tracker: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    value: Option<Bytes>,
+    until: Instant,
+}
+
+/// The state a read started under; see [`ClientCache::store`].
+#[derive(Clone, Copy)]
+pub struct Ticket(u64);
+
+impl ClientCache {
+    /// Up to `max_entries` values, each kept at most `ttl` (and never past its key's TTL).
+    pub fn new(max_entries: u64, ttl: Duration) -> ClientCache {
+        ClientCache {
+            entries: moka::sync::Cache::builder().max_capacity(max_entries).time_to_live(ttl).build(),
+            generation: AtomicU64::new(0),
+            live: AtomicBool::new(false),
+            ttl,
+            started: AtomicBool::new(false),
+            tracker: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The cached value of `key` (`Some(None)`: known to be absent), if it can be trusted.
+    pub fn lookup(&self, key: &str) -> Option<Option<Bytes>> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        let cached = self.entries.get(key)?;
+        (cached.until > Instant::now()).then_some(cached.value)
+    }
+
+    /// Taken before reading from the server.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.generation.load(Ordering::Acquire))
+    }
+
+    /// Keeps what a read returned, unless an invalidation arrived since its `ticket` or the
+    /// tracking connection is down. `pttl` is the key's remaining time to live in ms as
+    /// PTTL answers it (negative: none, or no key).
+    pub fn store(&self, ticket: Ticket, key: String, value: Option<Bytes>, pttl: i64) {
+        let mut keep = self.ttl;
+        if let Ok(ms) = u64::try_from(pttl) {
+            keep = keep.min(Duration::from_millis(ms));
+        }
+        if keep.is_zero() || !self.live.load(Ordering::Acquire) {
+            return;
+        }
+        let until = Instant::now() + keep;
+        if self.generation.load(Ordering::Acquire) == ticket.0 {
+            self.entries.insert(key.clone(), Cached { value, until });
+            // An invalidation that landed while inserting wins.
+            if self.generation.load(Ordering::Acquire) != ticket.0 {
+                self.entries.invalidate(&key);
+            }
+        }
+    }
+
+    /// Drops `key` (this process wrote it).
+    pub fn forget(&self, key: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate(key);
+    }
+
+    /// Drops everything (a reset, a lost tracking connection).
+    pub fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate_all();
+    }
+
+    fn invalidated(&self, data: &[Value]) {
+        match data.first() {
+            Some(Value::Array(keys)) => {
+                self.generation.fetch_add(1, Ordering::AcqRel);
+                for key in keys {
+                    if let Value::BulkString(bytes) = key {
+                        self.entries.invalidate(String::from_utf8_lossy(bytes).as_ref());
+                    }
+                }
+            }
+            // After FLUSHDB / FLUSHALL the server sends null instead of the keys.
+            _ => self.forget_all(),
+        }
+    }
+
+    fn set_live(&self, live: bool) {
+        self.live.store(live, Ordering::Release);
+        self.forget_all();
+    }
+
+    /// Whether values are being answered from the process now.
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+
+    /// Starts the tracking connection (once) on the current runtime.
+    pub fn start(self: &Arc<Self>, client: redis::Client, prefix: String, timeouts: (Duration, Duration)) {
+        if self.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let task = tokio::spawn(track(Arc::downgrade(self), client, prefix, timeouts));
+        *self.tracker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task.abort_handle());
+    }
+
+    /// Stops the tracking connection; nothing is answered locally afterwards.
+    pub fn stop(&self) {
+        if let Some(task) = self.tracker.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            task.abort();
+        }
+        self.set_live(false);
+    }
+}
+
+impl Drop for ClientCache {
+    fn drop(&mut self) {
+        if let Some(task) = self.tracker.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            task.abort();
+        }
+    }
+}
+
+/// Keeps a tracking connection open for as long as the cache lives, reconnecting after a
+/// loss; the cache is live only while the connection is.
+async fn track(
+    cache: Weak<ClientCache>,
+    client: redis::Client,
+    prefix: String,
+    (connect, command): (Duration, Duration),
+) {
+    let mut backoff = Duration::from_millis(100);
+    let mut last_warning: Option<Instant> = None;
+    loop {
+        let (pushes, mut received) = tokio::sync::mpsc::unbounded_channel::<PushInfo>();
+        let config = AsyncConnectionConfig::new()
+            .set_push_sender(pushes)
+            .set_connection_timeout(Some(connect))
+            .set_response_timeout(Some(command));
+        let outcome = async {
+            let mut connection = client.get_multiplexed_async_connection_with_config(&config).await?;
+            let mut tracking = redis::cmd("CLIENT");
+            tracking.arg("TRACKING").arg("ON").arg("BCAST");
+            if !prefix.is_empty() {
+                tracking.arg("PREFIX").arg(&prefix);
+            }
+            tracking.query_async::<()>(&mut connection).await?;
+            Ok::<_, redis::RedisError>(connection)
+        }
+        .await;
+        match outcome {
+            Ok(mut connection) => {
+                let Some(live) = cache.upgrade() else { return };
+                live.set_live(true);
+                drop(live);
+                backoff = Duration::from_millis(100);
+                let mut health = tokio::time::interval(HEALTH_EVERY);
+                loop {
+                    tokio::select! {
+                        push = received.recv() => match push {
+                            Some(PushInfo { kind: PushKind::Invalidate, data }) => {
+                                let Some(cache) = cache.upgrade() else { return };
+                                cache.invalidated(&data);
+                            }
+                            Some(PushInfo { kind: PushKind::Disconnection, .. }) | None => break,
+                            Some(_) => {}
+                        },
+                        _ = health.tick() => {
+                            let ping = redis::cmd("PING");
+                            let ping = ping.query_async::<()>(&mut connection);
+                            if !matches!(tokio::time::timeout(command, ping).await, Ok(Ok(()))) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let Some(cache) = cache.upgrade() else { return };
+                cache.set_live(false);
+                tracing::warn!(
+                    "clientCache: the invalidation connection was lost; answering from Valkey until it is back"
+                );
+            }
+            Err(e) => {
+                if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(30)) {
+                    tracing::warn!("clientCache: cannot open the invalidation connection ({e}); not caching");
+                    last_warning = Some(Instant::now());
+                }
+            }
+        }
+        if cache.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,137 @@
+//! `clientCache`: reads answered from the process, evicted by Valkey's invalidation pushes,
+//! never trusted while the invalidation connection is down. On real valkey-servers.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use seam_core::Storage;
+use seam_plugin_valkey::ValkeyStorage;
+use seam_testkit::{Server, unique_prefix};
+use serde_json::json;
+
+/// The bound within which another instance's write is seen, stated in README (loopback).
+const BOUND: Duration = Duration::from_millis(50);
+
+fn cached(port: u16, prefix: &str) -> ValkeyStorage {
+    let config = support::config(json!({
+        "host": "127.0.0.1", "port": port, "prefix": prefix,
+        "clientCache": { "maxEntries": 1000, "ttl": "5m" },
+    }));
+    ValkeyStorage::from_config("Cached", &config).expect("storage")
+}
+
+/// Reads once (which starts the invalidation connection) and waits until it is up.
+async fn until_live(storage: &ValkeyStorage) {
+    let _ = storage.get("warm-up").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !storage.client_cache_live() {
+        assert!(Instant::now() < deadline, "the invalidation connection did not come up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn get_calls(server: &Server) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(&mut server.client()).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_get:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_with_the_client_cache_on() {
+    let server = Server::shared();
+    let base = unique_prefix("cc-conformance");
+    seam_core::testing::conformance(|namespace| {
+        let prefix = format!("{base}{namespace}:");
+        async move { cached(server.port(), &prefix) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reads_are_answered_locally() {
+    let server = Server::start();
+    let storage = cached(server.port(), &unique_prefix("cc-hot"));
+    until_live(&storage).await;
+    storage.set("k", Bytes::from_static(b"v"), None).await.unwrap();
+    assert_eq!(storage.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    let before = get_calls(&server);
+    for _ in 0..100 {
+        assert_eq!(storage.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+    assert_eq!(get_calls(&server), before, "100 reads of a hot key, no GET reached the server");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_and_deletes_by_another_instance_are_seen_within_the_bound_200_times() {
+    let server = Server::shared();
+    let prefix = unique_prefix("cc-two");
+    let (a, b) = (cached(server.port(), &prefix), cached(server.port(), &prefix));
+    until_live(&a).await;
+    until_live(&b).await;
+    let mut slowest = Duration::ZERO;
+    for i in 0..200 {
+        let key = format!("session-{}", i % 7);
+        let value = Bytes::from(format!("login {i}"));
+        a.set(&key, value.clone(), Some(Duration::from_secs(60))).await.unwrap();
+        let started = Instant::now();
+        while b.get(&key).await.unwrap().as_ref() != Some(&value) {
+            assert!(started.elapsed() < Duration::from_secs(2), "B never saw login {i}");
+            tokio::task::yield_now().await;
+        }
+        slowest = slowest.max(started.elapsed());
+        // B now holds the session locally; A logs out.
+        assert_eq!(b.get(&key).await.unwrap(), Some(value));
+        a.delete(&key).await.unwrap();
+        let started = Instant::now();
+        while b.get(&key).await.unwrap().is_some() {
+            assert!(started.elapsed() < Duration::from_secs(2), "B kept the destroyed session {i}");
+            tokio::task::yield_now().await;
+        }
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(BOUND).await;
+        assert_eq!(b.get(&key).await.unwrap(), None, "after the bound, never the destroyed session ({i})");
+    }
+    assert!(slowest < BOUND, "another instance's write was seen after {slowest:?}");
+    eprintln!("slowest invalidation seen by the other instance: {slowest:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_invalidation_connection_drops_every_entry_and_comes_back() {
+    let mut server = Server::start();
+    let storage = cached(server.port(), &unique_prefix("cc-lost"));
+    until_live(&storage).await;
+    storage.set("k", Bytes::from_static(b"v"), None).await.unwrap();
+    assert!(storage.get("k").await.unwrap().is_some());
+    server.kill();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while storage.client_cache_live() {
+        assert!(Instant::now() < deadline, "the cache is still trusted with the server gone");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(storage.get("k").await.is_err(), "no answer from the process while Valkey is away");
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let _ = storage.get("k").await;
+        if storage.client_cache_live() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the invalidation connection did not come back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The server restarted empty: the old value is gone, not served from the process.
+    assert_eq!(storage.get("k").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_client_cache_is_refused_on_a_cluster() {
+    let yaml = "storages:\n  S:\n    use: plugins.valkey.storages.ValkeyStorage\n    config:\n      nodes: [\"127.0.0.1:7000\"]\n      clientCache: { maxEntries: 10 }\n";
+    let error =
+        support::resolve_storage(yaml, "S").await.map(|_| ()).map_err(|e| support::first_error(&e)).unwrap_err();
+    assert!(error.contains("clientCache works with a standalone server"), "{error}");
+}
