@@ -30,7 +30,13 @@ storages:
   ValkeySessionStorage:
     use: plugins.valkey.storages.ValkeyStorage
     config: { prefix: "session_", host: 127.0.0.1, port: $vk }
+  CachedSessionStorage:
+    use: plugins.valkey.storages.ValkeyStorage
+    config: { prefix: "session_", host: 127.0.0.1, port: $vk, clientCache: { maxEntries: 10000, ttl: 60s } }
 middlewares:
+  CachedSession:
+    use: plugins.sessions.middlewares.SessionMiddleware
+    config: { storage: CachedSessionStorage, disableSessionForward: true }
   SessionMiddleware:
     use: plugins.sessions.middlewares.SessionMiddleware
     config: { storage: ValkeySessionStorage, disableSessionForward: true }
@@ -46,6 +52,7 @@ actions:
 routes:
   Plain: { gatewayPath: /plain/*, action: Up }
   Session: { gatewayPath: /session/*, middlewares: [SessionMiddleware, UserHeaders], action: Up }
+  Cached: { gatewayPath: /cached/*, middlewares: [CachedSession, UserHeaders], action: Up }
   SealedLogin: { gatewayPath: /sealed-login, middlewares: [Sealed], action: LogIn }
   Encrypted: { gatewayPath: /encrypted/*, middlewares: [Sealed, UserHeaders], action: Up }
 CONF
@@ -58,6 +65,7 @@ for round in $(seq "$rounds"); do
     wrk -t2 -c64 -d"$duration" --latency "http://127.0.0.1:$gw/plain/" >"$work/plain-$round.wrk"
     wrk -t2 -c64 -d"$duration" --latency -H "Cookie: session_id=$id" "http://127.0.0.1:$gw/session/" >"$work/session-$round.wrk"
     wrk -t2 -c64 -d"$duration" --latency -H "Cookie: sealed_id=$sealed" "http://127.0.0.1:$gw/encrypted/" >"$work/encrypted-$round.wrk"
+    wrk -t2 -c64 -d"$duration" --latency -H "Cookie: session_id=$id" "http://127.0.0.1:$gw/cached/" >"$work/cached-$round.wrk"
 done
 # The sessions must still be there (read-only requests write nothing).
 [ "$(redis-cli -p "$vk" EXISTS "session_$id")" = 1 ]
@@ -72,11 +80,12 @@ def median(name):
     runs = [parse(f"{work}/{name}-{r}.wrk") for r in range(1, rounds + 1)]
     runs.sort(key=lambda x: x[0])
     return runs[len(runs) // 2]
-plain, session, encrypted = median("plain"), median("session"), median("encrypted")
+plain, session, encrypted, cached = median("plain"), median("session"), median("encrypted"), median("cached")
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/session/run.sh {duration} {rounds}` (wrk -t2 -c64 -d{duration}, median of {rounds} interleaved rounds).\n")
 print("| route | req/s | p50 ms | p99 ms | non-2xx | vs without sessions | vs plaintext sessions |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 print(f"| without sessions | {plain[0]:,.0f} | {plain[1]:.2f} | {plain[2]:.2f} | {plain[3]} | 1.00× | |")
 print(f"| SessionMiddleware + MapSessionToHeader on Valkey | {session[0]:,.0f} | {session[1]:.2f} | {session[2]:.2f} | {session[3]} | {session[0] / plain[0]:.2f}× | 1.00× |")
 print(f"| the same, encrypted at rest (AES-256-GCM) | {encrypted[0]:,.0f} | {encrypted[1]:.2f} | {encrypted[2]:.2f} | {encrypted[3]} | {encrypted[0] / plain[0]:.2f}× | {encrypted[0] / session[0]:.2f}× |")
+print(f"| SessionMiddleware + MapSessionToHeader, storage with `clientCache` | {cached[0]:,.0f} | {cached[1]:.2f} | {cached[2]:.2f} | {cached[3]} | {cached[0] / plain[0]:.2f}× | {cached[0] / session[0]:.2f}× |")
 PY
