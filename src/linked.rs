@@ -21,10 +21,14 @@ macro_rules! link_plugins {
 }
 
 link_plugins! {
+    "basicauth" => seam_plugin_basicauth::BasicAuthMiddlewareConfig,
     "cache" => seam_plugin_cache::CacheMiddlewareConfig,
+    "cors" => seam_plugin_cors::CorsMiddlewareConfig,
+    "helmet" => seam_plugin_helmet::HelmetMiddlewareConfig,
     "httpfw" => seam_plugin_httpfw::HttpActionConfig,
     "limiter" => seam_plugin_limiter::LimiterMiddlewareConfig,
     "memory" => seam_plugin_memory::MemoryStorageConfig,
+    "requestid" => seam_plugin_requestid::RequestIdMiddlewareConfig,
     "respond" => seam_plugin_respond::RespondActionConfig,
     "sessions" => seam_plugin_sessions::SessionMiddlewareConfig,
     "valkey" => seam_plugin_valkey::ValkeyStorageConfig,

@@ -133,3 +133,35 @@ pub struct PerClient;
 /// stored by a shared cache, whatever the order of the middlewares.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionHeaders(pub Arc<[http::HeaderName]>);
+
+/// The request's id, put there by a request-id middleware (client-supplied when it was a
+/// sane token, else generated); the access log line carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub Arc<str>);
+
+/// Named values middlewares hand to later ones (Fiber's `Locals`): the request id under its
+/// `contextKey`, the basic-auth user under `contextUsernameKey`, and so on. A logger reads
+/// them with `${locals:KEY}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Locals(pub Vec<(Arc<str>, Arc<str>)>);
+
+impl Locals {
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| &**k == key).map(|(_, v)| &**v)
+    }
+
+    /// Sets `key` on the request's locals (created when missing).
+    pub fn set(extensions: &mut http::Extensions, key: Arc<str>, value: Arc<str>) {
+        let locals = extensions.get_or_insert_default::<Locals>();
+        locals.0.retain(|(k, _)| *k != key);
+        locals.0.push((key, value));
+    }
+}
+
+/// A CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) sent to a
+/// route that does not serve `OPTIONS`: the host runs the chain of the route serving the
+/// requested method so that its CORS middleware can answer; if none does, the chain ends
+/// with 405 instead of reaching the action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PreflightOnly;

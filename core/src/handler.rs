@@ -57,6 +57,9 @@ impl Next {
                 let next = Next { position: self.position + 1, ..self };
                 middleware.handle(req, next).await
             }
+            None if req.extensions().get::<crate::extensions::PreflightOnly>().is_some() => {
+                json_error(http::StatusCode::METHOD_NOT_ALLOWED, "the route does not serve OPTIONS")
+            }
             None => self.action.handle(req).await,
         }
     }

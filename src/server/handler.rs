@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use http::header::{ALLOW, CONTENT_LENGTH, HOST};
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CONTENT_LENGTH, HOST, ORIGIN};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
-use seam_core::extensions::{ClientAddr, ClientIp, MatchedRoute, RequestScheme};
+use seam_core::extensions::{ClientAddr, ClientIp, MatchedRoute, PreflightOnly, RequestId, RequestScheme};
 use seam_core::{Body, Request, Response, Storage, json_error, json_response};
 
 use super::body_limit::{LimitedBody, TOO_LARGE};
@@ -78,6 +78,7 @@ impl App {
             status = response.status().as_u16(),
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
             client = %peer.ip(),
+            request_id = response.extensions().get::<RequestId>().map_or("-", |r| &*r.0),
         );
         response
     }
@@ -141,11 +142,26 @@ impl App {
             Lookup::Found(route, params) => (route, params),
             Lookup::NotFound => return (json_error(StatusCode::NOT_FOUND, "no route for this path"), None),
             Lookup::MethodNotAllowed(allow) => {
-                let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, "the route does not serve this method");
-                if let Ok(allow) = HeaderValue::from_str(&allow) {
-                    response.headers_mut().insert(ALLOW, allow);
+                // A CORS preflight goes to the chain of the route serving the method it asks
+                // about, so that a CORS middleware there answers it.
+                let asked = (req.method() == Method::OPTIONS && req.headers().contains_key(ORIGIN))
+                    .then(|| req.headers().get(ACCESS_CONTROL_REQUEST_METHOD))
+                    .flatten()
+                    .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
+                match asked.map(|method| self.router.lookup(&method, &path)) {
+                    Some(Lookup::Found(route, params)) => {
+                        req.extensions_mut().insert(PreflightOnly);
+                        (route, params)
+                    }
+                    _ => {
+                        let mut response =
+                            json_error(StatusCode::METHOD_NOT_ALLOWED, "the route does not serve this method");
+                        if let Ok(allow) = HeaderValue::from_str(&allow) {
+                            response.headers_mut().insert(ALLOW, allow);
+                        }
+                        return (response, None);
+                    }
                 }
-                return (response, None);
             }
         };
         let (mut parts, body) = req.into_parts();

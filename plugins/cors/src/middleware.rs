@@ -1,0 +1,125 @@
+//! The runtime of `CORSMiddleware`.
+
+use http::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS,
+    ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
+};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use seam_core::{Body, Middleware, Next, Request, Response, async_trait};
+
+use crate::origin::Subdomains;
+
+/// Which origins may read answers.
+pub(crate) enum Origins {
+    /// `*`.
+    All,
+    /// Normalised origins, and subdomain patterns.
+    Listed { exact: Vec<String>, subdomains: Vec<Subdomains> },
+}
+
+pub(crate) struct CorsMiddleware {
+    pub(crate) origins: Origins,
+    pub(crate) allow_methods: Option<HeaderValue>,
+    pub(crate) allow_headers: Option<HeaderValue>,
+    pub(crate) allow_credentials: bool,
+    pub(crate) expose_headers: Option<HeaderValue>,
+    pub(crate) max_age: Option<HeaderValue>,
+}
+
+/// Adds `name` to `Vary`, once.
+fn vary(headers: &mut HeaderMap, name: &'static str) {
+    let present = headers
+        .get_all(VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(name) || v.trim() == "*");
+    if !present {
+        headers.append(VARY, HeaderValue::from_static(name));
+    }
+}
+
+impl CorsMiddleware {
+    /// The `Access-Control-Allow-Origin` for `origin` (as sent), if it is allowed.
+    fn allowed(&self, raw: &HeaderValue, lower: &str) -> Option<HeaderValue> {
+        match &self.origins {
+            Origins::All => Some(HeaderValue::from_static("*")),
+            Origins::Listed { exact, subdomains } => {
+                (exact.iter().any(|o| o == lower) || subdomains.iter().any(|s| s.matches(lower))).then(|| raw.clone())
+            }
+        }
+    }
+
+    /// The headers of every CORS answer (Fiber's `setCORSHeaders` of v2.52).
+    fn set_headers(&self, headers: &mut HeaderMap, allow_origin: Option<HeaderValue>, requested: Option<&HeaderValue>) {
+        if let Some(origin) = allow_origin {
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            if self.allow_credentials {
+                headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            }
+        }
+        match (&self.allow_headers, requested) {
+            (Some(allowed), _) => {
+                headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, allowed.clone());
+            }
+            (None, Some(requested)) => {
+                headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
+            }
+            (None, None) => {}
+        }
+        if let Some(max_age) = &self.max_age {
+            headers.insert(ACCESS_CONTROL_MAX_AGE, max_age.clone());
+        }
+        if let Some(expose) = &self.expose_headers {
+            headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
+        }
+    }
+}
+
+#[async_trait]
+impl Middleware for CorsMiddleware {
+    async fn handle(&self, req: Request, next: Next) -> Response {
+        let all = matches!(self.origins, Origins::All);
+        let origin = req.headers().get(ORIGIN).filter(|o| !o.is_empty()).cloned();
+        let preflight = req.method() == Method::OPTIONS;
+        let Some(origin) = origin else {
+            // Not a CORS request.
+            let mut response = next.run(req).await;
+            if !all {
+                vary(response.headers_mut(), "Origin");
+            }
+            return response;
+        };
+        if preflight && !req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD) {
+            // An OPTIONS request that is not a preflight.
+            let mut response = next.run(req).await;
+            vary(response.headers_mut(), "Origin");
+            return response;
+        }
+        let lower = String::from_utf8_lossy(origin.as_bytes()).to_ascii_lowercase();
+        let allow_origin = self.allowed(&origin, &lower);
+        let requested = req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+        if !preflight {
+            let mut response = next.run(req).await;
+            let headers = response.headers_mut();
+            if !all {
+                vary(headers, "Origin");
+            }
+            self.set_headers(headers, allow_origin, requested.as_ref());
+            return response;
+        }
+        // A preflight: answered here, the chain stops.
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let headers = response.headers_mut();
+        vary(headers, "Access-Control-Request-Method");
+        vary(headers, "Access-Control-Request-Headers");
+        vary(headers, "Origin");
+        self.set_headers(headers, allow_origin, requested.as_ref());
+        if let Some(methods) = &self.allow_methods {
+            headers.insert(ACCESS_CONTROL_ALLOW_METHODS, methods.clone());
+        }
+        response
+    }
+}

@@ -1,0 +1,38 @@
+//! The runtime of `HelmetMiddleware`.
+
+use http::header::STRICT_TRANSPORT_SECURITY;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use seam_core::extensions::RequestScheme;
+use seam_core::{Middleware, Next, Request, Response, async_trait};
+
+pub(crate) struct HelmetMiddleware {
+    /// Every header but HSTS, values checked at build.
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// `Strict-Transport-Security`, sent only over HTTPS.
+    pub(crate) hsts: Option<HeaderValue>,
+    pub(crate) override_upstream: bool,
+}
+
+impl HelmetMiddleware {
+    fn put(&self, headers: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) {
+        if self.override_upstream || !headers.contains_key(name) {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+#[async_trait]
+impl Middleware for HelmetMiddleware {
+    async fn handle(&self, req: Request, next: Next) -> Response {
+        let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
+        let mut response = next.run(req).await;
+        let headers = response.headers_mut();
+        for (name, value) in &self.headers {
+            self.put(headers, name, value);
+        }
+        if https && let Some(hsts) = &self.hsts {
+            self.put(headers, &STRICT_TRANSPORT_SECURITY, hsts);
+        }
+        response
+    }
+}

@@ -1,0 +1,43 @@
+//! The runtime of `RequestIdMiddleware`.
+
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue};
+use seam_core::extensions::{Locals, RequestId};
+use seam_core::{Middleware, Next, Request, Response, async_trait};
+
+/// Longest client-supplied id kept.
+const MAX_LEN: usize = 128;
+
+pub(crate) struct RequestIdMiddleware {
+    pub(crate) header: HeaderName,
+    pub(crate) context_key: Arc<str>,
+}
+
+/// A client-supplied id worth keeping: short, and nothing that could break a log line or a
+/// header (no spaces, quotes, control characters).
+pub fn is_sane(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_LEN
+        && id.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'+' | b'/' | b'='))
+}
+
+#[async_trait]
+impl Middleware for RequestIdMiddleware {
+    async fn handle(&self, mut req: Request, next: Next) -> Response {
+        let supplied = req.headers().get(&self.header).filter(|v| is_sane(v.as_bytes())).cloned();
+        let value = supplied.unwrap_or_else(|| {
+            let id = uuid::Uuid::new_v4().hyphenated().to_string();
+            HeaderValue::from_str(&id).expect("a UUID is a valid header value")
+        });
+        // `is_sane` admits only visible ASCII, so the value is text.
+        let id: Arc<str> = value.to_str().unwrap_or_default().into();
+        req.headers_mut().insert(self.header.clone(), value.clone());
+        req.extensions_mut().insert(RequestId(id.clone()));
+        Locals::set(req.extensions_mut(), self.context_key.clone(), id.clone());
+        let mut response = next.run(req).await;
+        response.headers_mut().insert(self.header.clone(), value);
+        response.extensions_mut().insert(RequestId(id));
+        response
+    }
+}

@@ -1,0 +1,92 @@
+//! Seam's HTTP middlewares (requestid, cors, helmet, basicauth) in a served gateway in front
+//! of a real upstream: their headers survive the proxy, a preflight reaches the route's CORS
+//! middleware without `OPTIONS` in its methods.
+
+mod support;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use support::{Gateway, SERVER, Upstream, json, send};
+
+async fn gateway(upstream: &Upstream) -> Gateway {
+    Gateway::start(&format!(
+        "{SERVER}middlewares:\n\
+         \x20 Id: {{ use: plugins.requestid.middlewares.RequestIdMiddleware }}\n\
+         \x20 Cors: {{ use: plugins.cors.middlewares.CORSMiddleware, config: {{ allowOrigins: \"https://app.example.com\", allowCredentials: true, exposeHeaders: X-Request-ID }} }}\n\
+         \x20 Helmet: {{ use: plugins.helmet.middlewares.HelmetMiddleware }}\n\
+         \x20 Auth: {{ use: plugins.basicauth.middlewares.BasicAuthMiddleware, config: {{ users: {{ john: doe }}, usernameHeader: X-User, stripAuthorization: true }} }}\n\
+         actions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: {} }} }}\n\
+         routes:\n\
+         \x20 Api: {{ gatewayPath: /api/*, methods: [GET, POST], middlewares: [Id, Cors, Helmet], action: Up }}\n\
+         \x20 Private: {{ gatewayPath: /private/*, methods: [GET], middlewares: [Helmet, Auth], action: Up }}\n",
+        upstream.url()
+    ))
+    .await
+}
+
+fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> http::Request<Full<Bytes>> {
+    let mut builder = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Full::new(Bytes::new())).unwrap()
+}
+
+#[tokio::test]
+async fn every_header_a_middleware_sets_survives_the_proxy() {
+    let upstream = Upstream::echo("up").await;
+    let gateway = gateway(&upstream).await;
+    let (status, headers, body) =
+        send(request("GET", &gateway.url("/api/x"), &[("origin", "https://app.example.com")])).await;
+    assert_eq!(status, 200);
+    let id = headers["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36);
+    let seen = json(&body);
+    assert_eq!(seen["headers"]["x-request-id"], id.as_str(), "the upstream got the same id");
+    assert_eq!(headers["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    assert_eq!(headers["access-control-expose-headers"], "X-Request-ID");
+    assert!(headers.get_all("vary").iter().any(|v| v == "Origin"));
+    for name in ["x-content-type-options", "x-frame-options", "referrer-policy", "cross-origin-opener-policy"] {
+        assert!(headers.contains_key(name), "{name} survives the proxy");
+    }
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+}
+
+#[tokio::test]
+async fn a_preflight_reaches_the_cors_middleware_of_a_route_without_options() {
+    let upstream = Upstream::echo("up").await;
+    let gateway = gateway(&upstream).await;
+    let preflight = [("origin", "https://app.example.com"), ("access-control-request-method", "POST")];
+    let (status, headers, _) = send(request("OPTIONS", &gateway.url("/api/x"), &preflight)).await;
+    assert_eq!(status, 204);
+    assert_eq!(headers["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(headers["access-control-allow-methods"], "GET,POST,HEAD,PUT,DELETE,PATCH");
+    // A route without CORS: the preflight is still a 405, and never reaches the upstream.
+    let (status, _, _) = send(request("OPTIONS", &gateway.url("/private/x"), &preflight)).await;
+    assert_eq!(status, 405);
+    // A plain OPTIONS (no preflight) is a 405 with Allow, as before.
+    let (status, headers, _) = send(request("OPTIONS", &gateway.url("/api/x"), &[])).await;
+    assert_eq!(status, 405);
+    assert!(headers.contains_key("allow"));
+}
+
+#[tokio::test]
+async fn basic_auth_in_front_of_the_upstream() {
+    let upstream = Upstream::echo("up").await;
+    let gateway = gateway(&upstream).await;
+    let (status, headers, _) = send(request("GET", &gateway.url("/private/x"), &[])).await;
+    assert_eq!(status, 401);
+    assert_eq!(headers["www-authenticate"], "Basic realm=\"Restricted\"");
+    assert!(headers.contains_key("x-frame-options"), "helmet's headers are on the refusal too");
+    let (status, _, body) = send(request(
+        "GET",
+        &gateway.url("/private/x"),
+        &[("authorization", "Basic am9objpkb2U="), ("x-user", "admin")],
+    ))
+    .await;
+    assert_eq!(status, 200);
+    let seen = json(&body);
+    assert_eq!(seen["headers"]["x-user"], "john", "the client's X-User is replaced");
+    assert!(seen["headers"].get("authorization").is_none(), "credentials stop at the gateway");
+}
