@@ -287,3 +287,20 @@ async fn read_and_write_timeouts() {
     assert!(result.is_err(), "the body must be cut off, not complete");
     assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn routes_match_whatever_the_case_unless_case_sensitive() {
+    let routes = "actions:\n  Echo: { use: plugins.respond.actions.RespondAction, config: { echo: true } }\n\
+                  routes:\n  Users: { gatewayPath: /Api/Users/:userId, action: Echo }\n";
+    let gateway = Gateway::start(&format!("{SERVER}{routes}")).await;
+    for path in ["/api/users/AbC", "/API/USERS/AbC", "/Api/Users/AbC/"] {
+        let (status, _, body) = get(&gateway.url(path)).await;
+        assert_eq!(status, 200, "{path}");
+        let echo = json(&body);
+        assert_eq!(echo["params"]["userId"], "AbC", "the parameter keeps its case ({path})");
+        assert_eq!(echo["path"], path, "the path as sent");
+    }
+    let strict = Gateway::start(&format!("server:\n  address: 127.0.0.1:0\n  caseSensitive: true\n{routes}")).await;
+    assert_eq!(get(&strict.url("/api/users/AbC")).await.0, 404);
+    assert_eq!(get(&strict.url("/Api/Users/AbC")).await.0, 200);
+}

@@ -90,3 +90,30 @@ async fn basic_auth_in_front_of_the_upstream() {
     assert_eq!(seen["headers"]["x-user"], "john", "the client's X-User is replaced");
     assert!(seen["headers"].get("authorization").is_none(), "credentials stop at the gateway");
 }
+
+#[tokio::test]
+async fn global_middlewares_also_run_on_404_and_405_but_not_on_health() {
+    let gateway = Gateway::start(&format!(
+        "{SERVER}globalMiddlewares: [Id, Cors]\n\
+         middlewares:\n\
+         \x20 Id: {{ use: plugins.requestid.middlewares.RequestIdMiddleware }}\n\
+         \x20 Cors: {{ use: plugins.cors.middlewares.CORSMiddleware }}\n\
+         actions:\n  Ok: {{ use: plugins.respond.actions.RespondAction }}\n\
+         routes:\n  Only: {{ gatewayPath: /only, methods: [GET], action: Ok }}\n"
+    ))
+    .await;
+    let (status, headers, _) = send(request("GET", &gateway.url("/missing"), &[])).await;
+    assert_eq!(status, 404);
+    assert!(headers.contains_key("x-request-id"), "a global runs on a 404");
+    let (status, headers, _) = send(request("DELETE", &gateway.url("/only"), &[])).await;
+    assert_eq!(status, 405);
+    assert!(headers.contains_key("allow"));
+    assert!(headers.contains_key("x-request-id"), "a global runs on a 405");
+    let preflight = [("origin", "https://a.example"), ("access-control-request-method", "PUT")];
+    let (status, headers, _) = send(request("OPTIONS", &gateway.url("/anything"), &preflight)).await;
+    assert_eq!(status, 204, "a global CORS answers a preflight before routing");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let (status, headers, _) = send(request("GET", &gateway.url("/health/live"), &[])).await;
+    assert_eq!(status, 200);
+    assert!(!headers.contains_key("x-request-id"), "the health routes stay outside every middleware");
+}

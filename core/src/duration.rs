@@ -1,12 +1,12 @@
 //! Durations as Seam writes them: Go's form (`2h`, `30m`, `60s`, `1m30s`, `500ms`) or a
-//! plain integer of seconds.
+//! plain integer of nanoseconds (Go's `time.Duration`, which is how Seam decodes them).
 
 use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A duration in a document: `"1m30s"`, `"500ms"`, `"2h"`, or an integer of seconds.
+/// A duration in a document: `"1m30s"`, `"500ms"`, `"2h"`, or an integer of nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct GoDuration(pub Duration);
 
@@ -42,11 +42,12 @@ fn bounded(d: Duration) -> Result<Duration, String> {
     if d > MAX { Err("the duration is longer than Go's time.Duration allows (about 292 years)".into()) } else { Ok(d) }
 }
 
-/// Parses Go's duration syntax; a bare integer is seconds.
+/// Parses Go's duration syntax; a bare integer is nanoseconds, as Go's `time.Duration`
+/// decodes it (and so Seam).
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return bounded(Duration::from_secs(secs));
+    if let Ok(nanos) = text.parse::<u64>() {
+        return bounded(Duration::from_nanos(nanos));
     }
     humantime::parse_duration(text)
         .map_err(|e| format!("invalid duration `{text}` ({e}); write it like `2h`, `30m`, `60s`, `1m30s` or `500ms`"))
@@ -68,20 +69,19 @@ impl<'de> Deserialize<'de> for GoDuration {
         impl serde::de::Visitor<'_> for Visitor {
             type Value = GoDuration;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a duration such as `30s`, `1m30s`, `500ms`, or a number of seconds")
+                f.write_str("a duration such as `30s`, `1m30s`, `500ms`, or a whole number of nanoseconds")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<GoDuration, E> {
-                bounded(Duration::from_secs(v)).map(GoDuration).map_err(E::custom)
+                bounded(Duration::from_nanos(v)).map(GoDuration).map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<GoDuration, E> {
                 let v = u64::try_from(v).map_err(|_| E::custom("a duration cannot be negative"))?;
                 self.visit_u64(v)
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<GoDuration, E> {
-                Duration::try_from_secs_f64(v)
-                    .map_err(|_| E::custom("a duration must be a positive number of seconds"))
-                    .and_then(|d| bounded(d).map_err(E::custom))
-                    .map(GoDuration)
+                Err(E::custom(format!(
+                    "`{v}` is not a duration: a bare number is whole nanoseconds (Go's rule); write it with a unit, like `{v}s`"
+                )))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<GoDuration, E> {
                 parse(v).map(GoDuration).map_err(E::custom)
@@ -104,7 +104,7 @@ impl JsonSchema for GoDuration {
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "A duration: `2h`, `30m`, `60s`, `1m30s`, `500ms`, or a whole number of seconds.",
+            "description": "A duration: `2h`, `30m`, `60s`, `1m30s`, `500ms`; a bare integer is nanoseconds, as in Go and Seam (`60000000000` is one minute).",
             "anyOf": [
                 { "type": "string", "pattern": "^\\s*([0-9]+(\\.[0-9]+)?\\s*(ns|us|µs|ms|s|m|h|d)\\s*)+$" },
                 { "type": "integer", "minimum": 0 }
@@ -124,7 +124,8 @@ mod tests {
         assert_eq!(parse("60s").unwrap(), Duration::from_secs(60));
         assert_eq!(parse("1m30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse("45").unwrap(), Duration::from_secs(45));
+        assert_eq!(parse("45").unwrap(), Duration::from_nanos(45));
+        assert_eq!(parse("60000000000").unwrap(), Duration::from_secs(60));
         assert!(parse("soon").is_err());
     }
 
@@ -132,15 +133,12 @@ mod tests {
     fn deserializes_strings_and_integers() {
         let d: GoDuration = serde_json::from_str("\"1m30s\"").unwrap();
         assert_eq!(d.get(), Duration::from_secs(90));
-        let d: GoDuration = serde_json::from_str("120").unwrap();
-        assert_eq!(d.get(), Duration::from_secs(120));
+        let d: GoDuration = serde_json::from_str("120000000000").unwrap();
+        assert_eq!(d.get(), Duration::from_secs(120), "nanoseconds, as Go reads them");
         assert!(serde_json::from_str::<GoDuration>("-1").is_err());
         for huge in ["\"100000000000h\"", "18446744073709551615", "1e300"] {
             let e = serde_json::from_str::<GoDuration>(huge).unwrap_err().to_string();
-            assert!(
-                e.contains("longer than Go's time.Duration allows") || e.contains("positive number"),
-                "{huge}: {e}"
-            );
+            assert!(e.contains("longer than Go's time.Duration allows") || e.contains("with a unit"), "{huge}: {e}");
         }
         assert!(serde_json::from_str::<GoDuration>("\"2562047h\"").is_ok(), "just under the limit");
         assert_eq!(GoDuration::from_secs(90).to_string(), "1m30s");

@@ -2,30 +2,52 @@
 
 use std::net::IpAddr;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
 
 /// The proxies whose forwarded headers are believed.
 #[derive(Clone, Debug, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    /// `server.proxyHeader`: a header a trusted proxy puts the client's IP in.
+    proxy_header: Option<HeaderName>,
+}
 
 impl TrustedProxies {
     /// The proxies of `server.trustedProxies`, parsed and checked by the resolver.
     pub fn new(nets: Vec<IpNet>) -> Self {
-        TrustedProxies(nets)
+        TrustedProxies { nets, proxy_header: None }
+    }
+
+    /// With `server.proxyHeader` (checked by the resolver; empty: none).
+    pub fn with_proxy_header(mut self, name: &str) -> Self {
+        self.proxy_header = (!name.is_empty()).then(|| HeaderName::from_bytes(name.as_bytes()).ok()).flatten();
+        self
     }
 
     /// Whether `ip` is a trusted proxy.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        self.0.iter().any(|n| n.contains(&ip))
+        self.nets.iter().any(|n| n.contains(&ip))
     }
 
-    /// The client's IP: walking `X-Forwarded-For` from the right while the hop is trusted.
+    /// The `proxyHeader`, removed from requests of untrusted peers.
+    pub fn proxy_header(&self) -> Option<&HeaderName> {
+        self.proxy_header.as_ref()
+    }
+
+    /// The client's IP: from a trusted peer, the `proxyHeader` when set and it holds an
+    /// address; else walking `X-Forwarded-For` from the right while the hop is trusted.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let mut client = peer.to_canonical();
         if !self.contains(client) {
             return client;
+        }
+        if let Some(name) = &self.proxy_header
+            && let Some(ip) =
+                headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<IpAddr>().ok())
+        {
+            return ip.to_canonical();
         }
         let hops: Vec<&str> = headers
             .get_all("x-forwarded-for")
@@ -69,6 +91,19 @@ pub fn strip_untrusted(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_proxy_header_is_believed_only_from_a_trusted_peer() {
+        let trusted = TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap()]).with_proxy_header("CF-Connecting-IP");
+        let mut headers = HeaderMap::new();
+        headers.insert("cf-connecting-ip", "203.0.113.9".parse().unwrap());
+        headers.insert("x-forwarded-for", "198.51.100.1".parse().unwrap());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(trusted.client_ip(ip("10.0.0.1"), &headers), ip("203.0.113.9"));
+        assert_eq!(trusted.client_ip(ip("192.0.2.1"), &headers), ip("192.0.2.1"), "not from an untrusted peer");
+        headers.insert("cf-connecting-ip", "not an ip".parse().unwrap());
+        assert_eq!(trusted.client_ip(ip("10.0.0.1"), &headers), ip("198.51.100.1"), "falls back to X-Forwarded-For");
+    }
 
     #[test]
     fn client_ip_skips_trusted_hops() {

@@ -1,14 +1,15 @@
 //! One request: health routes, body limit, forwarded headers, routing, the chain, the log line.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CONTENT_LENGTH, HOST, ORIGIN};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use seam_core::extensions::{ClientAddr, ClientIp, MatchedRoute, PreflightOnly, RequestId, RequestScheme};
-use seam_core::{Body, Request, Response, Storage, json_error, json_response};
+use seam_core::pipeline::Pipeline;
+use seam_core::{Action, Body, Middleware, Request, Response, Storage, json_error, json_response};
 
 use super::body_limit::{LimitedBody, TOO_LARGE};
 use super::canonical::{PathRules, canonical};
@@ -36,6 +37,8 @@ pub struct App {
     pub write_timeout: Option<Duration>,
     /// What the canonical path allows beyond the default.
     pub path_rules: PathRules,
+    /// `globalMiddlewares`, which also run on requests no route serves (404, 405).
+    pub globals: Vec<Arc<dyn Middleware>>,
 }
 
 impl App {
@@ -138,9 +141,9 @@ impl App {
         if announced.is_some_and(|n| n > self.body_limit) {
             return (json_error(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE.detail), None);
         }
-        let (route, mut params) = match self.router.lookup(req.method(), &path) {
-            Lookup::Found(route, params) => (route, params),
-            Lookup::NotFound => return (json_error(StatusCode::NOT_FOUND, "no route for this path"), None),
+        let target = match self.router.lookup(req.method(), &path) {
+            Lookup::Found(route, params) => Ok((route, params)),
+            Lookup::NotFound => Err(json_error(StatusCode::NOT_FOUND, "no route for this path")),
             Lookup::MethodNotAllowed(allow) => {
                 // A CORS preflight goes to the chain of the route serving the method it asks
                 // about, so that a CORS middleware there answers it.
@@ -151,7 +154,7 @@ impl App {
                 match asked.map(|method| self.router.lookup(&method, &path)) {
                     Some(Lookup::Found(route, params)) => {
                         req.extensions_mut().insert(PreflightOnly);
-                        (route, params)
+                        Ok((route, params))
                     }
                     _ => {
                         let mut response =
@@ -159,10 +162,16 @@ impl App {
                         if let Ok(allow) = HeaderValue::from_str(&allow) {
                             response.headers_mut().insert(ALLOW, allow);
                         }
-                        return (response, None);
+                        Err(response)
                     }
                 }
             }
+        };
+        // A miss is answered at once, unless global middlewares run on it too (as in Seam:
+        // a global CORS answers preflights, a global logger logs misses).
+        let target = match (target, self.globals.is_empty()) {
+            (Err(refusal), true) => return (refusal, None),
+            (target, _) => target,
         };
         let (mut parts, body) = req.into_parts();
         let trusted = self.trusted.contains(peer.ip());
@@ -175,32 +184,54 @@ impl App {
         let client_ip = self.trusted.client_ip(peer.ip(), &parts.headers);
         if !trusted {
             strip_untrusted(&mut parts.headers);
+            if let Some(name) = self.trusted.proxy_header() {
+                parts.headers.remove(name);
+            }
         }
         parts.extensions.insert(ClientAddr(peer));
         parts.extensions.insert(ClientIp(client_ip));
         parts.extensions.insert(RequestScheme(scheme));
-        parts.extensions.insert(MatchedRoute {
-            name: route.name.clone(),
-            service: route.service.clone(),
-            pattern: route.pattern.clone(),
-        });
-        // The router matches without the trailing slash; the upstream still gets it.
-        if path.len() > 1
-            && path.ends_with('/')
-            && let Some((_, rest)) = params.0.iter_mut().find(|(k, v)| k == "*" && !v.is_empty())
-        {
-            rest.push('/');
-        }
-        parts.extensions.insert(params);
         let rejected = Arc::new(OnceLock::new());
         let deadline = self.read_timeout.map(|timeout| started + timeout);
         let body = Body::new(LimitedBody::new(body, self.body_limit, deadline, rejected.clone()));
-        let response = route.pipeline.run(Request::from_parts(parts, body)).await;
+        let (response, route) = match target {
+            Ok((route, mut params)) => {
+                parts.extensions.insert(MatchedRoute {
+                    name: route.name.clone(),
+                    service: route.service.clone(),
+                    pattern: route.pattern.clone(),
+                });
+                // The router matches without the trailing slash; the upstream still gets it.
+                if path.len() > 1
+                    && path.ends_with('/')
+                    && let Some((_, rest)) = params.0.iter_mut().find(|(k, v)| k == "*" && !v.is_empty())
+                {
+                    rest.push('/');
+                }
+                parts.extensions.insert(params);
+                (route.pipeline.run(Request::from_parts(parts, body)).await, Some(route.name.to_string()))
+            }
+            Err(refusal) => {
+                let globals = Pipeline::new(self.globals.to_vec(), Arc::new(Refusal(Mutex::new(Some(refusal)))));
+                (globals.run(Request::from_parts(parts, body)).await, None)
+            }
+        };
         let response = match rejected.get() {
             Some(why) => json_error(why.status, why.detail),
             None => response,
         };
-        (response, Some(route.name.to_string()))
+        (response, route)
+    }
+}
+
+/// The end of the global middlewares' chain on a request no route serves: the 404 or 405.
+struct Refusal(Mutex<Option<Response>>);
+
+#[seam_core::async_trait]
+impl Action for Refusal {
+    async fn handle(&self, _req: Request) -> Response {
+        let taken = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        taken.unwrap_or_else(|| json_error(StatusCode::NOT_FOUND, "no route for this path"))
     }
 }
 

@@ -33,6 +33,39 @@ pub struct Router {
     matcher: matchit::Router<usize>,
     paths: Vec<Vec<Claim>>,
     routes: Vec<RouteEntry>,
+    /// `server.caseSensitive`; when false, patterns are kept in lower case and paths are
+    /// matched lower-cased (parameter values keep the case they were sent in).
+    case_sensitive: bool,
+}
+
+/// A matchit pattern with its static text in lower case (parameter names untouched).
+fn lower_static(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    let mut in_param = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if !in_param && chars.peek() == Some(&'{') => {
+                out.push_str("{{");
+                chars.next();
+            }
+            '}' if !in_param && chars.peek() == Some(&'}') => {
+                out.push_str("}}");
+                chars.next();
+            }
+            '{' => {
+                in_param = true;
+                out.push(c);
+            }
+            '}' => {
+                in_param = false;
+                out.push(c);
+            }
+            c if in_param => out.push(c),
+            c => out.push(c.to_ascii_lowercase()),
+        }
+    }
+    out
 }
 
 /// What a lookup found.
@@ -49,8 +82,9 @@ impl Router {
     /// The table of `routes`, from the resolver's route plan (which already refused every
     /// path that cannot be served, with its position); an insertion failure here would be a
     /// bug in the plan, and is still an error, never a panic.
-    pub fn build(routes: &[ServedRoute]) -> Result<Router, String> {
-        let mut router = Router { matcher: matchit::Router::new(), paths: Vec::new(), routes: Vec::new() };
+    pub fn build(routes: &[ServedRoute], case_sensitive: bool) -> Result<Router, String> {
+        let mut router =
+            Router { matcher: matchit::Router::new(), paths: Vec::new(), routes: Vec::new(), case_sensitive };
         let mut by_pattern: HashMap<String, usize> = HashMap::new();
         let mut owner: HashMap<String, usize> = HashMap::new();
         for served in routes {
@@ -67,6 +101,7 @@ impl Router {
                 served.methods.iter().map(|m| Method::from_bytes(m.as_bytes()).ok()).collect()
             };
             for seam_config::resolver::Pattern { matchit: pattern, weak } in served.patterns.iter().cloned() {
+                let pattern = if case_sensitive { pattern } else { lower_static(&pattern) };
                 let slot = match by_pattern.get(&pattern) {
                     Some(&slot) => slot,
                     None => {
@@ -90,6 +125,19 @@ impl Router {
                     }
                 };
                 for method in &methods {
+                    let taken = router.paths[slot].iter().find(|c| {
+                        !c.weak
+                            && !weak
+                            && c.route != index
+                            && (c.method.is_none() || method.is_none() || c.method == *method)
+                    });
+                    if let Some(other) = taken {
+                        let other = &router.routes[other.route];
+                        return Err(format!(
+                            "routes `{}` (`{}`) and `{}` (`{}`) differ only in letter case; with server.caseSensitive false (Seam's default) they are one path",
+                            other.name, other.pattern, served.route, served.path
+                        ));
+                    }
                     router.paths[slot].push(Claim { method: method.clone(), route: index, weak });
                 }
             }
@@ -99,7 +147,21 @@ impl Router {
 
     /// The route for `method` and `path`.
     pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
-        let Ok(matched) = self.matcher.at(normalize(path)) else { return Lookup::NotFound };
+        let original = normalize(path);
+        let lowered;
+        let key = if self.case_sensitive || !original.bytes().any(|b| b.is_ascii_uppercase()) {
+            original
+        } else {
+            lowered = original.to_ascii_lowercase();
+            lowered.as_str()
+        };
+        let Ok(matched) = self.matcher.at(key) else { return Lookup::NotFound };
+        // A parameter's value as sent: the same bytes of the original path (lower-casing
+        // ASCII keeps every offset).
+        let as_sent = |value: &str| {
+            let start = value.as_ptr() as usize - key.as_ptr() as usize;
+            original.get(start..start + value.len()).unwrap_or(value).to_owned()
+        };
         let claims = &self.paths[*matched.value];
         let pick = |m: &Method| {
             let fits = |c: &&Claim| c.method.as_ref().is_none_or(|cm| cm == m);
@@ -111,7 +173,7 @@ impl Router {
                 let params = matched
                     .params
                     .iter()
-                    .map(|(k, v)| (if k == WILDCARD { "*".to_owned() } else { k.to_owned() }, v.to_owned()))
+                    .map(|(k, v)| (if k == WILDCARD { "*".to_owned() } else { k.to_owned() }, as_sent(v)))
                     .chain(claim.weak.then(|| ("*".to_owned(), String::new())))
                     .collect();
                 Lookup::Found(&self.routes[claim.route], PathParams(params))

@@ -64,6 +64,10 @@ pub struct ServerConfig {
     pub disable_startup_message: bool,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_timeout: GoDuration,
+    /// Match routes with letter case (`/Users` is not `/users`). Off by default, as in Seam: routes match whatever the case, and the upstream still gets the path as sent.
+    pub case_sensitive: bool,
+    /// A header that carries the client's IP address (e.g. `X-Real-IP`, `CF-Connecting-IP`), believed only from `trustedProxies`; from anyone else it is removed. Empty: `X-Forwarded-For` decides.
+    pub proxy_header: String,
 }
 
 impl Default for ServerConfig {
@@ -72,7 +76,9 @@ impl Default for ServerConfig {
             address: "0.0.0.0:8090".into(),
             tls: false,
             cert_file: "/certs/server.cert".into(),
-            key_file: "/certs/key.cert".into(),
+            key_file: "/certs/server.key".into(),
+            case_sensitive: false,
+            proxy_header: String::new(),
             disable_health_check: false,
             health_check_live_route: "/health/live".into(),
             health_check_ready_route: "/health/ready".into(),
@@ -104,12 +110,14 @@ pub const IGNORED_KEYS: &[(&str, &str)] = &[
     ("reduceMemoryUsage", ""),
     ("streamRequestBody", "seam always streams request bodies"),
     ("compressedFileSuffix", ""),
-    ("strictRouting", ""),
-    ("caseSensitive", "routing is case-sensitive"),
+    ("strictRouting", "seam always treats `/a` and `/a/` as one route (strictRouting: false)"),
     ("unescapePath", ""),
     ("getOnly", ""),
     ("GETOnly", ""),
-    ("enableTrustedProxyCheck", "`trustedProxies` alone decides"),
+    (
+        "enableTrustedProxyCheck",
+        "`trustedProxies` always decides whose forwarded headers are believed; an empty list believes nobody",
+    ),
     ("enableIPValidation", ""),
     ("serverHeader", ""),
     ("etag", ""),
@@ -167,6 +175,13 @@ impl ServerConfig {
                 None => d,
             }
         };
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if !self.proxy_header.is_empty() && !self.proxy_header.chars().all(token) {
+            diags.push(error(
+                format!("server.proxyHeader `{}` is not a valid header name", self.proxy_header),
+                "proxyHeader",
+            ));
+        }
         if self.concurrency == 0 {
             diags.push(error("server.concurrency must be at least 1".into(), "concurrency"));
         }

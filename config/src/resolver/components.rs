@@ -53,6 +53,7 @@ pub fn parse_all<'d>(
             );
         }
         let json = plugins.config_with_defaults(def, registration);
+        diags.extend(super::durations::tiny_integer_durations(def, registration, &json));
         match registration.factory {
             Factory::Storage(parse) => out.storages.push(finish(def, registration, parse(json), diags)),
             Factory::Middleware(parse) => out.middlewares.push(finish(def, registration, parse(json), diags)),

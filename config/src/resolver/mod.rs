@@ -7,6 +7,7 @@
 //! parsed, offline, so problems that only a build finds arrive in the same run.
 
 mod components;
+mod durations;
 mod plugins;
 mod references;
 mod routes;
@@ -75,6 +76,9 @@ pub struct Gateway {
     pub server_plan: ServerPlan,
     /// Storages by name.
     pub storages: BTreeMap<String, BuiltStorage>,
+    /// `globalMiddlewares`, built, in order: they run on every routed request (in each
+    /// route's chain) and also on requests no route serves.
+    pub globals: Vec<Arc<dyn Middleware>>,
     /// Middlewares by name, with the component they use.
     pub middlewares: BTreeMap<String, (&'static str, Arc<dyn Middleware>)>,
     /// Actions by name, with the component they use.
@@ -135,10 +139,16 @@ pub async fn resolve(document: &Document, options: Options) -> Result<Gateway, V
         close_all(&storages).await;
         return Err(diags);
     };
+    let globals = document
+        .global_middlewares
+        .iter()
+        .filter_map(|reference| middlewares.get(&reference.name).map(|(_, m)| m.clone()))
+        .collect();
     Ok(Gateway {
         server: document.server.clone(),
         server_plan,
         storages,
+        globals,
         middlewares,
         actions,
         routes,
