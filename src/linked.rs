@@ -27,6 +27,7 @@ link_plugins! {
     "helmet" => seam_plugin_helmet::HelmetMiddlewareConfig,
     "httpfw" => seam_plugin_httpfw::HttpActionConfig,
     "limiter" => seam_plugin_limiter::LimiterMiddlewareConfig,
+    "logger" => seam_plugin_logger::LoggerMiddlewareConfig,
     "memory" => seam_plugin_memory::MemoryStorageConfig,
     "requestid" => seam_plugin_requestid::RequestIdMiddlewareConfig,
     "respond" => seam_plugin_respond::RespondActionConfig,

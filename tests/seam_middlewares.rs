@@ -117,3 +117,38 @@ async fn global_middlewares_also_run_on_404_and_405_but_not_on_health() {
     assert_eq!(status, 200);
     assert!(!headers.contains_key("x-request-id"), "the health routes stay outside every middleware");
 }
+
+#[tokio::test]
+async fn a_logger_format_keeps_its_tags_while_other_fields_read_the_environment() {
+    seam::ensure_linked();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    // SAFETY: this test alone sets this variable, before anything reads it.
+    unsafe { std::env::set_var("SEAM_TEST_LOG_PATH", log.to_str().unwrap()) };
+    let document = format!(
+        "{SERVER}middlewares:\n\
+         \x20 Log:\n    use: plugins.logger.middlewares.LoggerMiddleware\n    config:\n\
+         \x20     format: \"${{status}} ${{method}} ${{path}} ${{reqHeader:X-Env}}\\n\"\n\
+         \x20     output: ${{SEAM_TEST_LOG_PATH}}\n\
+         actions:\n  Ok: {{ use: plugins.respond.actions.RespondAction }}\n\
+         routes:\n  R: {{ gatewayPath: /r, middlewares: [Log], action: Ok }}\n"
+    );
+    let gateway = Gateway::start(&document).await;
+    let (status, _, _) = send(request("GET", &gateway.url("/r"), &[("x-env", "prod")])).await;
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if !text.is_empty() || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(text, "200 GET /r prod\n");
+    // Anywhere else, an unset variable is still an error at its line.
+    let broken = "actions:\n  Ok: { use: plugins.respond.actions.RespondAction, config: { body: \"${SEAM_TEST_SURELY_UNSET}\" } }\n";
+    let loaded = seam_config::document::load_str("seam.yaml", broken);
+    assert!(loaded.has_errors(), "an unset variable outside a template is an error");
+    let message = loaded.diagnostics.iter().map(ToString::to_string).collect::<String>();
+    assert!(message.contains("SEAM_TEST_SURELY_UNSET") && message.contains("seam.yaml:2:"), "{message}");
+}

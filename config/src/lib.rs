@@ -8,5 +8,6 @@ pub mod diagnostic;
 pub mod document;
 pub mod resolver;
 pub mod suggest;
+pub mod templates;
 
 pub use diagnostic::{Diagnostic, Severity};

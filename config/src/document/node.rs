@@ -145,8 +145,14 @@ pub use seam_core::PathStep;
 /// Parses `file`'s text into a tree, replacing `${VAR}` and `${VAR:-default}` in scalars.
 /// Problems (syntax, duplicate keys, unset variables) are returned all together.
 pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Vec<Diagnostic>> {
-    let mut builder =
-        Builder { file: file.clone(), anchors: HashMap::new(), errors: Vec::new(), depth: 0, expanded: 0 };
+    let mut builder = Builder {
+        file: file.clone(),
+        anchors: HashMap::new(),
+        errors: Vec::new(),
+        depth: 0,
+        expanded: 0,
+        keys: Vec::new(),
+    };
     let mut parser = Parser::new_from_str(&file.text);
     let root = builder.document(&mut parser);
     match root {
@@ -175,6 +181,8 @@ struct Builder {
     depth: usize,
     /// Nodes copied by aliases so far.
     expanded: usize,
+    /// The mapping keys leading to the current node.
+    keys: Vec<String>,
 }
 
 /// How many nodes `node` holds, itself included.
@@ -301,7 +309,10 @@ impl Builder {
                         }
                     });
                     let (event, span) = self.next(parser)?;
-                    let value = self.node(parser, event, span)?;
+                    self.keys.push(key.as_str().unwrap_or_default().to_owned());
+                    let value = self.node(parser, event, span);
+                    self.keys.pop();
+                    let value = value?;
                     let name = key.as_str().unwrap_or_default().to_owned();
                     if let Some(&first) = seen.get(&name) {
                         let first: &Node = &entries[first].0;
@@ -339,7 +350,21 @@ impl Builder {
         Ok(())
     }
 
+    /// Whether the current scalar is a component's template field (`middlewares.<name>.
+    /// config.<field>` where a component of that kind declares `field` a template): its
+    /// `${...}` belong to the component.
+    fn in_template(&self) -> bool {
+        match self.keys.as_slice() {
+            [section, _, config, field] if config == "config" => crate::templates::kind_of_section(section)
+                .is_some_and(|kind| crate::templates::fields_of_kind(kind).contains(field)),
+            _ => false,
+        }
+    }
+
     fn scalar(&mut self, text: &str, style: ScalarStyle, tag: Option<&saphyr_parser::Tag>, loc: &Loc) -> Value {
+        if text.contains("${") && tag.is_none() && self.in_template() {
+            return Value::String(text.to_owned());
+        }
         let substituted = match env::substitute(text) {
             Ok(s) => s,
             Err(message) => {

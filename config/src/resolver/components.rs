@@ -52,7 +52,8 @@ pub fn parse_all<'d>(
                     .help(format!("to run `{}` on every request, list it under `globalMiddlewares:`", def.name)),
             );
         }
-        let json = plugins.config_with_defaults(def, registration);
+        let mut json = plugins.config_with_defaults(def, registration);
+        substitute_deferred(def, registration, &mut json, diags);
         diags.extend(super::durations::tiny_integer_durations(def, registration, &json));
         match registration.factory {
             Factory::Storage(parse) => out.storages.push(finish(def, registration, parse(json), diags)),
@@ -61,6 +62,36 @@ pub fn parse_all<'d>(
         }
     }
     out
+}
+
+/// The loader left `${...}` in fields that some component of this kind takes as its own
+/// template; for a component that does not, they are environment variables after all.
+fn substitute_deferred(
+    def: &ComponentDef,
+    registration: &Registration,
+    json: &mut serde_json::Value,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let deferred = crate::templates::fields_of_kind(registration.kind());
+    if deferred.is_empty() {
+        return;
+    }
+    let own = crate::templates::fields_of(registration);
+    let Some(object) = json.as_object_mut() else { return };
+    for field in deferred.difference(&own) {
+        let Some(serde_json::Value::String(text)) = object.get_mut(field) else { continue };
+        match crate::document::env::substitute(text) {
+            Ok(value) => *text = value,
+            Err(message) => {
+                let at = def.config.as_ref().map(|c| c.locate(&[PathStep::Key(field.clone())], false).loc.clone());
+                let diagnostic = Diagnostic::error(message).path(format!("{}.config.{field}", def.path()));
+                diags.push(match at {
+                    Some(loc) => diagnostic.at(&loc),
+                    None => diagnostic,
+                });
+            }
+        }
+    }
 }
 
 fn finish<'d, T: ?Sized>(

@@ -1,0 +1,200 @@
+//! The runtime of `LoggerMiddleware`.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use http::header::{CONTENT_LENGTH, HOST, REFERER, USER_AGENT};
+use http_body::Body as _;
+use seam_core::extensions::{ClientIp, Locals, MatchedRoute, RequestId, RequestScheme};
+use seam_core::{Middleware, Next, Request, Response, async_trait};
+
+use crate::sink::Sink;
+use crate::template::{Part, Tag};
+
+pub(crate) struct LoggerMiddleware {
+    parts: Vec<Part>,
+    zone: jiff::tz::TimeZone,
+    strftime: String,
+    interval: Duration,
+    colors: bool,
+    sink: Sink,
+    /// The text of `${time}` and when it was made.
+    clock: Mutex<(Option<Instant>, String)>,
+    pid: String,
+}
+
+impl LoggerMiddleware {
+    pub(crate) fn new(
+        parts: Vec<Part>,
+        zone: jiff::tz::TimeZone,
+        strftime: String,
+        interval: Duration,
+        disable_colors: bool,
+        sink: Sink,
+    ) -> Self {
+        LoggerMiddleware {
+            parts,
+            zone,
+            strftime,
+            interval,
+            colors: !disable_colors,
+            sink,
+            clock: Mutex::new((None, String::new())),
+            pid: std::process::id().to_string(),
+        }
+    }
+
+    fn time(&self) -> String {
+        let mut clock = self.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if clock.0.is_none_or(|at| at.elapsed() >= self.interval) {
+            let now = jiff::Timestamp::now().to_zoned(self.zone.clone());
+            clock.1 = now.strftime(&self.strftime).to_string();
+            clock.0 = Some(Instant::now());
+        }
+        clock.1.clone()
+    }
+}
+
+/// What the line needs from the request, taken before it goes down the chain.
+struct Seen {
+    method: http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    ip: Option<std::net::IpAddr>,
+    route: Option<std::sync::Arc<str>>,
+    scheme: &'static str,
+    request_id: Option<std::sync::Arc<str>>,
+    locals: Option<Locals>,
+}
+
+/// Go's `time.Duration` text (`152.302µs`, `1.5ms`, `2.003s`), as Fiber prints `${latency}`.
+fn go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos < 1_000 {
+        format!("{nanos}ns")
+    } else if nanos < 1_000_000 {
+        trim(format!("{:.3}", nanos as f64 / 1e3)) + "µs"
+    } else if nanos < 1_000_000_000 {
+        trim(format!("{:.6}", nanos as f64 / 1e6)) + "ms"
+    } else {
+        trim(format!("{:.9}", nanos as f64 / 1e9)) + "s"
+    }
+}
+
+fn trim(text: String) -> String {
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text }
+}
+
+#[async_trait]
+impl Middleware for LoggerMiddleware {
+    async fn handle(&self, req: Request, next: Next) -> Response {
+        let started = Instant::now();
+        let needs_headers = self.parts.iter().any(|p| {
+            matches!(
+                p,
+                Part::Tag(
+                    Tag::ReqHeader(_) | Tag::Ips | Tag::Host | Tag::Referer | Tag::UserAgent | Tag::BytesReceived
+                )
+            )
+        });
+        let seen = Seen {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            headers: if needs_headers { req.headers().clone() } else { http::HeaderMap::new() },
+            ip: req.extensions().get::<ClientIp>().map(|c| c.0),
+            route: req.extensions().get::<MatchedRoute>().map(|r| r.pattern.clone()),
+            scheme: req.extensions().get::<RequestScheme>().map_or("http", |s| s.0),
+            request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+            locals: req.extensions().get::<Locals>().cloned(),
+        };
+        let response = next.run(req).await;
+        let latency = started.elapsed();
+        let mut line = String::with_capacity(128);
+        for part in &self.parts {
+            let tag = match part {
+                Part::Text(text) => {
+                    line.push_str(text);
+                    continue;
+                }
+                Part::Tag(tag) => tag,
+            };
+            let header = |map: &http::HeaderMap, name: &http::HeaderName| {
+                map.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).unwrap_or_default()
+            };
+            match tag {
+                Tag::Pid => line.push_str(&self.pid),
+                Tag::Time => line.push_str(&self.time()),
+                Tag::Status => {
+                    let _ = write!(line, "{}", response.status().as_u16());
+                }
+                Tag::Latency => line.push_str(&go_duration(latency)),
+                Tag::Ip => {
+                    if let Some(ip) = seen.ip {
+                        let _ = write!(line, "{ip}");
+                    }
+                }
+                Tag::Ips => line.push_str(&header(&seen.headers, &http::HeaderName::from_static("x-forwarded-for"))),
+                Tag::Method => line.push_str(seen.method.as_str()),
+                Tag::Path => line.push_str(seen.uri.path()),
+                Tag::Url => line.push_str(seen.uri.path_and_query().map_or("/", |pq| pq.as_str())),
+                Tag::Query => line.push_str(seen.uri.query().unwrap_or_default()),
+                Tag::Route => line.push_str(seen.route.as_deref().unwrap_or_default()),
+                Tag::Protocol => line.push_str(seen.scheme),
+                Tag::Host => line.push_str(&header(&seen.headers, &HOST)),
+                Tag::Referer => line.push_str(&header(&seen.headers, &REFERER)),
+                Tag::UserAgent => line.push_str(&header(&seen.headers, &USER_AGENT)),
+                Tag::BytesSent => {
+                    let sent = response
+                        .headers()
+                        .get(CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                        .or(response.body().size_hint().exact())
+                        .unwrap_or(0);
+                    let _ = write!(line, "{sent}");
+                }
+                Tag::BytesReceived => {
+                    let received = header(&seen.headers, &CONTENT_LENGTH);
+                    line.push_str(if received.is_empty() { "0" } else { &received });
+                }
+                Tag::Error => {
+                    if response.status().is_server_error() {
+                        line.push_str(response.status().canonical_reason().unwrap_or("error"));
+                    }
+                }
+                Tag::RequestId => line.push_str(
+                    response
+                        .extensions()
+                        .get::<RequestId>()
+                        .map(|r| &*r.0)
+                        .or(seen.request_id.as_deref())
+                        .unwrap_or_default(),
+                ),
+                Tag::ReqHeader(name) => line.push_str(&header(&seen.headers, name)),
+                Tag::RespHeader(name) => line.push_str(&header(response.headers(), name)),
+                Tag::Locals(key) => line.push_str(seen.locals.as_ref().and_then(|l| l.get(key)).unwrap_or_default()),
+                Tag::Color(code) => {
+                    if self.colors {
+                        line.push_str(code);
+                    }
+                }
+            }
+        }
+        self.sink.write(line);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn latency_as_go_prints_it() {
+        assert_eq!(go_duration(Duration::from_nanos(450)), "450ns");
+        assert_eq!(go_duration(Duration::from_nanos(152_302)), "152.302µs");
+        assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
+        assert_eq!(go_duration(Duration::from_millis(2003)), "2.003s");
+    }
+}
