@@ -27,6 +27,7 @@ impl Middleware for HelmetMiddleware {
         let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
         let mut response = next.run(req).await;
         let headers = response.headers_mut();
+        headers.reserve(self.headers.len() + 1);
         for (name, value) in &self.headers {
             self.put(headers, name, value);
         }

@@ -180,7 +180,7 @@ impl Middleware for LoggerMiddleware {
                 }
             }
         }
-        self.sink.write(line);
+        self.sink.write(&line);
         response
     }
 }

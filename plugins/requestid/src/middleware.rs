@@ -27,8 +27,10 @@ impl Middleware for RequestIdMiddleware {
     async fn handle(&self, mut req: Request, next: Next) -> Response {
         let supplied = req.headers().get(&self.header).filter(|v| is_sane(v.as_bytes())).cloned();
         let value = supplied.unwrap_or_else(|| {
-            let id = uuid::Uuid::new_v4().hyphenated().to_string();
-            HeaderValue::from_str(&id).expect("a UUID is a valid header value")
+            // A thread-local generator (uuid's `fast-rng`): no system call per request.
+            let mut buffer = uuid::Uuid::encode_buffer();
+            let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+            HeaderValue::from_str(id).expect("a UUID is a valid header value")
         });
         // `is_sane` admits only visible ASCII, so the value is text.
         let id: Arc<str> = value.to_str().unwrap_or_default().into();
