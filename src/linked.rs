@@ -24,6 +24,7 @@ link_plugins! {
     "basicauth" => seam_plugin_basicauth::BasicAuthMiddlewareConfig,
     "cache" => seam_plugin_cache::CacheMiddlewareConfig,
     "cors" => seam_plugin_cors::CorsMiddlewareConfig,
+    "csrf" => seam_plugin_csrf::CsrfMiddlewareConfig,
     "helmet" => seam_plugin_helmet::HelmetMiddlewareConfig,
     "httpfw" => seam_plugin_httpfw::HttpActionConfig,
     "limiter" => seam_plugin_limiter::LimiterMiddlewareConfig,

@@ -152,3 +152,32 @@ async fn a_logger_format_keeps_its_tags_while_other_fields_read_the_environment(
     let message = loaded.diagnostics.iter().map(ToString::to_string).collect::<String>();
     assert!(message.contains("SEAM_TEST_SURELY_UNSET") && message.contains("seam.yaml:2:"), "{message}");
 }
+
+#[tokio::test]
+async fn a_csrf_token_issued_by_one_instance_is_accepted_by_another_on_one_valkey() {
+    let valkey = seam_testkit::Server::shared();
+    let prefix = seam_testkit::unique_prefix("csrf");
+    let upstream = Upstream::echo("up").await;
+    let document = format!(
+        "{SERVER}storages:\n  Tokens: {{ use: plugins.valkey.storages.ValkeyStorage, config: {{ host: 127.0.0.1, port: {}, prefix: \"{prefix}\" }} }}\n\
+         middlewares:\n  Csrf: {{ use: plugins.csrf.middlewares.CSRFMiddleware, config: {{ storage: Tokens, cookiePath: / }} }}\n\
+         actions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: {} }} }}\n\
+         routes:\n  R: {{ gatewayPath: /app/*, methods: [GET, POST], middlewares: [Csrf], action: Up }}\n",
+        valkey.port(),
+        upstream.url()
+    );
+    let (a, b) = (Gateway::start(&document).await, Gateway::start(&document).await);
+    let (status, headers, _) = send(request("GET", &a.url("/app/form"), &[])).await;
+    assert_eq!(status, 200);
+    let cookie = headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Path=/"), "the cookie survives the proxy: {cookie}");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let token = pair.trim_start_matches("csrf_=").to_owned();
+    let (status, _, _) =
+        send(request("POST", &b.url("/app/save"), &[("cookie", pair.as_str()), ("x-csrf-token", token.as_str())]))
+            .await;
+    assert_eq!(status, 200, "instance B accepts A's token");
+    let (status, _, _) =
+        send(request("POST", &b.url("/app/save"), &[("cookie", pair.as_str()), ("x-csrf-token", "forged")])).await;
+    assert_eq!(status, 403);
+}
