@@ -218,3 +218,40 @@ routes:
     assert_eq!(&body[..], b"user=", "an answer built from a session is not served to another client");
     assert_eq!(headers["x-cache"], "MISS");
 }
+
+/// RFC 9111 §4.4 across instances: with the shared tier on a ValkeyStorage with
+/// `clientCache` (and no in-process tier of the cache's own), an invalidation made through
+/// one instance reaches every other within milliseconds, through Valkey's invalidation
+/// pushes, while hits stay local.
+#[tokio::test]
+async fn an_invalidation_through_one_instance_reaches_another_within_milliseconds() {
+    let valkey = Server::shared();
+    let count = Arc::new(AtomicUsize::new(0));
+    let up = counting_upstream(count.clone()).await;
+    let prefix = seam_testkit::unique_prefix("cache-cc");
+    let storage = format!(
+        "storages:\n  Store: {{ use: plugins.valkey.storages.ValkeyStorage, config: {{ host: 127.0.0.1, port: {}, prefix: \"{prefix}\", clientCache: {{ maxEntries: 1000, ttl: 60s }} }} }}\n",
+        valkey.port()
+    );
+    let text = doc(&storage, "expiration: 60s, localSize: 0", &up.url());
+    let (a, b) = (Gateway::start(&text).await, Gateway::start(&text).await);
+    let host = [("host", "api.example")];
+    assert_eq!(get(&a, "/items", &host).await.1, "MISS");
+    assert_eq!(get(&b, "/items", &host).await.2, "n1");
+    // Let the invalidation connections come up and B's copy settle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get(&b, "/items", &host).await.2, "n1");
+    let post = http::Request::post(a.url("/items")).header("host", "api.example").body(Full::default()).unwrap();
+    assert_eq!(send(post).await.0, StatusCode::OK);
+    let started = std::time::Instant::now();
+    loop {
+        let (_, x, body, _) = get(&b, "/items", &host).await;
+        if x == "MISS" {
+            assert_ne!(body, "n1");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "B still serves the old list");
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(50), "B saw the invalidation after {took:?}");
+}

@@ -18,6 +18,8 @@ fn validator() -> jsonschema::Validator {
 }
 
 fn yaml_to_json(path: &Path, text: &str) -> Value {
+    // The loader asks the registry which fields are templates (the logger's `format`).
+    seam::ensure_linked();
     let file = Arc::new(SourceFile { path: path.into(), text: text.into() });
     node::parse(&file).unwrap_or_else(|e| panic!("{}: {e:?}", path.display())).to_json()
 }
