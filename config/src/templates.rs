@@ -14,8 +14,8 @@ use serde_json::Value;
 /// The mark in a property's schema.
 pub const MARK: &str = "x-seam-template";
 
-/// The template fields of `registration`'s config.
-pub fn fields_of(registration: &Registration) -> BTreeSet<String> {
+/// The top-level properties of `registration`'s config schema, by key.
+pub fn config_properties(registration: &Registration) -> serde_json::Map<String, Value> {
     let mut generator = SchemaSettings::draft07().into_generator();
     let schema = (registration.schema)(&mut generator).to_value();
     let definitions = generator.take_definitions(true);
@@ -25,11 +25,16 @@ pub fn fields_of(registration: &Registration) -> BTreeSet<String> {
         .and_then(|r| r.rsplit('/').next())
         .and_then(|name| definitions.get(name))
         .unwrap_or(&schema);
-    resolved
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|p| p.iter().filter(|(_, s)| s.get(MARK) == Some(&Value::Bool(true))).map(|(k, _)| k.clone()).collect())
-        .unwrap_or_default()
+    resolved.get("properties").and_then(Value::as_object).cloned().unwrap_or_default()
+}
+
+/// The template fields of `registration`'s config.
+pub fn fields_of(registration: &Registration) -> BTreeSet<String> {
+    config_properties(registration)
+        .into_iter()
+        .filter(|(_, s)| s.get(MARK) == Some(&Value::Bool(true)))
+        .map(|(k, _)| k)
+        .collect()
 }
 
 /// Every field name that some registered component of `kind` declares a template: the

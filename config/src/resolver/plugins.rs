@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use schemars::generate::SchemaSettings;
 use seam_core::registration::{self, Registration};
 use serde_json::{Map, Value};
 
@@ -107,14 +106,5 @@ fn plugin_level_keys(plugin: &str, config: &Node, diags: &mut Vec<Diagnostic>) -
 
 /// The top-level keys of a component's `config:`, from its schema.
 pub fn config_keys(registration: &Registration) -> BTreeSet<String> {
-    let mut generator = SchemaSettings::draft07().into_generator();
-    let schema = (registration.schema)(&mut generator).to_value();
-    let definitions = generator.take_definitions(true);
-    let resolved = schema
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|r| r.rsplit('/').next())
-        .and_then(|name| definitions.get(name))
-        .unwrap_or(&schema);
-    resolved.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default()
+    crate::templates::config_properties(registration).into_iter().map(|(k, _)| k).collect()
 }
