@@ -78,7 +78,9 @@ async fn max_age_and_expose_headers() {
 async fn vary_origin_unless_every_origin_is_allowed() {
     let listed = chain(json!({ "allowOrigins": "http://localhost" })).await;
     let all = chain(json!({})).await;
-    let cases: [(&str, &[(&str, &str)], Option<&str>, Option<&str>); 4] = [
+    /// Method, request headers, `Vary` with listed origins, `Vary` with every origin.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<&'a str>, Option<&'a str>);
+    let cases: [Case; 4] = [
         ("GET", &[], Some("Accept-Encoding, Origin"), Some("Accept-Encoding")),
         ("GET", &[("origin", "http://localhost")], Some("Accept-Encoding, Origin"), Some("Accept-Encoding")),
         (
