@@ -304,3 +304,21 @@ async fn routes_match_whatever_the_case_unless_case_sensitive() {
     assert_eq!(get(&strict.url("/api/users/AbC")).await.0, 404);
     assert_eq!(get(&strict.url("/Api/Users/AbC")).await.0, 200);
 }
+
+#[tokio::test]
+async fn strict_routing_tells_a_trailing_slash_apart() {
+    let routes = "actions:\n  A: { use: plugins.respond.actions.RespondAction, config: { body: a } }\n\
+                  \x20 B: { use: plugins.respond.actions.RespondAction, config: { body: b } }\n\
+                  routes:\n  NoSlash: { gatewayPath: /a, action: A }\n  Slash: { gatewayPath: /a/, action: B }\n";
+    let strict = Gateway::start(&format!("server:\n  address: 127.0.0.1:0\n  strictRouting: true\n{routes}")).await;
+    assert_eq!(get(&strict.url("/a")).await.2, Bytes::from("a"));
+    assert_eq!(get(&strict.url("/a/")).await.2, Bytes::from("b"));
+    // Not strict (Seam's default): the two are one path, so the document is refused.
+    let loaded = seam_config::document::load_str("seam.yaml", &format!("{SERVER}{routes}"));
+    let refused =
+        seam_config::resolver::resolve(&loaded.document, seam_config::resolver::Options { offline: true }).await;
+    let message = refused.err().expect("a conflict").iter().map(ToString::to_string).collect::<String>();
+    assert!(message.contains("both claim"), "{message}");
+    let lenient = Gateway::start(&format!("{SERVER}actions:\n  A: {{ use: plugins.respond.actions.RespondAction, config: {{ body: a }} }}\nroutes:\n  NoSlash: {{ gatewayPath: /a, action: A }}\n")).await;
+    assert_eq!(get(&lenient.url("/a/")).await.0, 200);
+}

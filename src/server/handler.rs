@@ -39,6 +39,8 @@ pub struct App {
     pub path_rules: PathRules,
     /// `globalMiddlewares`, which also run on requests no route serves (404, 405).
     pub globals: Vec<Arc<dyn Middleware>>,
+    /// `server.strictRouting`.
+    pub strict_routing: bool,
 }
 
 impl App {
@@ -201,8 +203,10 @@ impl App {
                     service: route.service.clone(),
                     pattern: route.pattern.clone(),
                 });
-                // The router matches without the trailing slash; the upstream still gets it.
-                if path.len() > 1
+                // The router matches without the trailing slash (unless strict); the upstream
+                // still gets it.
+                if !self.strict_routing
+                    && path.len() > 1
                     && path.ends_with('/')
                     && let Some((_, rest)) = params.0.iter_mut().find(|(k, v)| k == "*" && !v.is_empty())
                 {

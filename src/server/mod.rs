@@ -48,7 +48,7 @@ impl Server {
     /// address, so a connection and its requests stay on one thread.
     pub async fn bind_workers(gateway: &Gateway, workers: usize) -> Result<Server, String> {
         let config = gateway.server.clone();
-        let router = Router::build(&gateway.routes, config.case_sensitive)?;
+        let router = Router::build(&gateway.routes, config.case_sensitive, config.strict_routing)?;
         let trusted = forwarded::TrustedProxies::new(gateway.server_plan.trusted_proxies.clone())
             .with_proxy_header(&config.proxy_header);
         let tls = gateway.server_plan.tls.as_ref().map(tls::acceptor).transpose()?;
@@ -64,6 +64,7 @@ impl Server {
             read_timeout: config.read_timeout.non_zero(),
             write_timeout: config.write_timeout.non_zero(),
             globals: gateway.globals.clone(),
+            strict_routing: config.strict_routing,
             path_rules: canonical::PathRules {
                 allow_encoded_slashes: config.allow_encoded_slashes,
                 allow_path_parameters: config.allow_path_parameters,

@@ -36,6 +36,8 @@ pub struct Router {
     /// `server.caseSensitive`; when false, patterns are kept in lower case and paths are
     /// matched lower-cased (parameter values keep the case they were sent in).
     case_sensitive: bool,
+    /// `server.strictRouting`: a trailing slash is part of the path.
+    strict: bool,
 }
 
 /// A matchit pattern with its static text in lower case (parameter names untouched).
@@ -82,9 +84,9 @@ impl Router {
     /// The table of `routes`, from the resolver's route plan (which already refused every
     /// path that cannot be served, with its position); an insertion failure here would be a
     /// bug in the plan, and is still an error, never a panic.
-    pub fn build(routes: &[ServedRoute], case_sensitive: bool) -> Result<Router, String> {
+    pub fn build(routes: &[ServedRoute], case_sensitive: bool, strict: bool) -> Result<Router, String> {
         let mut router =
-            Router { matcher: matchit::Router::new(), paths: Vec::new(), routes: Vec::new(), case_sensitive };
+            Router { matcher: matchit::Router::new(), paths: Vec::new(), routes: Vec::new(), case_sensitive, strict };
         let mut by_pattern: HashMap<String, usize> = HashMap::new();
         let mut owner: HashMap<String, usize> = HashMap::new();
         for served in routes {
@@ -147,7 +149,7 @@ impl Router {
 
     /// The route for `method` and `path`.
     pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
-        let original = normalize(path);
+        let original = if self.strict { path } else { normalize(path) };
         let lowered;
         let key = if self.case_sensitive || !original.bytes().any(|b| b.is_ascii_uppercase()) {
             original

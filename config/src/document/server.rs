@@ -66,6 +66,8 @@ pub struct ServerConfig {
     pub shutdown_timeout: GoDuration,
     /// Match routes with letter case (`/Users` is not `/users`). Off by default, as in Seam: routes match whatever the case, and the upstream still gets the path as sent.
     pub case_sensitive: bool,
+    /// Tell `/a` and `/a/` apart. Off by default, as in Seam: a trailing slash is ignored when matching (the upstream still gets the path as sent).
+    pub strict_routing: bool,
     /// A header that carries the client's IP address (e.g. `X-Real-IP`, `CF-Connecting-IP`), believed only from `trustedProxies`; from anyone else it is removed. Empty: `X-Forwarded-For` decides.
     pub proxy_header: String,
 }
@@ -78,6 +80,7 @@ impl Default for ServerConfig {
             cert_file: "/certs/server.cert".into(),
             key_file: "/certs/server.key".into(),
             case_sensitive: false,
+            strict_routing: false,
             proxy_header: String::new(),
             disable_health_check: false,
             health_check_live_route: "/health/live".into(),
@@ -110,7 +113,6 @@ pub const IGNORED_KEYS: &[(&str, &str)] = &[
     ("reduceMemoryUsage", ""),
     ("streamRequestBody", "seam always streams request bodies"),
     ("compressedFileSuffix", ""),
-    ("strictRouting", "seam always treats `/a` and `/a/` as one route (strictRouting: false)"),
     ("unescapePath", ""),
     ("getOnly", ""),
     ("GETOnly", ""),

@@ -23,7 +23,7 @@ use seam_core::{Action, BuildContext, Kind, Middleware, Storage};
 use self::components::{ParsedComponent, place_all};
 use self::plugins::Plugins;
 pub use self::plugins::config_keys;
-pub use self::routes::{Pattern, WILDCARD, join_paths, normalize, translate};
+pub use self::routes::{Pattern, WILDCARD, join_paths, normalize, translate, translate_with};
 use self::storages::Storages;
 use crate::diagnostic::Diagnostic;
 use crate::document::model::Document;

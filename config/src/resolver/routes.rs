@@ -54,10 +54,11 @@ impl PlannedRoute<'_> {
 /// be served and routes that claim the same path and method are reported in `diags`.
 pub fn plan<'d>(document: &'d Document, diags: &mut Vec<Diagnostic>) -> Vec<PlannedRoute<'d>> {
     let globals = document.global_middlewares.iter().map(|r| r.name.clone());
+    let strict = document.server.strict_routing;
     let mut plan = Vec::new();
     let mut add = |route: &'d RouteDef, service: Option<&'d str>, base: &str, service_chain: &[String]| {
         let path = join_paths(base, &route.gateway_path.name);
-        let patterns = match translate(&path) {
+        let patterns = match translate_with(&path, strict) {
             Ok(patterns) => patterns,
             Err(why) => {
                 diags.push(
@@ -91,7 +92,7 @@ pub fn plan<'d>(document: &'d Document, diags: &mut Vec<Diagnostic>) -> Vec<Plan
         }
     }
     plan.sort_by(|a, b| a.path.cmp(&b.path).then(a.def.name.cmp(&b.def.name)).then(a.service.cmp(&b.service)));
-    check_conflicts(&plan, diags);
+    check_conflicts(&plan, strict, diags);
     plan
 }
 
@@ -120,7 +121,13 @@ pub fn normalize(path: &str) -> &str {
 /// Fiber's `/users/:id` and `/files/*` as matchit patterns; a trailing `*` also claims its
 /// base path (weakly), because in Fiber `*` may match nothing.
 pub fn translate(path: &str) -> Result<Vec<Pattern>, String> {
-    let normalized = normalize(path);
+    translate_with(path, false)
+}
+
+/// Like [`translate`]; with `strict` (`server.strictRouting`), a trailing slash is kept, so
+/// `/a` and `/a/` are different routes.
+pub fn translate_with(path: &str, strict: bool) -> Result<Vec<Pattern>, String> {
+    let normalized = if strict { path } else { normalize(path) };
     let mut out = String::with_capacity(normalized.len() + 16);
     let segments: Vec<&str> = normalized.split('/').skip(1).collect();
     let mut wildcard = false;
@@ -161,11 +168,11 @@ pub fn translate(path: &str) -> Result<Vec<Pattern>, String> {
 }
 
 /// Two routes for the same path and method, and paths the router cannot tell apart.
-fn check_conflicts(plan: &[PlannedRoute<'_>], diags: &mut Vec<Diagnostic>) {
+fn check_conflicts(plan: &[PlannedRoute<'_>], strict: bool, diags: &mut Vec<Diagnostic>) {
     let mut by_shape: HashMap<String, Vec<&PlannedRoute<'_>>> = HashMap::with_capacity(plan.len());
     let mut reported: HashSet<String> = HashSet::new();
     for p in plan {
-        let shape = path_shape(&p.path);
+        let shape = path_shape(&p.path, strict);
         let others = by_shape.entry(shape.clone()).or_default();
         let overlapping = others.iter().find(|other| {
             p.methods.is_empty() || other.methods.is_empty() || p.methods.iter().any(|m| other.methods.contains(m))
@@ -190,7 +197,7 @@ fn check_conflicts(plan: &[PlannedRoute<'_>], diags: &mut Vec<Diagnostic>) {
     let mut router = matchit::Router::new();
     let mut owner: HashMap<&str, &PlannedRoute<'_>> = HashMap::with_capacity(plan.len());
     for p in plan {
-        if !reported.is_empty() && reported.contains(&path_shape(&p.path)) {
+        if !reported.is_empty() && reported.contains(&path_shape(&p.path, strict)) {
             continue;
         }
         for pattern in &p.patterns {
@@ -216,8 +223,8 @@ fn check_conflicts(plan: &[PlannedRoute<'_>], diags: &mut Vec<Diagnostic>) {
 }
 
 /// The shape of a path for conflict checks: parameter names do not matter.
-fn path_shape(path: &str) -> String {
-    let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+fn path_shape(path: &str, strict: bool) -> String {
+    let trimmed = if path.len() > 1 && !strict { path.trim_end_matches('/') } else { path };
     trimmed.split('/').map(|seg| if seg.starts_with(':') { ":" } else { seg }).collect::<Vec<_>>().join("/")
 }
 
