@@ -27,6 +27,7 @@ link_plugins! {
     "csrf" => seam_plugin_csrf::CsrfMiddlewareConfig,
     "helmet" => seam_plugin_helmet::HelmetMiddlewareConfig,
     "httpfw" => seam_plugin_httpfw::HttpActionConfig,
+    "jwt" => seam_plugin_jwt::JwtValidationMiddlewareConfig,
     "limiter" => seam_plugin_limiter::LimiterMiddlewareConfig,
     "logger" => seam_plugin_logger::LoggerMiddlewareConfig,
     "memory" => seam_plugin_memory::MemoryStorageConfig,

@@ -165,3 +165,21 @@ impl Locals {
 /// with 405 instead of reaching the action.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PreflightOnly;
+
+/// The verified claims of the request's token, put there by a token-validating middleware
+/// (JWT): later middlewares read them (the limiter's `keyBy: claim:sub`, header mappings).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Claims(pub Arc<serde_json::Map<String, serde_json::Value>>);
+
+impl Claims {
+    /// The claim `name` as text: a string as is, a number or boolean written out; `None`
+    /// for a missing, null, array or object claim.
+    pub fn text(&self, name: &str) -> Option<String> {
+        match self.0.get(name)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+}

@@ -28,6 +28,8 @@ pub enum KeyBy {
     Header(http::HeaderName),
     /// A value of the session (the IP when there is none).
     Session(String),
+    /// A claim of the request's verified token (the IP when there is none), e.g. `claim:sub`.
+    Claim(String),
 }
 
 /// Limits how many requests a client makes per window, counted in a storage that every gateway instance shares.
@@ -58,7 +60,7 @@ pub struct LimiterMiddlewareConfig {
     /// Sliding window: the current window's count plus the previous window's, weighted by how much of it still lies in the last `expiration` (rounded down, as Fiber does).
     #[serde(default)]
     pub sliding_window: bool,
-    /// Who is counted: `ip`, `header:<Name>` or `session:<key>`.
+    /// Who is counted: `ip`, `header:<Name>`, `session:<key>`, or `claim:<name>` of a verified token (e.g. `claim:sub`, after a JWT middleware).
     #[serde(default = "ip")]
     #[schemars(default = "ip")]
     pub key_by: String,
@@ -75,7 +77,10 @@ impl LimiterMiddlewareConfig {
     /// The parsed `keyBy`.
     pub fn key_by(&self) -> Result<KeyBy, Problem> {
         let bad = || {
-            Problem::field("keyBy", format!("keyBy `{}` is not `ip`, `header:<Name>` or `session:<key>`", self.key_by))
+            Problem::field(
+                "keyBy",
+                format!("keyBy `{}` is not `ip`, `header:<Name>`, `session:<key>` or `claim:<name>`", self.key_by),
+            )
         };
         match self.key_by.split_once(':') {
             None if self.key_by == "ip" => Ok(KeyBy::Ip),
@@ -83,6 +88,7 @@ impl LimiterMiddlewareConfig {
                 http::HeaderName::from_bytes(name.as_bytes()).map(KeyBy::Header).map_err(|_| bad())
             }
             Some(("session", key)) if !key.is_empty() => Ok(KeyBy::Session(key.to_owned())),
+            Some(("claim", name)) if !name.is_empty() => Ok(KeyBy::Claim(name.to_owned())),
             _ => Err(bad()),
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
-use seam_core::extensions::{ClientAddr, ClientIp, Session};
+use seam_core::extensions::{Claims, ClientAddr, ClientIp, Session};
 use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
 
 use crate::config::{KeyBy, LimiterMiddlewareConfig};
@@ -66,6 +66,10 @@ impl LimiterMiddleware {
                 Some(serde_json::Value::String(s)) => format!("s:{s}"),
                 Some(value) if !value.is_null() => format!("s:{value}"),
                 _ => format!("ip:{}", ip()),
+            },
+            KeyBy::Claim(name) => match req.extensions().get::<Claims>().and_then(|c| c.text(name)) {
+                Some(value) => format!("c:{value}"),
+                None => format!("ip:{}", ip()),
             },
         }
     }

@@ -121,3 +121,24 @@ async fn a_huge_expiration_is_refused_at_load() {
     let error = harness.build::<LimiterMiddlewareConfig>(config).await.err().expect("refused");
     assert!(error.to_string().contains("longer than Go's time.Duration allows"), "{error}");
 }
+
+#[tokio::test]
+async fn key_by_a_claim_counts_each_token_subject_apart_behind_one_address() {
+    let harness = Harness::new().storage("Counters", MapStorage::default());
+    let config = json!({ "storage": "Counters", "maxConnections": 1, "expiration": "1m", "keyBy": "claim:sub" });
+    let limiter = harness.build::<LimiterMiddlewareConfig>(config).await.unwrap();
+    let chain = Pipeline::new(vec![limiter], Arc::new(Ok200));
+    let as_subject = |sub: Option<&str>| {
+        let mut request = from("10.0.0.9");
+        if let Some(sub) = sub {
+            let claims = serde_json::Map::from_iter([("sub".to_owned(), json!(sub))]);
+            request.extensions_mut().insert(seam_core::extensions::Claims(Arc::new(claims)));
+        }
+        request
+    };
+    assert_eq!(chain.run(as_subject(Some("alice"))).await.status(), 200);
+    assert_eq!(chain.run(as_subject(Some("alice"))).await.status(), 429);
+    assert_eq!(chain.run(as_subject(Some("bob"))).await.status(), 200, "another subject, same address");
+    assert_eq!(chain.run(as_subject(None)).await.status(), 200, "no token: counted by address");
+    assert_eq!(chain.run(as_subject(None)).await.status(), 429);
+}
