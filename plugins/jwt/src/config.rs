@@ -127,6 +127,10 @@ impl Component for JwtValidationMiddlewareConfig {
             Some(jwks)
         };
         Ok(Arc::new(JwtMiddleware {
+            verified: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(60))
+                .build(),
             static_key,
             jwks,
             lookup: lookup.expect("checked above"),

@@ -12,7 +12,19 @@ use crate::jwks::Jwks;
 use crate::keys::Key;
 use crate::lookup::TokenLookup;
 
+/// A token already verified: its claims, and the times that bound it.
+#[derive(Clone)]
+pub(crate) struct Verified {
+    claims: Claims,
+    exp: u64,
+    nbf: Option<u64>,
+}
+
 pub(crate) struct JwtMiddleware {
+    /// Tokens whose signature and claims were checked in the last minute (Envoy's JWT cache):
+    /// a client sending the same token again skips the signature check; `exp` and `nbf` are
+    /// still checked on every request.
+    pub(crate) verified: moka::sync::Cache<String, Verified>,
     pub(crate) static_key: Option<Key>,
     pub(crate) jwks: Option<Arc<Jwks>>,
     pub(crate) lookup: TokenLookup,
@@ -82,12 +94,25 @@ impl Middleware for JwtMiddleware {
         let Some(token) = self.lookup.find(&parts) else {
             return refuse(None, "a bearer token is needed");
         };
-        let claims = match self.verify(&token).await {
-            Ok(claims) => Claims(Arc::new(claims)),
-            Err(why) => {
-                tracing::debug!("JWT refused: {why}");
-                return refuse(Some("invalid_token"), "the token is invalid or expired");
-            }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let cached = self.verified.get(&token).filter(|v| {
+            v.exp.saturating_add(self.leeway) > now && v.nbf.is_none_or(|nbf| nbf <= now.saturating_add(self.leeway))
+        });
+        let claims = match cached {
+            Some(hit) => hit.claims,
+            None => match self.verify(&token).await {
+                Ok(claims) => {
+                    let exp = claims.get("exp").and_then(serde_json::Value::as_u64).unwrap_or(0);
+                    let nbf = claims.get("nbf").and_then(serde_json::Value::as_u64);
+                    let claims = Claims(Arc::new(claims));
+                    self.verified.insert(token, Verified { claims: claims.clone(), exp, nbf });
+                    claims
+                }
+                Err(why) => {
+                    tracing::debug!("JWT refused: {why}");
+                    return refuse(Some("invalid_token"), "the token is invalid or expired");
+                }
+            },
         };
         for (name, claim) in &self.headers {
             if let Some(value) = claims.text(claim).and_then(|v| HeaderValue::from_str(&v).ok()) {

@@ -277,3 +277,14 @@ async fn futures_join(chain: &Pipeline, tokens: &[String]) -> usize {
     }
     refused
 }
+
+#[tokio::test]
+async fn a_token_verified_before_still_expires_on_time() {
+    let key = EncodingKey::from_secret(b"secret");
+    let chain = chain(json!({ "signingKey": { "key": "secret" } })).await;
+    let short = token(Algorithm::HS256, None, &key, &json!({ "sub": "x", "exp": now() + 2 }));
+    assert_eq!(bearer(&chain, &short).await, 200);
+    assert_eq!(bearer(&chain, &short).await, 200, "again, from the verified-token cache");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(bearer(&chain, &short).await, 401, "the cache never outlives exp");
+}
