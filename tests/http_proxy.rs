@@ -237,3 +237,78 @@ async fn a_response_abandoned_half_way_does_not_leave_its_connection_in_the_pool
     let (status, _, body) = get(&gateway.url("/big")).await;
     assert_eq!((status, body.len()), (StatusCode::OK, 256 * 4096), "a whole body is forwarded");
 }
+
+/// An upstream that switches to a byte-echo protocol on `Upgrade: echo`.
+async fn upgrading_upstream() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|mut req: http::Request<hyper::body::Incoming>| async move {
+                    let asked = req.headers().get("upgrade").map(|v| v.to_str().unwrap().to_owned());
+                    if asked.as_deref() != Some("echo") {
+                        return Ok::<_, std::convert::Infallible>(
+                            http::Response::builder().status(426).body(seam_core::Body::empty()).unwrap(),
+                        );
+                    }
+                    let on = hyper::upgrade::on(&mut req);
+                    tokio::spawn(async move {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        let mut io = hyper_util::rt::TokioIo::new(on.await.unwrap());
+                        let mut buf = [0u8; 1024];
+                        while let Ok(n) = io.read(&mut buf).await {
+                            if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    Ok(http::Response::builder()
+                        .status(101)
+                        .header("connection", "upgrade")
+                        .header("upgrade", "echo")
+                        .body(seam_core::Body::empty())
+                        .unwrap())
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_upgrade_passes_through_http_action_and_bytes_flow_both_ways() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = upgrading_upstream().await;
+    let gateway = Gateway::start(&forward_doc(
+        SERVER,
+        &format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{addr}\" }} }}"),
+        "  R: { gatewayPath: /*, action: Fw }",
+    ))
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    stream.write_all(b"GET /ws HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n").await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte)).await.unwrap().unwrap(), 1);
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: echo"), "the 101 keeps its upgrade headers: {head}");
+    for message in [&b"hello"[..], b"\x00\x01binary\xff", b"bye"] {
+        stream.write_all(message).await.unwrap();
+        let mut echoed = vec![0u8; message.len()];
+        tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed)).await.unwrap().unwrap();
+        assert_eq!(echoed, message);
+    }
+    // A plain request on the same route still gets the upstream's ordinary answer.
+    let (status, _, _) = get(&gateway.url("/plain")).await;
+    assert_eq!(status, 426);
+}

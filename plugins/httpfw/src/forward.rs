@@ -10,6 +10,7 @@ use seam_core::{Body, Response, json_error};
 use crate::client::UpstreamClient;
 use crate::headers::{remove_hop_by_hop, set_forwarded};
 use crate::pool::{self, SendError};
+use crate::upgrade;
 use crate::upstream::Upstream;
 
 /// Why forwarding failed.
@@ -50,7 +51,14 @@ pub async fn forward(
 ) -> Result<Response, ForwardError> {
     let target =
         upstream.target(parts.extensions.get::<PathParams>(), parts.uri.query()).map_err(ForwardError::Other)?;
+    // A protocol upgrade (WebSocket) keeps its upgrade headers and is joined on 101.
+    let upgrade = upgrade::requested(&parts.headers)
+        .and_then(|value| parts.extensions.remove::<hyper::upgrade::OnUpgrade>().map(|on| (value, on)));
     remove_hop_by_hop(&mut parts.headers);
+    let client_upgrade = upgrade.map(|(value, on)| {
+        upgrade::restore(&mut parts.headers, value);
+        on
+    });
     // The client's host: `Host`, or an HTTP/2 request's `:authority` (before the URI is replaced).
     let client_host = parts
         .headers
@@ -65,6 +73,21 @@ pub async fn forward(
         // The lean path: a connection of this thread, origin-form request target.
         if let Some(pq) = request.uri().path_and_query().cloned() {
             *request.uri_mut() = http::Uri::from(pq);
+        }
+        if let Some(client) = client_upgrade {
+            let sent = tokio::time::timeout(timeout, pool::send_upgrade(upstream.authority(), request)).await;
+            let mut response = match sent {
+                Err(_) => return Err(ForwardError::Timeout(timeout)),
+                Ok(Err(SendError::Connect(e))) => return Err(ForwardError::Connect(e)),
+                Ok(Err(SendError::Other(e))) => return Err(ForwardError::Other(e)),
+                Ok(Ok(response)) => response,
+            };
+            upgrade::join(&mut response, client);
+            let (mut parts, body) = response.into_parts();
+            if parts.status != http::StatusCode::SWITCHING_PROTOCOLS {
+                remove_hop_by_hop(&mut parts.headers);
+            }
+            return Ok(Response::from_parts(parts, Body::new(body)));
         }
         let sent = tokio::time::timeout(timeout, pool::send(upstream.authority(), request)).await;
         let (mut parts, body) = match sent {
@@ -89,7 +112,13 @@ pub async fn forward(
         }
         Ok(Ok(response)) => response,
     };
+    let mut response = response;
+    if let Some(client) = client_upgrade {
+        upgrade::join(&mut response, client);
+    }
     let (mut parts, body) = response.into_parts();
-    remove_hop_by_hop(&mut parts.headers);
+    if parts.status != http::StatusCode::SWITCHING_PROTOCOLS {
+        remove_hop_by_hop(&mut parts.headers);
+    }
     Ok(Response::from_parts(parts, Body::new(body)))
 }

@@ -14,6 +14,7 @@ mod config;
 mod forward;
 mod headers;
 mod pool;
+mod upgrade;
 mod upstream;
 
 pub use config::{BalancerHttpActionConfig, HttpActionConfig};

@@ -66,6 +66,16 @@ pub async fn send(authority: &Authority, mut request: http::Request<Body>) -> Re
     }
 }
 
+/// Sends an upgrade request on a connection of its own (never pooled: after a 101 it
+/// belongs to the upgraded protocol).
+pub async fn send_upgrade(
+    authority: &Authority,
+    request: http::Request<Body>,
+) -> Result<http::Response<hyper::body::Incoming>, SendError> {
+    let mut sender = connect_with(authority, true).await?;
+    sender.send_request(request).await.map_err(|e| SendError::Other(detail(&e)))
+}
+
 fn detail(e: &hyper::Error) -> String {
     std::error::Error::source(e).map(ToString::to_string).unwrap_or_else(|| e.to_string())
 }
@@ -105,6 +115,10 @@ fn checkin(authority: Authority, sender: SendRequest<Body>) {
 }
 
 async fn connect(authority: &Authority) -> Result<SendRequest<Body>, SendError> {
+    connect_with(authority, false).await
+}
+
+async fn connect_with(authority: &Authority, upgrades: bool) -> Result<SendRequest<Body>, SendError> {
     let port = authority.port_u16().unwrap_or(80);
     let host = authority.host().trim_start_matches('[').trim_end_matches(']');
     let stream = tokio::net::TcpStream::connect((host, port)).await.map_err(|e| SendError::Connect(e.to_string()))?;
@@ -113,7 +127,8 @@ async fn connect(authority: &Authority) -> Result<SendRequest<Body>, SendError> 
         http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(|e| SendError::Connect(detail(&e)))?;
     // Driven by this thread (each worker runs a single-threaded runtime).
     tokio::spawn(async move {
-        if let Err(e) = connection.await {
+        let ended = if upgrades { connection.with_upgrades().await } else { connection.await };
+        if let Err(e) = ended {
             tracing::debug!("upstream connection ended: {e}");
         }
     });
