@@ -111,6 +111,8 @@ fn init_logging(default: &str, json: bool) {
             Err(_) => Ok(tracing_subscriber::EnvFilter::new(default)),
         })
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: a log file or a container's log gets no escape codes.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(terminal);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }

@@ -203,3 +203,27 @@ fn check_never_shows_a_secret_in_its_snippet() {
     assert!(stderr.contains("storages.S.config.password"), "{stderr}");
     assert!(!stderr.contains("84629173"), "{stderr}");
 }
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("seam.yaml");
+    std::fs::write(
+        &config,
+        "server: { address: 127.0.0.1:0 }\nactions:\n  A: { use: plugins.respond.actions.RespondAction }\nroutes:\n  R: { gatewayPath: /, action: A }\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_seam"))
+        .args(["run", config.to_str().unwrap(), "--workers", "1"])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("listening on"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "escape codes in a piped log: {stderr:?}");
+}
