@@ -35,4 +35,5 @@ link_plugins! {
     "respond" => seam_plugin_respond::RespondActionConfig,
     "sessions" => seam_plugin_sessions::SessionMiddlewareConfig,
     "valkey" => seam_plugin_valkey::ValkeyStorageConfig,
+    "wsfw" => seam_plugin_wsfw::WebSocketActionConfig,
 }

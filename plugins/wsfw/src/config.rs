@@ -1,0 +1,122 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use seam_core::{Action, BuildContext, BuildError, Component, GoDuration, PathStep, Problem, Problems, async_trait};
+
+use crate::action::WebSocketAction;
+
+/// Forwards WebSocket connections to `upstreamEndpoint` (`ws://` or `wss://`), frame by frame: text and binary messages, pings and pongs, and close codes pass both ways.
+///
+/// The upstream is dialled before the client is answered, so an unreachable upstream is a
+/// 502, not a broken connection. The gateway pings the client every `pingInterval` and
+/// closes a client that does not answer within `pongTimeout`; a connection with no message
+/// either way for `maxInactivity` is closed. The route's `*` remainder and `:params` fill the
+/// endpoint's path as with HttpAction; the query is kept.
+#[seam_core::component(name = "plugins.wsfw.actions.WebSocketAction")]
+#[derive(Clone, Debug)]
+#[serde(default)]
+pub struct WebSocketActionConfig {
+    /// The upstream WebSocket URL, `ws://host[:port]/path` or `wss://...`.
+    pub upstream_endpoint: String,
+    /// How often the client is pinged (Seam spells it `pongInterval`; both are read).
+    #[serde(alias = "pongInterval")]
+    pub ping_interval: GoDuration,
+    /// How long the client has to answer a ping before it is taken as gone.
+    pub pong_timeout: GoDuration,
+    /// A connection with no message in either direction for this long is closed; `0s`: never.
+    pub max_inactivity: GoDuration,
+    /// Longest time the upstream's handshake may take; `0s`: 45s.
+    pub handshake_timeout: GoDuration,
+    /// Subprotocols the gateway accepts from the client and offers the upstream; the upstream's choice is answered.
+    pub subprotocols: Vec<String>,
+    /// Origins allowed to connect (`*`: any); others get 403.
+    pub origins: Vec<String>,
+    /// Read buffer of each connection, in bytes.
+    pub read_buffer_size: usize,
+    /// Write buffer of each connection, in bytes.
+    pub write_buffer_size: usize,
+    /// Accepted for Seam compatibility: seam does not negotiate permessage-deflate, so messages pass uncompressed.
+    pub enable_compression: bool,
+    /// Largest message accepted from either side, in bytes; a larger one closes the connection (1009).
+    pub max_message_size: usize,
+}
+
+impl Default for WebSocketActionConfig {
+    fn default() -> Self {
+        WebSocketActionConfig {
+            upstream_endpoint: String::new(),
+            ping_interval: GoDuration::from_secs(15),
+            pong_timeout: GoDuration::from_secs(1),
+            max_inactivity: GoDuration::from_secs(30),
+            handshake_timeout: GoDuration::default(),
+            subprotocols: Vec::new(),
+            origins: vec!["*".into()],
+            read_buffer_size: 1024,
+            write_buffer_size: 1024,
+            enable_compression: false,
+            max_message_size: 16 * 1024 * 1024,
+        }
+    }
+}
+
+#[async_trait]
+impl Component for WebSocketActionConfig {
+    type Output = dyn Action;
+
+    async fn build(&self, _cx: &BuildContext<'_>) -> Result<Arc<dyn Action>, BuildError> {
+        let mut problems = Problems::new();
+        let endpoint = self
+            .upstream_endpoint
+            .parse::<http::Uri>()
+            .ok()
+            .filter(|u| matches!(u.scheme_str(), Some("ws" | "wss")) && u.host().is_some_and(|h| !h.is_empty()));
+        problems.ensure(endpoint.is_some(), || {
+            Problem::field("upstreamEndpoint", format!("`{}` is not a ws:// or wss:// URL", self.upstream_endpoint))
+        });
+        problems.ensure(!self.ping_interval.get().is_zero(), || {
+            Problem::field("pingInterval", "pingInterval must be more than 0")
+        });
+        problems.ensure(!self.pong_timeout.get().is_zero(), || {
+            Problem::field("pongTimeout", "pongTimeout must be more than 0")
+        });
+        problems.ensure(self.max_message_size >= 1024, || {
+            Problem::field("maxMessageSize", "maxMessageSize must be at least 1024 bytes")
+        });
+        for (i, origin) in self.origins.iter().enumerate() {
+            problems.ensure(origin == "*" || origin.contains("://"), || {
+                Problem::at(
+                    vec![PathStep::Key("origins".into()), PathStep::Index(i)],
+                    format!("`{origin}` is not `*` or an origin like `https://app.example.com`"),
+                )
+            });
+        }
+        problems.into_result()?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let handshake = match self.handshake_timeout.get() {
+            d if d.is_zero() => Duration::from_secs(45),
+            d => d,
+        };
+        let mut ws = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+        ws.read_buffer_size = self.read_buffer_size.max(1024);
+        ws.write_buffer_size = self.write_buffer_size;
+        ws.max_write_buffer_size = self.max_message_size.saturating_mul(2).max(ws.write_buffer_size + 1);
+        ws.max_message_size = Some(self.max_message_size);
+        ws.max_frame_size = Some(self.max_message_size);
+        Ok(Arc::new(WebSocketAction {
+            endpoint: endpoint.expect("checked above"),
+            origins: if self.origins.iter().any(|o| o == "*") {
+                None
+            } else {
+                Some(self.origins.iter().map(|o| o.trim_end_matches('/').to_ascii_lowercase()).collect())
+            },
+            subprotocols: self.subprotocols.clone(),
+            handshake,
+            timers: crate::pump::Timers {
+                ping_interval: self.ping_interval.get(),
+                pong_timeout: self.pong_timeout.get(),
+                max_inactivity: (!self.max_inactivity.get().is_zero()).then(|| self.max_inactivity.get()),
+            },
+            ws,
+        }))
+    }
+}

@@ -1,0 +1,116 @@
+//! Moving frames between the client and the upstream until one side closes.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+/// The connection's clocks.
+#[derive(Clone, Copy, Debug)]
+pub struct Timers {
+    /// Ping the client this often.
+    pub ping_interval: Duration,
+    /// Close a client that has not answered a ping within this.
+    pub pong_timeout: Duration,
+    /// Close when no message went either way for this long.
+    pub max_inactivity: Option<Duration>,
+}
+
+fn closing(code: CloseCode, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// Forwards messages both ways. Each side's writes are awaited before the next read, so a
+/// slow reader holds its sender back instead of growing a buffer. Close frames are passed
+/// on with their code and reason.
+pub async fn pump<C, U>(mut client: WebSocketStream<C>, mut upstream: WebSocketStream<U>, timers: Timers)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let far = Duration::from_secs(86_400 * 365);
+    let mut ping = tokio::time::interval_at(Instant::now() + timers.ping_interval, timers.ping_interval);
+    let mut awaiting_pong: Option<Instant> = None;
+    let mut last_message = Instant::now();
+    loop {
+        let inactive_at = last_message + timers.max_inactivity.unwrap_or(far);
+        let pong_due = awaiting_pong.map_or(Instant::now() + far, |sent| sent + timers.pong_timeout);
+        tokio::select! {
+            from_client = client.next() => match from_client {
+                Some(Ok(Message::Pong(_))) => awaiting_pong = None,
+                Some(Ok(Message::Ping(_))) => {} // answered by the library
+                Some(Ok(Message::Close(frame))) => {
+                    let _ = upstream.send(Message::Close(frame)).await;
+                    let _ = upstream.close(None).await;
+                    return;
+                }
+                Some(Ok(Message::Frame(_))) => {}
+                Some(Ok(message)) => {
+                    last_message = Instant::now();
+                    if upstream.send(message).await.is_err() {
+                        let _ = client.send(closing(CloseCode::Away, "the upstream went away")).await;
+                        return;
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::debug!("WebSocket client error: {e}");
+                    let _ = upstream.send(closing(CloseCode::Away, "the client went away")).await;
+                    return;
+                }
+                None => {
+                    let _ = upstream.send(closing(CloseCode::Away, "the client went away")).await;
+                    return;
+                }
+            },
+            from_upstream = upstream.next() => match from_upstream {
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Close(frame))) => {
+                    let _ = client.send(Message::Close(frame)).await;
+                    let _ = client.close(None).await;
+                    return;
+                }
+                Some(Ok(message)) => {
+                    last_message = Instant::now();
+                    if client.send(message).await.is_err() {
+                        let _ = upstream.send(closing(CloseCode::Away, "the client went away")).await;
+                        return;
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::debug!("WebSocket upstream error: {e}");
+                    let _ = client.send(closing(CloseCode::Away, "the upstream went away")).await;
+                    return;
+                }
+                None => {
+                    let _ = client.send(closing(CloseCode::Away, "the upstream went away")).await;
+                    return;
+                }
+            },
+            _ = ping.tick() => {
+                if awaiting_pong.is_none() {
+                    awaiting_pong = Some(Instant::now());
+                }
+                if client.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    let _ = upstream.send(closing(CloseCode::Away, "the client went away")).await;
+                    return;
+                }
+            }
+            () = tokio::time::sleep_until(pong_due) => {
+                tracing::debug!("WebSocket client did not answer a ping in {:?}", timers.pong_timeout);
+                let _ = upstream.send(closing(CloseCode::Away, "the client stopped answering")).await;
+                let _ = client.close(None).await;
+                return;
+            }
+            () = tokio::time::sleep_until(inactive_at) => {
+                let _ = client.send(closing(CloseCode::Normal, "inactive")).await;
+                let _ = upstream.send(closing(CloseCode::Normal, "inactive")).await;
+                return;
+            }
+        }
+    }
+}

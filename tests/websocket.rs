@@ -1,0 +1,145 @@
+//! WebSocketAction and CheckWebSocketUpgradeMiddleware in a served gateway, in front of a
+//! real WebSocket echo server (tokio-tungstenite): frames both ways, close codes, pings, the
+//! inactivity close, a silent client, origins, and the HTTP answers to what is not a
+//! WebSocket handshake.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use support::{Gateway, SERVER, get};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+/// An echo server; remembers the close frame it received last.
+async fn echo_server() -> (String, Arc<Mutex<Option<CloseFrame>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let closed = Arc::new(Mutex::new(None));
+    let seen = closed.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                while let Some(Ok(message)) = ws.next().await {
+                    if let Message::Close(frame) = message {
+                        *seen.lock().unwrap() = frame;
+                        break;
+                    }
+                    let echoed = matches!(message, Message::Text(_) | Message::Binary(_));
+                    if echoed && ws.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (url, closed)
+}
+
+async fn gateway(upstream: &str, config: &str) -> Gateway {
+    Gateway::start(&format!(
+        "{SERVER}middlewares:\n  OnlyWs: {{ use: plugins.wsfw.middlewares.CheckWebSocketUpgradeMiddleware }}\n\
+         actions:\n  Ws: {{ use: plugins.wsfw.actions.WebSocketAction, config: {{ upstreamEndpoint: \"{upstream}\", {config} }} }}\n\
+         routes:\n  Socket: {{ gatewayPath: /ws/*, middlewares: [OnlyWs], action: Ws }}\n  Bare: {{ gatewayPath: /bare, action: Ws }}\n"
+    ))
+    .await
+}
+
+fn ws_url(gateway: &Gateway, path: &str) -> String {
+    format!("ws://{}{path}", gateway.addr)
+}
+
+#[tokio::test]
+async fn frames_both_ways_and_the_close_code_reaches_the_upstream() {
+    let (upstream, closed) = echo_server().await;
+    let gateway = gateway(&upstream, "pingInterval: 10s").await;
+    let (mut ws, response) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/room")).await.expect("handshake");
+    assert_eq!(response.status(), 101);
+    ws.send(Message::Text("hello".into())).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::Text("hello".into()));
+    let binary = vec![0u8, 1, 2, 255];
+    ws.send(Message::Binary(binary.clone().into())).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::Binary(binary.into()));
+    ws.close(Some(CloseFrame { code: CloseCode::Library(4001), reason: "bye".into() })).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(frame) = closed.lock().unwrap().clone() {
+            assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4001, "bye"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the upstream never saw the close");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_gateway_pings_and_closes_an_inactive_connection() {
+    let (upstream, _) = echo_server().await;
+    let gateway = gateway(&upstream, "pingInterval: 200ms, pongTimeout: 2s, maxInactivity: 1s").await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/x")).await.unwrap();
+    let started = Instant::now();
+    let mut pinged = false;
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("something within 5s") {
+            Some(Ok(Message::Ping(_))) => pinged = true,
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(pinged, "a ping arrived before the close");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(4), "closed after {took:?}");
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::Normal));
+}
+
+#[tokio::test]
+async fn a_client_that_stops_answering_pings_is_taken_as_gone() {
+    let (upstream, closed) = echo_server().await;
+    let gateway = gateway(&upstream, "pingInterval: 200ms, pongTimeout: 500ms, maxInactivity: 0s").await;
+    // Handshake, then never read: the library cannot answer the pings.
+    let (_silent, _) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/x")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(frame) = closed.lock().unwrap().clone() {
+            assert_eq!(frame.code, CloseCode::Away, "{frame:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the silent client was never dropped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn what_is_not_a_websocket_handshake_gets_an_http_answer() {
+    let (upstream, _) = echo_server().await;
+    let gateway = gateway(&upstream, "origins: [\"https://app.example.com\"]").await;
+    assert_eq!(get(&gateway.url("/ws/x")).await.0, 426, "the check middleware");
+    assert_eq!(get(&gateway.url("/bare")).await.0, 426, "the action itself");
+    let mut request = ws_url(&gateway, "/ws/x").into_client_request().unwrap();
+    request.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|(_, r)| r.status())),
+    }
+    let mut allowed = ws_url(&gateway, "/ws/x").into_client_request().unwrap();
+    allowed.headers_mut().insert("origin", "https://app.example.com".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(allowed).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_502_not_a_broken_socket() {
+    let port = seam_testkit::free_port();
+    let gateway = gateway(&format!("ws://127.0.0.1:{port}"), "handshakeTimeout: 2s").await;
+    match tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/x")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 502),
+        other => panic!("expected 502, got {:?}", other.map(|(_, r)| r.status())),
+    }
+}
