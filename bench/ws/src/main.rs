@@ -1,0 +1,139 @@
+//! `seam-bench-ws SEAM_BINARY [SECONDS] [ROUNDS] [CONNECTIONS]`: starts a WebSocket echo
+//! server, a seam in front of it (`WebSocketAction`, `--workers 1`), and in interleaved
+//! rounds drives CONNECTIONS clients, each sending a 64-byte message and waiting for its
+//! echo, first straight at the echo server, then through seam. Prints a Markdown table of
+//! the medians; then opens 1000 idle connections through seam and reports its RSS growth.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+async fn echo_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                while let Some(Ok(message)) = ws.next().await {
+                    let echoed = matches!(message, Message::Text(_) | Message::Binary(_));
+                    if echoed && ws.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// (messages per second, p99 in ms) of `connections` clients for `seconds` against `url`.
+async fn drive(url: &str, connections: usize, seconds: u64) -> (f64, f64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+            let mut histogram = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+            let payload = vec![b'x'; 64];
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                ws.send(Message::Binary(payload.clone().into())).await.unwrap();
+                match ws.next().await {
+                    Some(Ok(Message::Binary(_))) => {}
+                    other => panic!("no echo: {other:?}"),
+                }
+                histogram.record(sent.elapsed().as_micros() as u64).unwrap();
+            }
+            let _ = ws.close(None).await;
+            histogram
+        }));
+    }
+    let mut all = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+    for task in tasks {
+        all.add(task.await.unwrap()).unwrap();
+    }
+    (all.len() as f64 / seconds as f64, all.value_at_quantile(0.99) as f64 / 1000.0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seam = args.get(1).expect("SEAM_BINARY").clone();
+    let seconds: u64 = args.get(2).map_or(5, |a| a.parse().unwrap());
+    let rounds: usize = args.get(3).map_or(3, |a| a.parse().unwrap());
+    let connections: usize = args.get(4).map_or(32, |a| a.parse().unwrap());
+    let echo = echo_server().await;
+    let gateway = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("seam-bench-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("seam.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "server: {{ address: 127.0.0.1:{gateway}, disableStartupMessage: true, concurrency: 100000 }}\n\
+             actions:\n  Ws: {{ use: plugins.wsfw.actions.WebSocketAction, config: {{ upstreamEndpoint: \"ws://127.0.0.1:{echo}\", pingInterval: 1m, maxInactivity: 10m }} }}\n\
+             routes:\n  R: {{ gatewayPath: /*, action: Ws }}\n"
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(&seam)
+        .args(["run", config.to_str().unwrap(), "--workers", "1"])
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("seam runs");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", gateway)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "seam did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let direct_url = format!("ws://127.0.0.1:{echo}/");
+    let seam_url = format!("ws://127.0.0.1:{gateway}/");
+    let (mut direct, mut through) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        direct.push(drive(&direct_url, connections, seconds).await);
+        through.push(drive(&seam_url, connections, seconds).await);
+    }
+    let (d_rate, d_p99) = (median(direct.iter().map(|r| r.0).collect()), median(direct.iter().map(|r| r.1).collect()));
+    let (s_rate, s_p99) =
+        (median(through.iter().map(|r| r.0).collect()), median(through.iter().map(|r| r.1).collect()));
+    println!("| path | messages/s | p99 ms | vs direct |");
+    println!("|---|---:|---:|---:|");
+    println!("| echo server direct | {d_rate:.0} | {d_p99:.2} | 1.00× |");
+    println!("| through seam's WebSocketAction (--workers 1) | {s_rate:.0} | {s_p99:.2} | {:.2}× |", s_rate / d_rate);
+
+    let before = rss_kib(child.id());
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        idle.push(tokio_tungstenite::connect_async(seam_url.clone()).await.expect("idle connection").0);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(child.id());
+    println!(
+        "\n1000 idle WebSocket connections through seam: RSS {before} KiB → {after} KiB, {:.1} KiB per connection (both legs: client and upstream).",
+        (after.saturating_sub(before)) as f64 / 1000.0
+    );
+    drop(idle);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
