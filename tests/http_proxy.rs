@@ -312,3 +312,30 @@ async fn an_upgrade_passes_through_http_action_and_bytes_flow_both_ways() {
     let (status, _, _) = get(&gateway.url("/plain")).await;
     assert_eq!(status, 426);
 }
+
+#[tokio::test]
+async fn an_upgraded_tunnel_ends_when_the_server_shuts_down() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = upgrading_upstream().await;
+    let mut gateway = Gateway::start(&forward_doc(
+        SERVER,
+        &format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{addr}\" }} }}"),
+        "  R: { gatewayPath: /*, action: Fw }",
+    ))
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    stream.write_all(b"GET /ws HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n").await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    gateway.stop();
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "the tunnel is closed when the server shuts down");
+    let done = gateway.done.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), done).await.expect("the server stopped").unwrap();
+}

@@ -143,3 +143,29 @@ async fn an_unreachable_upstream_is_a_502_not_a_broken_socket() {
         other => panic!("expected 502, got {:?}", other.map(|(_, r)| r.status())),
     }
 }
+
+#[tokio::test]
+async fn a_graceful_shutdown_closes_websockets_with_1001_and_waits_for_them() {
+    let (upstream, closed) = echo_server().await;
+    let mut gateway = gateway(&upstream, "pingInterval: 10s").await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/x")).await.unwrap();
+    ws.send(Message::Text("before".into())).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::Text("before".into()));
+    gateway.stop();
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("closed within 5s") {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::Away), "going away (1001)");
+    let done = gateway.done.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), done).await.expect("the server stopped").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while closed.lock().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the upstream was told too");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(closed.lock().unwrap().clone().map(|f| f.code), Some(CloseCode::Away));
+}

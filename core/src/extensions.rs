@@ -183,3 +183,68 @@ impl Claims {
         }
     }
 }
+
+/// How a connection that outlives its request (an upgraded WebSocket, a tunnel) follows the
+/// server's life: the host puts it on requests that ask for an upgrade. Whoever keeps such
+/// a connection holds a [`Hold`] while it runs, and ends it (WebSocket: close 1001) once
+/// [`Lifecycle::stopping`] completes; the server's shutdown waits for the holds to end,
+/// within `server.shutdownTimeout`.
+#[derive(Clone, Debug)]
+pub struct Lifecycle {
+    stopping: tokio::sync::watch::Receiver<bool>,
+    holds: Arc<Holds>,
+}
+
+#[derive(Debug, Default)]
+struct Holds {
+    count: std::sync::atomic::AtomicUsize,
+    released: tokio::sync::Notify,
+}
+
+/// A long-lived connection in progress; dropping it ends it for the server's count.
+#[derive(Debug)]
+pub struct Hold(Arc<Holds>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+            self.0.released.notify_waiters();
+        }
+    }
+}
+
+impl Lifecycle {
+    /// A lifecycle and the sender that starts its shutdown (`send(true)`).
+    pub fn new() -> (tokio::sync::watch::Sender<bool>, Lifecycle) {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        (stop, Lifecycle { stopping, holds: Arc::default() })
+    }
+
+    /// Counts a long-lived connection until the returned hold is dropped.
+    pub fn hold(&self) -> Hold {
+        self.holds.count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Hold(self.holds.clone())
+    }
+
+    /// Completes once the server shuts down.
+    pub async fn stopping(&self) {
+        let mut stopping = self.stopping.clone();
+        let _ = stopping.wait_for(|stop| *stop).await;
+    }
+
+    /// How many long-lived connections are held.
+    pub fn held(&self) -> usize {
+        self.holds.count.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Completes once no hold is left.
+    pub async fn released(&self) {
+        loop {
+            let released = self.holds.released.notified();
+            if self.held() == 0 {
+                return;
+            }
+            released.await;
+        }
+    }
+}

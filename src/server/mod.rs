@@ -102,7 +102,9 @@ impl Server {
             .keep_alive_interval(config.http2_keep_alive_interval.non_zero())
             .keep_alive_timeout(config.http2_keep_alive_timeout.get());
         let connections = Connections::new(config.concurrency);
+        let (stop_upgraded, lifecycle) = seam_core::extensions::Lifecycle::new();
         let shared = Arc::new(Shared {
+            lifecycle: lifecycle.clone(),
             app: self.app,
             builder,
             tls: self.tls,
@@ -137,9 +139,15 @@ impl Server {
         }
         let _ = phase.send(Phase::Draining);
         connections.ask_all(connection::DRAIN);
+        // Upgraded connections (WebSockets, tunnels) are told to close too.
+        let _ = stop_upgraded.send(true);
         let limit = config.shutdown_timeout.get();
         tracing::info!("shutting down: waiting up to {limit:?} for in-flight requests");
-        if tokio::time::timeout(limit, connections.all_closed()).await.is_ok() {
+        let everything = async {
+            connections.all_closed().await;
+            lifecycle.released().await;
+        };
+        if tokio::time::timeout(limit, everything).await.is_ok() {
             tracing::info!("all connections closed");
         } else {
             tracing::warn!("shutdownTimeout reached; closing the remaining connections");

@@ -30,6 +30,9 @@ pub struct Shared {
     pub connections: Arc<Connections>,
     pub handshake_timeout: Duration,
     pub idle_timeout: Option<Duration>,
+    /// Handed to requests that ask for an upgrade, so the connections they keep follow the
+    /// server's shutdown.
+    pub lifecycle: seam_core::extensions::Lifecycle,
 }
 
 /// Accepts on `listener` until the server stops serving, serving each connection on this thread.
@@ -84,9 +87,13 @@ where
 {
     let app = shared.app.clone();
     let activity = slot.activity.clone();
-    let service = hyper::service::service_fn(move |req| {
+    let lifecycle = shared.lifecycle.clone();
+    let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let app = app.clone();
         let in_flight = activity.begin();
+        if req.headers().contains_key(http::header::UPGRADE) {
+            req.extensions_mut().insert(lifecycle.clone());
+        }
         async move {
             let response = app.handle(req, peer).await;
             Ok::<_, Infallible>(response.map(|body| Body::new(TrackedBody::new(body, in_flight))))

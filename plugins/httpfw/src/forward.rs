@@ -54,6 +54,7 @@ pub async fn forward(
     // A protocol upgrade (WebSocket) keeps its upgrade headers and is joined on 101.
     let upgrade = upgrade::requested(&parts.headers)
         .and_then(|value| parts.extensions.remove::<hyper::upgrade::OnUpgrade>().map(|on| (value, on)));
+    let lifecycle = parts.extensions.get::<seam_core::extensions::Lifecycle>().cloned();
     remove_hop_by_hop(&mut parts.headers);
     let client_upgrade = upgrade.map(|(value, on)| {
         upgrade::restore(&mut parts.headers, value);
@@ -82,7 +83,7 @@ pub async fn forward(
                 Ok(Err(SendError::Other(e))) => return Err(ForwardError::Other(e)),
                 Ok(Ok(response)) => response,
             };
-            upgrade::join(&mut response, client);
+            upgrade::join(&mut response, client, lifecycle);
             let (mut parts, body) = response.into_parts();
             if parts.status != http::StatusCode::SWITCHING_PROTOCOLS {
                 remove_hop_by_hop(&mut parts.headers);
@@ -114,7 +115,7 @@ pub async fn forward(
     };
     let mut response = response;
     if let Some(client) = client_upgrade {
-        upgrade::join(&mut response, client);
+        upgrade::join(&mut response, client, lifecycle);
     }
     let (mut parts, body) = response.into_parts();
     if parts.status != http::StatusCode::SWITCHING_PROTOCOLS {

@@ -28,12 +28,19 @@ pub fn restore(headers: &mut HeaderMap, upgrade: HeaderValue) {
 
 /// When the upstream switched protocols: joins the client's connection (once hyper hands
 /// it over, after the 101 is written) and the upstream's, until either side closes.
-pub fn join(response: &mut http::Response<hyper::body::Incoming>, client: OnUpgrade) {
+pub fn join(
+    response: &mut http::Response<hyper::body::Incoming>,
+    client: OnUpgrade,
+    lifecycle: Option<seam_core::extensions::Lifecycle>,
+) {
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         return;
     }
     let upstream = hyper::upgrade::on(response);
+    // Counted by the server until it ends; closed when the server shuts down.
+    let hold = lifecycle.as_ref().map(seam_core::extensions::Lifecycle::hold);
     tokio::spawn(async move {
+        let _hold = hold;
         let (client, upstream) = match tokio::try_join!(client, upstream) {
             Ok(pair) => pair,
             Err(e) => {
@@ -42,8 +49,19 @@ pub fn join(response: &mut http::Response<hyper::body::Incoming>, client: OnUpgr
             }
         };
         let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-            tracing::debug!("upgraded connection ended: {e}");
+        let stopping = async {
+            match &lifecycle {
+                Some(lifecycle) => lifecycle.stopping().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
+                if let Err(e) = copied {
+                    tracing::debug!("upgraded connection ended: {e}");
+                }
+            }
+            () = stopping => tracing::debug!("upgraded connection closed: the server shuts down"),
         }
     });
 }

@@ -132,11 +132,14 @@ impl Action for WebSocketAction {
             headers.insert(SEC_WEBSOCKET_PROTOCOL, chosen.clone());
         }
         let (timers, ws) = (self.timers, self.ws);
+        let lifecycle = req.extensions().get::<seam_core::extensions::Lifecycle>().cloned();
+        let hold = lifecycle.as_ref().map(seam_core::extensions::Lifecycle::hold);
         tokio::spawn(async move {
+            let _hold = hold;
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let client = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws)).await;
-                    pump(client, upstream, timers).await;
+                    pump(client, upstream, timers, lifecycle).await;
                 }
                 Err(e) => tracing::debug!("WebSocket client upgrade failed: {e}"),
             }

@@ -28,8 +28,12 @@ fn closing(code: CloseCode, reason: &'static str) -> Message {
 /// Forwards messages both ways. Each side's writes are awaited before the next read, so a
 /// slow reader holds its sender back instead of growing a buffer. Close frames are passed
 /// on with their code and reason.
-pub async fn pump<C, U>(mut client: WebSocketStream<C>, mut upstream: WebSocketStream<U>, timers: Timers)
-where
+pub async fn pump<C, U>(
+    mut client: WebSocketStream<C>,
+    mut upstream: WebSocketStream<U>,
+    timers: Timers,
+    lifecycle: Option<seam_core::extensions::Lifecycle>,
+) where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
@@ -37,6 +41,13 @@ where
     let mut ping = tokio::time::interval_at(Instant::now() + timers.ping_interval, timers.ping_interval);
     let mut awaiting_pong: Option<Instant> = None;
     let mut last_message = Instant::now();
+    let stopping = async {
+        match &lifecycle {
+            Some(lifecycle) => lifecycle.stopping().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stopping);
     loop {
         let inactive_at = last_message + timers.max_inactivity.unwrap_or(far);
         let pong_due = awaiting_pong.map_or(Instant::now() + far, |sent| sent + timers.pong_timeout);
@@ -104,6 +115,13 @@ where
                 tracing::debug!("WebSocket client did not answer a ping in {:?}", timers.pong_timeout);
                 let _ = upstream.send(closing(CloseCode::Away, "the client stopped answering")).await;
                 let _ = client.close(None).await;
+                return;
+            }
+            () = &mut stopping => {
+                // The server shuts down: both sides are told it is going away (1001).
+                let _ = client.send(closing(CloseCode::Away, "the gateway is shutting down")).await;
+                let _ = upstream.send(closing(CloseCode::Away, "the gateway is shutting down")).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), client.close(None)).await;
                 return;
             }
             () = tokio::time::sleep_until(inactive_at) => {
