@@ -61,3 +61,29 @@ impl Middleware for BasicAuthMiddleware {
         next.run(req).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::credentials;
+    use base64::Engine;
+    use http::HeaderValue;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any header value: never a panic; a pair only from a well-formed Basic value.
+        #[test]
+        fn any_authorization_value_is_handled(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                let _ = credentials(&value);
+            }
+        }
+
+        /// A user without `:` and any password come back as they were encoded.
+        #[test]
+        fn encoded_pairs_round_trip(user in "[^:\\x00]{0,20}", password in "\\PC{0,30}") {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let value = HeaderValue::from_str(&format!("Basic {encoded}")).unwrap();
+            prop_assert_eq!(credentials(&value), Some((user, password)));
+        }
+    }
+}

@@ -61,3 +61,27 @@ impl TokenLookup {
         (!token.is_empty()).then_some(token)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TokenLookup;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any Authorization, Cookie or query: never a panic, never an empty token.
+        #[test]
+        fn any_request_is_handled(value in proptest::collection::vec(any::<u8>(), 0..200), query in "\\PC{0,80}") {
+            for lookup in ["header:Authorization", "header:X-Token", "cookie:jwt", "query:access_token"] {
+                let lookup = TokenLookup::parse(lookup).unwrap();
+                let mut builder = http::Request::get(format!("/?{}", query.replace(['#', ' '], "")));
+                if let Ok(v) = http::HeaderValue::from_bytes(&value) {
+                    builder = builder.header("authorization", v.clone()).header("x-token", v.clone()).header("cookie", v);
+                }
+                if let Ok(request) = builder.body(()) {
+                    let (parts, ()) = request.into_parts();
+                    prop_assert!(lookup.find(&parts).is_none_or(|t| !t.is_empty()));
+                }
+            }
+        }
+    }
+}
