@@ -36,3 +36,9 @@ def parse_h2load(path):
     if failed:
         raise ValueError(f"{path}: {failed} requests failed")
     return rps, mean, mean, failed
+
+
+def median_run(work, name, rounds):
+    """The run of `name` (files `{work}/{name}-{round}.wrk`) with the median req/s."""
+    runs = sorted((parse(f"{work}/{name}-{r}.wrk") for r in range(1, rounds + 1)), key=lambda x: x[0])
+    return runs[len(runs) // 2]

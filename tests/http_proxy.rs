@@ -139,6 +139,16 @@ routes:
     assert_eq!(get(&gw.url("/all-dead")).await.0, StatusCode::BAD_GATEWAY, "still 502 while backing off");
 }
 
+/// A gateway serving every path through HttpAction to `addr`.
+async fn proxy_to(addr: std::net::SocketAddr) -> Gateway {
+    Gateway::start(&forward_doc(
+        SERVER,
+        &format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{addr}\" }} }}"),
+        "  R: { gatewayPath: /*, action: Fw }",
+    ))
+    .await
+}
+
 /// An HTTP/1.1 upstream that counts the connections it accepts; `/bye` answers with
 /// `Connection: close`, `/big` streams 1 MiB slowly.
 async fn counting_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
@@ -189,12 +199,7 @@ async fn counting_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync:
 async fn upstream_connections_are_reused_and_one_the_upstream_closed_is_replaced() {
     use std::sync::atomic::Ordering;
     let (addr, accepted) = counting_upstream().await;
-    let gateway = Gateway::start(&forward_doc(
-        SERVER,
-        &format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{addr}\" }} }}"),
-        "  R: { gatewayPath: /*, action: Fw }",
-    ))
-    .await;
+    let gateway = proxy_to(addr).await;
     for i in 0..20 {
         let (status, _, body) = get(&gateway.url(&format!("/n{i}"))).await;
         assert_eq!((status, body), (StatusCode::OK, Bytes::from(format!("/n{i}"))));
@@ -211,12 +216,7 @@ async fn upstream_connections_are_reused_and_one_the_upstream_closed_is_replaced
 async fn a_response_abandoned_half_way_does_not_leave_its_connection_in_the_pool() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (addr, _) = counting_upstream().await;
-    let gateway = Gateway::start(&forward_doc(
-        SERVER,
-        &format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{addr}\" }} }}"),
-        "  R: { gatewayPath: /*, action: Fw }",
-    ))
-    .await;
+    let gateway = proxy_to(addr).await;
     for _ in 0..3 {
         let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
         stream.write_all(b"GET /big HTTP/1.1\r\nhost: gw\r\n\r\n").await.unwrap();
@@ -285,12 +285,7 @@ async fn upgrading_upstream() -> std::net::SocketAddr {
 async fn an_upgrade_passes_through_http_action_and_bytes_flow_both_ways() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = upgrading_upstream().await;
-    let gateway = Gateway::start(&forward_doc(
-        SERVER,
-        &format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{addr}\" }} }}"),
-        "  R: { gatewayPath: /*, action: Fw }",
-    ))
-    .await;
+    let gateway = proxy_to(addr).await;
     let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
     stream.write_all(b"GET /ws HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n").await.unwrap();
     let mut head = Vec::new();
@@ -317,12 +312,7 @@ async fn an_upgrade_passes_through_http_action_and_bytes_flow_both_ways() {
 async fn an_upgraded_tunnel_ends_when_the_server_shuts_down() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = upgrading_upstream().await;
-    let mut gateway = Gateway::start(&forward_doc(
-        SERVER,
-        &format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{addr}\" }} }}"),
-        "  R: { gatewayPath: /*, action: Fw }",
-    ))
-    .await;
+    let mut gateway = proxy_to(addr).await;
     let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
     stream.write_all(b"GET /ws HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n").await.unwrap();
     let mut head = Vec::new();
@@ -338,4 +328,40 @@ async fn an_upgraded_tunnel_ends_when_the_server_shuts_down() {
     assert!(ended.is_ok(), "the tunnel is closed when the server shuts down");
     let done = gateway.done.take().unwrap();
     tokio::time::timeout(Duration::from_secs(10), done).await.expect("the server stopped").unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_upgraded_tunnel_is_closed_after_the_action_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = upgrading_upstream().await;
+    let gateway = Gateway::start(&forward_doc(
+        SERVER,
+        &format!("{{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://{addr}\", timeout: 1s }} }}"),
+        "  R: { gatewayPath: /*, action: Fw }",
+    ))
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    stream.write_all(b"GET /ws HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n").await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    // Traffic keeps it open past the bound...
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stream.write_all(b"ping").await.unwrap();
+        let mut echoed = [0u8; 4];
+        stream.read_exact(&mut echoed).await.unwrap();
+    }
+    // ...silence closes it.
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+        .await
+        .expect("closed when idle")
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(800), "not before the bound: {:?}", started.elapsed());
 }

@@ -322,3 +322,23 @@ async fn strict_routing_tells_a_trailing_slash_apart() {
     let lenient = Gateway::start(&format!("{SERVER}actions:\n  A: {{ use: plugins.respond.actions.RespondAction, config: {{ body: a }} }}\nroutes:\n  NoSlash: {{ gatewayPath: /a, action: A }}\n")).await;
     assert_eq!(get(&lenient.url("/a/")).await.0, 200);
 }
+
+#[tokio::test]
+async fn check_refuses_routes_that_differ_only_in_case_unless_case_sensitive() {
+    seam::ensure_linked();
+    let routes = "actions:\n  A: { use: plugins.respond.actions.RespondAction }\n\
+                  routes:\n  Upper: { gatewayPath: /Users, action: A }\n  Lower: { gatewayPath: /users, action: A }\n";
+    let loaded = seam_config::document::load_str("seam.yaml", &format!("{SERVER}{routes}"));
+    let refused =
+        seam_config::resolver::resolve(&loaded.document, seam_config::resolver::Options { offline: true }).await;
+    let message =
+        refused.err().expect("one path when case does not count").iter().map(ToString::to_string).collect::<String>();
+    assert!(message.contains("both claim"), "{message}");
+    let strict = format!("server:\n  address: 127.0.0.1:0\n  caseSensitive: true\n{routes}");
+    let loaded = seam_config::document::load_str("seam.yaml", &strict);
+    assert!(
+        seam_config::resolver::resolve(&loaded.document, seam_config::resolver::Options { offline: true })
+            .await
+            .is_ok()
+    );
+}

@@ -51,11 +51,10 @@ done
 python3 - "$work" "$duration" "$rounds" <<'PY' | tee bench/jwt/results.md
 import sys, datetime
 sys.path.insert(0, "bench")
-from wrk import parse, machine
+from wrk import median_run, machine
 work, duration, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def median(name):
-    runs = sorted((parse(f"{work}/{name}-{r}.wrk") for r in range(1, rounds + 1)), key=lambda x: x[0])
-    return runs[len(runs) // 2]
+    return median_run(work, name, rounds)
 plain, jwt = median("plain"), median("jwt")
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/jwt/run.sh {duration} {rounds}` (wrk -t2 -c64 -d{duration}, median of {rounds} interleaved rounds, seam with its default workers).\n")
 print("| route | req/s | p50 ms | p99 ms | non-2xx | vs plain |")

@@ -43,11 +43,10 @@ lines=$(wc -l <"$work/access.log")
 python3 - "$work" "$duration" "$rounds" "$lines" <<'PY' | tee bench/middlewares/results.md
 import sys, datetime, statistics
 sys.path.insert(0, "bench")
-from wrk import parse, machine
+from wrk import median_run, machine
 work, duration, rounds, lines = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 def median(name):
-    runs = sorted((parse(f"{work}/{name}-{r}.wrk") for r in range(1, rounds + 1)), key=lambda x: x[0])
-    return runs[len(runs) // 2]
+    return median_run(work, name, rounds)
 plain, full = median("plain"), median("full")
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/middlewares/run.sh {duration} {rounds}` (wrk -t2 -c64 -d{duration}, median of {rounds} interleaved rounds, seam with its default workers).\n")
 print("| route | req/s | p50 ms | p99 ms | non-2xx | vs plain |")

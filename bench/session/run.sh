@@ -74,12 +74,10 @@ done
 python3 - "$work" "$duration" "$rounds" <<'PY' | tee bench/session/results.md
 import sys, datetime, statistics
 sys.path.insert(0, "bench")
-from wrk import parse, machine
+from wrk import median_run, machine
 work, duration, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def median(name):
-    runs = [parse(f"{work}/{name}-{r}.wrk") for r in range(1, rounds + 1)]
-    runs.sort(key=lambda x: x[0])
-    return runs[len(runs) // 2]
+    return median_run(work, name, rounds)
 plain, session, encrypted, cached = median("plain"), median("session"), median("encrypted"), median("cached")
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/session/run.sh {duration} {rounds}` (wrk -t2 -c64 -d{duration}, median of {rounds} interleaved rounds).\n")
 print("| route | req/s | p50 ms | p99 ms | non-2xx | vs without sessions | vs plaintext sessions |")

@@ -232,6 +232,14 @@ impl Lifecycle {
         let _ = stopping.wait_for(|stop| *stop).await;
     }
 
+    /// Like [`Lifecycle::stopping`] for a request that may carry none: never completes then.
+    pub async fn stopping_of(lifecycle: Option<&Lifecycle>) {
+        match lifecycle {
+            Some(lifecycle) => lifecycle.stopping().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// How many long-lived connections are held.
     pub fn held(&self) -> usize {
         self.holds.count.load(std::sync::atomic::Ordering::Acquire)

@@ -55,6 +55,7 @@ impl PlannedRoute<'_> {
 pub fn plan<'d>(document: &'d Document, diags: &mut Vec<Diagnostic>) -> Vec<PlannedRoute<'d>> {
     let globals = document.global_middlewares.iter().map(|r| r.name.clone());
     let strict = document.server.strict_routing;
+    let case_sensitive = document.server.case_sensitive;
     let mut plan = Vec::new();
     let mut add = |route: &'d RouteDef, service: Option<&'d str>, base: &str, service_chain: &[String]| {
         let path = join_paths(base, &route.gateway_path.name);
@@ -92,7 +93,7 @@ pub fn plan<'d>(document: &'d Document, diags: &mut Vec<Diagnostic>) -> Vec<Plan
         }
     }
     plan.sort_by(|a, b| a.path.cmp(&b.path).then(a.def.name.cmp(&b.def.name)).then(a.service.cmp(&b.service)));
-    check_conflicts(&plan, strict, diags);
+    check_conflicts(&plan, Matching { strict, case_sensitive }, diags);
     plan
 }
 
@@ -168,11 +169,19 @@ pub fn translate_with(path: &str, strict: bool) -> Result<Vec<Pattern>, String> 
 }
 
 /// Two routes for the same path and method, and paths the router cannot tell apart.
-fn check_conflicts(plan: &[PlannedRoute<'_>], strict: bool, diags: &mut Vec<Diagnostic>) {
+/// How the host will match paths (`server.strictRouting`, `server.caseSensitive`), so that
+/// `check` refuses the paths `run` cannot tell apart.
+#[derive(Clone, Copy)]
+struct Matching {
+    strict: bool,
+    case_sensitive: bool,
+}
+
+fn check_conflicts(plan: &[PlannedRoute<'_>], matching: Matching, diags: &mut Vec<Diagnostic>) {
     let mut by_shape: HashMap<String, Vec<&PlannedRoute<'_>>> = HashMap::with_capacity(plan.len());
     let mut reported: HashSet<String> = HashSet::new();
     for p in plan {
-        let shape = path_shape(&p.path, strict);
+        let shape = path_shape(&p.path, matching);
         let others = by_shape.entry(shape.clone()).or_default();
         let overlapping = others.iter().find(|other| {
             p.methods.is_empty() || other.methods.is_empty() || p.methods.iter().any(|m| other.methods.contains(m))
@@ -197,7 +206,7 @@ fn check_conflicts(plan: &[PlannedRoute<'_>], strict: bool, diags: &mut Vec<Diag
     let mut router = matchit::Router::new();
     let mut owner: HashMap<&str, &PlannedRoute<'_>> = HashMap::with_capacity(plan.len());
     for p in plan {
-        if !reported.is_empty() && reported.contains(&path_shape(&p.path, strict)) {
+        if !reported.is_empty() && reported.contains(&path_shape(&p.path, matching)) {
             continue;
         }
         for pattern in &p.patterns {
@@ -223,9 +232,17 @@ fn check_conflicts(plan: &[PlannedRoute<'_>], strict: bool, diags: &mut Vec<Diag
 }
 
 /// The shape of a path for conflict checks: parameter names do not matter.
-fn path_shape(path: &str, strict: bool) -> String {
-    let trimmed = if path.len() > 1 && !strict { path.trim_end_matches('/') } else { path };
-    trimmed.split('/').map(|seg| if seg.starts_with(':') { ":" } else { seg }).collect::<Vec<_>>().join("/")
+fn path_shape(path: &str, matching: Matching) -> String {
+    let trimmed = if path.len() > 1 && !matching.strict { path.trim_end_matches('/') } else { path };
+    trimmed
+        .split('/')
+        .map(|seg| match seg {
+            _ if seg.starts_with(':') => ":".to_owned(),
+            _ if matching.case_sensitive => seg.to_owned(),
+            _ => seg.to_ascii_lowercase(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]

@@ -83,7 +83,7 @@ pub async fn forward(
                 Ok(Err(SendError::Other(e))) => return Err(ForwardError::Other(e)),
                 Ok(Ok(response)) => response,
             };
-            upgrade::join(&mut response, client, lifecycle);
+            upgrade::join(&mut response, client, lifecycle, timeout);
             let (mut parts, body) = response.into_parts();
             if parts.status != http::StatusCode::SWITCHING_PROTOCOLS {
                 remove_hop_by_hop(&mut parts.headers);
@@ -115,7 +115,7 @@ pub async fn forward(
     };
     let mut response = response;
     if let Some(client) = client_upgrade {
-        upgrade::join(&mut response, client, lifecycle);
+        upgrade::join(&mut response, client, lifecycle, timeout);
     }
     let (mut parts, body) = response.into_parts();
     if parts.status != http::StatusCode::SWITCHING_PROTOCOLS {

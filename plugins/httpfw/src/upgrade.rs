@@ -1,12 +1,16 @@
 //! Protocol upgrades through HttpAction (RFC 9110 §7.8), as nginx does with
 //! `proxy_http_version 1.1` and the upgrade headers: a WebSocket handshake goes to the
 //! upstream with its `Connection: upgrade` and `Upgrade`, and when the upstream answers
-//! `101 Switching Protocols` the two connections are joined byte for byte.
+//! `101 Switching Protocols` the two connections are joined byte for byte, with an idle bound.
+
+use std::time::Duration;
 
 use http::header::{CONNECTION, UPGRADE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use seam_core::extensions::Lifecycle;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The `Upgrade` a request asks for (its `Connection` names `upgrade`), if any.
 pub fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
@@ -27,18 +31,21 @@ pub fn restore(headers: &mut HeaderMap, upgrade: HeaderValue) {
 }
 
 /// When the upstream switched protocols: joins the client's connection (once hyper hands
-/// it over, after the 101 is written) and the upstream's, until either side closes.
+/// it over, after the 101 is written) and the upstream's, until either side closes, no byte
+/// passes either way for `idle` (nginx's `proxy_read_timeout` on a tunnel), or the server
+/// shuts down.
 pub fn join(
     response: &mut http::Response<hyper::body::Incoming>,
     client: OnUpgrade,
-    lifecycle: Option<seam_core::extensions::Lifecycle>,
+    lifecycle: Option<Lifecycle>,
+    idle: Duration,
 ) {
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         return;
     }
     let upstream = hyper::upgrade::on(response);
-    // Counted by the server until it ends; closed when the server shuts down.
-    let hold = lifecycle.as_ref().map(seam_core::extensions::Lifecycle::hold);
+    // Counted by the server until it ends.
+    let hold = lifecycle.as_ref().map(Lifecycle::hold);
     tokio::spawn(async move {
         let _hold = hold;
         let (client, upstream) = match tokio::try_join!(client, upstream) {
@@ -48,20 +55,52 @@ pub fn join(
                 return;
             }
         };
-        let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-        let stopping = async {
-            match &lifecycle {
-                Some(lifecycle) => lifecycle.stopping().await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
-            copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
-                if let Err(e) = copied {
+            ended = copy_until_idle(TokioIo::new(client), TokioIo::new(upstream), idle) => {
+                if let Err(e) = ended {
                     tracing::debug!("upgraded connection ended: {e}");
                 }
             }
-            () = stopping => tracing::debug!("upgraded connection closed: the server shuts down"),
+            () = Lifecycle::stopping_of(lifecycle.as_ref()) => {
+                tracing::debug!("upgraded connection closed: the server shuts down");
+            }
         }
     });
+}
+
+/// Copies both ways until both sides have finished, or nothing passed for `idle`.
+async fn copy_until_idle<A, B>(a: A, b: B, idle: Duration) -> std::io::Result<()>
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut a_read, mut a_write) = tokio::io::split(a);
+    let (mut b_read, mut b_write) = tokio::io::split(b);
+    let (mut from_a, mut from_b) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    let (mut a_open, mut b_open) = (true, true);
+    let mut deadline = tokio::time::Instant::now() + idle;
+    while a_open || b_open {
+        tokio::select! {
+            read = a_read.read(&mut from_a), if a_open => match read? {
+                0 => {
+                    a_open = false;
+                    b_write.shutdown().await?;
+                }
+                n => b_write.write_all(&from_a[..n]).await?,
+            },
+            read = b_read.read(&mut from_b), if b_open => match read? {
+                0 => {
+                    b_open = false;
+                    a_write.shutdown().await?;
+                }
+                n => a_write.write_all(&from_b[..n]).await?,
+            },
+            () = tokio::time::sleep_until(deadline) => {
+                tracing::debug!("upgraded connection idle for {idle:?}: closed");
+                return Ok(());
+            }
+        }
+        deadline = tokio::time::Instant::now() + idle;
+    }
+    Ok(())
 }

@@ -33,8 +33,6 @@ pub struct Jwks {
     last_fetch: Mutex<Option<Instant>>,
     refreshing: tokio::sync::Mutex<()>,
     min_interval: Duration,
-    /// How many fetches ran, for tests and logs.
-    pub fetches: std::sync::atomic::AtomicU64,
 }
 
 impl Jwks {
@@ -55,7 +53,6 @@ impl Jwks {
             last_fetch: Mutex::new(None),
             refreshing: tokio::sync::Mutex::new(()),
             min_interval,
-            fetches: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -83,7 +80,6 @@ impl Jwks {
     /// Fetches every set; on success replaces the keys, else keeps the last good ones.
     pub async fn refresh(&self) {
         *self.last_fetch.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
-        self.fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut keys = HashMap::new();
         for url in &self.urls {
             match self.fetch(url).await {

@@ -22,6 +22,8 @@ pub(crate) struct LoggerMiddleware {
     /// The text of `${time}` and when it was made.
     clock: Mutex<(Option<Instant>, String)>,
     pid: String,
+    /// Whether a tag reads request headers, so they are kept for the line (known at build).
+    needs_headers: bool,
 }
 
 impl LoggerMiddleware {
@@ -33,7 +35,16 @@ impl LoggerMiddleware {
         disable_colors: bool,
         sink: Sink,
     ) -> Self {
+        let needs_headers = parts.iter().any(|p| {
+            matches!(
+                p,
+                Part::Tag(
+                    Tag::ReqHeader(_) | Tag::Ips | Tag::Host | Tag::Referer | Tag::UserAgent | Tag::BytesReceived
+                )
+            )
+        });
         LoggerMiddleware {
+            needs_headers,
             parts,
             zone,
             strftime,
@@ -90,18 +101,10 @@ fn trim(text: String) -> String {
 impl Middleware for LoggerMiddleware {
     async fn handle(&self, req: Request, next: Next) -> Response {
         let started = Instant::now();
-        let needs_headers = self.parts.iter().any(|p| {
-            matches!(
-                p,
-                Part::Tag(
-                    Tag::ReqHeader(_) | Tag::Ips | Tag::Host | Tag::Referer | Tag::UserAgent | Tag::BytesReceived
-                )
-            )
-        });
         let seen = Seen {
             method: req.method().clone(),
             uri: req.uri().clone(),
-            headers: if needs_headers { req.headers().clone() } else { http::HeaderMap::new() },
+            headers: if self.needs_headers { req.headers().clone() } else { http::HeaderMap::new() },
             ip: req.extensions().get::<ClientIp>().map(|c| c.0),
             route: req.extensions().get::<MatchedRoute>().map(|r| r.pattern.clone()),
             scheme: req.extensions().get::<RequestScheme>().map_or("http", |s| s.0),

@@ -21,6 +21,58 @@ pub struct Timers {
     pub max_inactivity: Option<Duration>,
 }
 
+/// What one received message did.
+enum Relay {
+    /// A message passed on.
+    Data,
+    /// A ping, pong or raw frame: nothing to pass on (the library answers pings).
+    Control,
+    /// One side closed or failed; the other was told.
+    End,
+}
+
+/// Passes what `from` (the `names.0` side) sent on to `to` (the `names.1` side): data as is,
+/// a close frame with its code and reason; when either side fails, the other is told it went
+/// away (1001).
+async fn relay<F, T>(
+    received: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    to: &mut WebSocketStream<T>,
+    from: &mut WebSocketStream<F>,
+    names: (&'static str, &'static str),
+) -> Relay
+where
+    F: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let gone = |who: &str| {
+        closing(CloseCode::Away, if who == "client" { "the client went away" } else { "the upstream went away" })
+    };
+    match received {
+        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Relay::Control,
+        Some(Ok(Message::Close(frame))) => {
+            let _ = to.send(Message::Close(frame)).await;
+            let _ = to.close(None).await;
+            Relay::End
+        }
+        Some(Ok(message)) => {
+            if to.send(message).await.is_err() {
+                let _ = from.send(gone(names.1)).await;
+                return Relay::End;
+            }
+            Relay::Data
+        }
+        Some(Err(e)) => {
+            tracing::debug!("WebSocket {} error: {e}", names.0);
+            let _ = to.send(gone(names.0)).await;
+            Relay::End
+        }
+        None => {
+            let _ = to.send(gone(names.0)).await;
+            Relay::End
+        }
+    }
+}
+
 fn closing(code: CloseCode, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
 }
@@ -41,67 +93,30 @@ pub async fn pump<C, U>(
     let mut ping = tokio::time::interval_at(Instant::now() + timers.ping_interval, timers.ping_interval);
     let mut awaiting_pong: Option<Instant> = None;
     let mut last_message = Instant::now();
-    let stopping = async {
-        match &lifecycle {
-            Some(lifecycle) => lifecycle.stopping().await,
-            None => std::future::pending().await,
-        }
-    };
+    let stopping = seam_core::extensions::Lifecycle::stopping_of(lifecycle.as_ref());
     tokio::pin!(stopping);
     loop {
         let inactive_at = last_message + timers.max_inactivity.unwrap_or(far);
         let pong_due = awaiting_pong.map_or(Instant::now() + far, |sent| sent + timers.pong_timeout);
         tokio::select! {
-            from_client = client.next() => match from_client {
-                Some(Ok(Message::Pong(_))) => awaiting_pong = None,
-                Some(Ok(Message::Ping(_))) => {} // answered by the library
-                Some(Ok(Message::Close(frame))) => {
-                    let _ = upstream.send(Message::Close(frame)).await;
-                    let _ = upstream.close(None).await;
-                    return;
+            from_client = client.next() => {
+                if matches!(from_client, Some(Ok(Message::Pong(_)))) {
+                    awaiting_pong = None;
+                    continue;
                 }
-                Some(Ok(Message::Frame(_))) => {}
-                Some(Ok(message)) => {
-                    last_message = Instant::now();
-                    if upstream.send(message).await.is_err() {
-                        let _ = client.send(closing(CloseCode::Away, "the upstream went away")).await;
-                        return;
-                    }
+                match relay(from_client, &mut upstream, &mut client, ("client", "upstream")).await {
+                    Relay::Data => last_message = Instant::now(),
+                    Relay::Control => {}
+                    Relay::End => return,
                 }
-                Some(Err(e)) => {
-                    tracing::debug!("WebSocket client error: {e}");
-                    let _ = upstream.send(closing(CloseCode::Away, "the client went away")).await;
-                    return;
+            }
+            from_upstream = upstream.next() => {
+                match relay(from_upstream, &mut client, &mut upstream, ("upstream", "client")).await {
+                    Relay::Data => last_message = Instant::now(),
+                    Relay::Control => {}
+                    Relay::End => return,
                 }
-                None => {
-                    let _ = upstream.send(closing(CloseCode::Away, "the client went away")).await;
-                    return;
-                }
-            },
-            from_upstream = upstream.next() => match from_upstream {
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(frame))) => {
-                    let _ = client.send(Message::Close(frame)).await;
-                    let _ = client.close(None).await;
-                    return;
-                }
-                Some(Ok(message)) => {
-                    last_message = Instant::now();
-                    if client.send(message).await.is_err() {
-                        let _ = upstream.send(closing(CloseCode::Away, "the client went away")).await;
-                        return;
-                    }
-                }
-                Some(Err(e)) => {
-                    tracing::debug!("WebSocket upstream error: {e}");
-                    let _ = client.send(closing(CloseCode::Away, "the upstream went away")).await;
-                    return;
-                }
-                None => {
-                    let _ = client.send(closing(CloseCode::Away, "the upstream went away")).await;
-                    return;
-                }
-            },
+            }
             _ = ping.tick() => {
                 if awaiting_pong.is_none() {
                     awaiting_pong = Some(Instant::now());
