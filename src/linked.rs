@@ -31,6 +31,7 @@ link_plugins! {
     "limiter" => seam_plugin_limiter::LimiterMiddlewareConfig,
     "logger" => seam_plugin_logger::LoggerMiddlewareConfig,
     "memory" => seam_plugin_memory::MemoryStorageConfig,
+    "opentelemetry" => seam_plugin_opentelemetry::OpenTelemetryMiddlewareConfig,
     "requestid" => seam_plugin_requestid::RequestIdMiddlewareConfig,
     "respond" => seam_plugin_respond::RespondActionConfig,
     "sessions" => seam_plugin_sessions::SessionMiddlewareConfig,

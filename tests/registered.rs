@@ -9,6 +9,7 @@ const EXPECTED: &[&str] = &[
     "plugins.httpfw.actions.HttpAction",
     "plugins.limiter.middlewares.LimiterMiddleware",
     "plugins.memory.storages.MemoryStorage",
+    "plugins.opentelemetry.middlewares.OpenTelemetryMiddleware",
     "plugins.respond.actions.RespondAction",
     "plugins.sessions.middlewares.MapSessionToHeaderMiddleware",
     "plugins.sessions.middlewares.SessionMiddleware",

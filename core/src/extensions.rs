@@ -256,3 +256,32 @@ impl Lifecycle {
         }
     }
 }
+
+/// Tracing of the calls an action makes upstream, put on the request by a tracing middleware
+/// (OpenTelemetry). An action that calls an upstream starts one [`UpstreamSpan`] per call,
+/// before sending it: the span writes the propagation headers (`traceparent`, `tracestate`,
+/// `baggage`) into the upstream request, so the upstream's span has the gateway's as parent.
+#[derive(Clone)]
+pub struct UpstreamTracing(pub Arc<dyn TraceUpstream>);
+
+impl std::fmt::Debug for UpstreamTracing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpstreamTracing")
+    }
+}
+
+/// Starts the client span of one upstream call (see [`UpstreamTracing`]).
+pub trait TraceUpstream: Send + Sync {
+    /// A span for `method` to `uri`, child of the request's span; writes the propagation
+    /// headers into `headers` (the upstream request's).
+    fn start(&self, method: &http::Method, uri: &http::Uri, headers: &mut http::HeaderMap) -> Box<dyn UpstreamSpan>;
+}
+
+/// The client span of one upstream call; dropping it without an outcome ends it too (the
+/// call was abandoned).
+pub trait UpstreamSpan: Send {
+    /// The upstream answered with `status` (its response head arrived).
+    fn answered(self: Box<Self>, status: http::StatusCode);
+    /// The call failed before an answer: `kind` is `connect`, `timeout` or `reset`.
+    fn failed(self: Box<Self>, kind: &'static str, detail: &str);
+}

@@ -27,6 +27,10 @@ pub type Response = http::Response<Body>;
 pub trait Middleware: Send + Sync + 'static {
     /// Handles one request; `next` runs the middlewares after this one, then the action.
     async fn handle(&self, req: Request, next: Next) -> Response;
+
+    /// Called once when the gateway stops (or the graph holding it is replaced): flush what
+    /// is buffered (telemetry, logs). Bounded by the caller; the default does nothing.
+    async fn close(&self) {}
 }
 
 /// Answers a request at the end of a route's chain.
@@ -34,6 +38,10 @@ pub trait Middleware: Send + Sync + 'static {
 pub trait Action: Send + Sync + 'static {
     /// Produces the response to `req`.
     async fn handle(&self, req: Request) -> Response;
+
+    /// Called once when the gateway stops (or the graph holding it is replaced); the default
+    /// does nothing.
+    async fn close(&self) {}
 }
 
 /// The rest of a chain: the middlewares after the current one, then the action.

@@ -23,6 +23,8 @@
 
 pub mod body;
 pub mod build;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod component;
 pub mod duration;
 pub mod error;

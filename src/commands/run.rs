@@ -56,10 +56,9 @@ pub fn run(args: &ConfigArgs, workers: Option<usize>) -> Result<ExitCode, String
             );
         }
         server.serve(shutdown_signal()).await;
-        for (name, storage) in &gateway.storages {
-            if let Err(e) = storage.instance.close().await {
-                tracing::warn!(storage = %name, "closing failed: {e}");
-            }
+        let bound = gateway.server.shutdown_timeout.get().max(std::time::Duration::from_secs(1));
+        for problem in gateway.close(bound).await {
+            tracing::warn!("{problem}");
         }
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)

@@ -184,6 +184,11 @@ pub struct SeamProcess {
 impl SeamProcess {
     /// Runs the document `body` (everything but `server:`) on a free loopback port.
     pub async fn start(body: &str) -> SeamProcess {
+        SeamProcess::start_with(body, &[], &[]).await
+    }
+
+    /// Like `start`, with more arguments to `seam run` and environment variables.
+    pub async fn start_with(body: &str, args: &[&str], env: &[(&str, String)]) -> SeamProcess {
         let port = seam_testkit::free_port();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("seam.yaml");
@@ -191,6 +196,8 @@ impl SeamProcess {
             .unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
             .args(["run", config.to_str().unwrap()])
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -201,6 +208,21 @@ impl SeamProcess {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         SeamProcess { port, child, _dir: dir }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit, at most `bound`; how long it took.
+    pub async fn terminate(&mut self, bound: std::time::Duration) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let sent = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "seam exited with {status}");
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < bound, "seam did not exit within {bound:?} of SIGTERM");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 
     /// `http://127.0.0.1:<port><path>`.

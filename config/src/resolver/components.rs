@@ -6,7 +6,7 @@ use seam_core::component::{Build, Parsed};
 use seam_core::registration::{self, Registration};
 use seam_core::{Factory, PathStep, Problem, ProblemKind};
 
-use super::plugins::Plugins;
+use super::plugins::{Inherited, Plugins};
 use crate::diagnostic::Diagnostic;
 use crate::document::model::ComponentDef;
 use crate::document::node::Node;
@@ -25,6 +25,8 @@ pub struct ParsedComponent<'d, T: ?Sized> {
     pub broken: bool,
     /// Keys left out of the config to get past their problems.
     pub left_out: Vec<String>,
+    /// Keys it takes from its plugin's `config:`.
+    pub inherited: Vec<Inherited>,
 }
 
 /// The parsed components of a document, by kind.
@@ -55,10 +57,13 @@ pub fn parse_all<'d>(
         let mut json = plugins.config_with_defaults(def, registration);
         substitute_deferred(def, registration, &mut json, diags);
         diags.extend(super::durations::tiny_integer_durations(def, registration, &json));
+        let inherited = plugins.inherited(def, registration);
         match registration.factory {
-            Factory::Storage(parse) => out.storages.push(finish(def, registration, parse(json), diags)),
-            Factory::Middleware(parse) => out.middlewares.push(finish(def, registration, parse(json), diags)),
-            Factory::Action(parse) => out.actions.push(finish(def, registration, parse(json), diags)),
+            Factory::Storage(parse) => out.storages.push(finish(def, registration, inherited, parse(json), diags)),
+            Factory::Middleware(parse) => {
+                out.middlewares.push(finish(def, registration, inherited, parse(json), diags))
+            }
+            Factory::Action(parse) => out.actions.push(finish(def, registration, inherited, parse(json), diags)),
         }
     }
     out
@@ -97,12 +102,13 @@ fn substitute_deferred(
 fn finish<'d, T: ?Sized>(
     def: &'d ComponentDef,
     registration: &'static Registration,
+    inherited: Vec<Inherited>,
     parsed: Parsed<T>,
     diags: &mut Vec<Diagnostic>,
 ) -> ParsedComponent<'d, T> {
     let broken = !parsed.problems.is_empty();
-    diags.extend(parsed.problems.iter().map(|p| place_parsed(def, p)));
-    ParsedComponent { def, registration, config: parsed.config, broken, left_out: parsed.left_out }
+    diags.extend(parsed.problems.iter().map(|p| place_parsed(def, &inherited, p)));
+    ParsedComponent { def, registration, config: parsed.config, broken, left_out: parsed.left_out, inherited }
 }
 
 /// The registration `def` uses, when it exists, has the kind of its section, and comes from
@@ -172,19 +178,19 @@ fn registration_of(
 
 /// Problems of `def`'s build placed in the document; consequences of problems reported
 /// elsewhere, and problems about keys left out (reported when they were left out), are dropped.
-pub fn place_all(def: &ComponentDef, problems: &[Problem], left_out: &[String]) -> Vec<Diagnostic> {
+pub fn place_all<T: ?Sized>(component: &ParsedComponent<'_, T>, problems: &[Problem]) -> Vec<Diagnostic> {
     problems
         .iter()
         .filter(|p| !p.is_consequence())
-        .filter(|p| !matches!(p.path.first(), Some(PathStep::Key(k)) if left_out.contains(k)))
-        .map(|p| place(def, p))
+        .filter(|p| !matches!(p.path.first(), Some(PathStep::Key(k)) if component.left_out.contains(k)))
+        .map(|p| place(component.def, &component.inherited, p))
         .collect()
 }
 
 /// A deserialization problem: one about the config as a whole (a missing key) is placed at
 /// the config, or at `use:` when there is no config.
-fn place_parsed(def: &ComponentDef, problem: &Problem) -> Diagnostic {
-    let diagnostic = place(def, problem);
+fn place_parsed(def: &ComponentDef, inherited: &[Inherited], problem: &Problem) -> Diagnostic {
+    let diagnostic = place(def, inherited, problem);
     match (&def.config, problem.path.is_empty()) {
         (Some(config), true) => diagnostic.at(&config.loc),
         (None, true) => diagnostic.at(&def.uses.loc),
@@ -192,8 +198,14 @@ fn place_parsed(def: &ComponentDef, problem: &Problem) -> Diagnostic {
     }
 }
 
-/// One problem of `def`'s config as a diagnostic at the key, value or name it is about.
-pub fn place(def: &ComponentDef, problem: &Problem) -> Diagnostic {
+/// One problem of `def`'s config as a diagnostic at the key, value or name it is about (in
+/// the plugin's `config:` for a key `def` takes from there).
+pub fn place(def: &ComponentDef, inherited: &[Inherited], problem: &Problem) -> Diagnostic {
+    if let Some(PathStep::Key(first)) = problem.path.first()
+        && let Some(source) = inherited.iter().find(|i| &i.key == first)
+    {
+        return diagnose(problem, &source.node, &source.path, &def.describe());
+    }
     let null = Node::null(def.uses.loc.clone());
     let node = def.config.as_ref().unwrap_or(&null);
     let what = def.describe();

@@ -89,6 +89,39 @@ pub struct Gateway {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl Gateway {
+    /// Stops every component: middlewares and actions flush what they buffer (each within
+    /// `bound`), then storages close their connections. Returns what went wrong, one line
+    /// each.
+    pub async fn close(&self, bound: std::time::Duration) -> Vec<String> {
+        let mut problems = Vec::new();
+        let handlers = self.middlewares.iter().map(|(name, (_, m))| (name, Closing::Middleware(m.clone())));
+        let actions = self.actions.iter().map(|(name, (_, a))| (name, Closing::Action(a.clone())));
+        for (name, closing) in handlers.chain(actions) {
+            let close = async {
+                match closing {
+                    Closing::Middleware(m) => m.close().await,
+                    Closing::Action(a) => a.close().await,
+                }
+            };
+            if tokio::time::timeout(bound, close).await.is_err() {
+                problems.push(format!("closing `{name}` took longer than {bound:?}; given up"));
+            }
+        }
+        for (name, storage) in &self.storages {
+            if let Err(e) = storage.instance.close().await {
+                problems.push(format!("closing storage `{name}` failed: {e}"));
+            }
+        }
+        problems
+    }
+}
+
+enum Closing {
+    Middleware(Arc<dyn Middleware>),
+    Action(Arc<dyn Action>),
+}
+
 fn has_errors(diags: &[Diagnostic]) -> bool {
     diags.iter().any(Diagnostic::is_error)
 }
@@ -174,7 +207,7 @@ async fn build_each<T: ?Sized>(
                 out.insert(p.def.name.clone(), (p.registration.name, built));
             }
             Ok(_) => {}
-            Err(e) => diags.extend(place_all(p.def, e.problems(), &p.left_out)),
+            Err(e) => diags.extend(place_all(&p, e.problems())),
         }
     }
     out

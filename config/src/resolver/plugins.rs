@@ -18,6 +18,20 @@ pub struct Plugins {
     allowed: Option<BTreeSet<&'static str>>,
     /// Plugin-level config keys by canonical plugin name.
     defaults: BTreeMap<&'static str, Map<String, Value>>,
+    /// The plugin-level `config:` nodes by canonical plugin name, with their document path.
+    sources: BTreeMap<&'static str, Vec<(String, Node)>>,
+}
+
+/// A key of a component's config that it takes from its plugin's `config:` under
+/// `plugins:`: problems with it are reported there.
+#[derive(Clone, Debug)]
+pub struct Inherited {
+    /// The key.
+    pub key: String,
+    /// The plugin-level `config:` that sets it.
+    pub node: Node,
+    /// That `config:`'s path in the document (`plugins[0].config`).
+    pub path: String,
 }
 
 impl Plugins {
@@ -25,13 +39,14 @@ impl Plugins {
     /// has are reported in `diags`.
     pub fn check(document: &Document, diags: &mut Vec<Diagnostic>) -> Plugins {
         let Some(entries) = document.plugins.as_ref() else {
-            return Plugins { allowed: None, defaults: BTreeMap::new() };
+            return Plugins { allowed: None, defaults: BTreeMap::new(), sources: BTreeMap::new() };
         };
         let mut allowed = BTreeSet::new();
         // The default storage is always available, as Seam's built-in storage is.
         allowed.extend(registration::default_storage().map(|r| r.plugin));
         let mut defaults: BTreeMap<&'static str, Map<String, Value>> = BTreeMap::new();
-        for entry in entries {
+        let mut sources: BTreeMap<&'static str, Vec<(String, Node)>> = BTreeMap::new();
+        for (index, entry) in entries.iter().enumerate() {
             let Some(plugin) = registration::plugin(&entry.name) else {
                 let known = registration::plugin_names();
                 let help = suggest::help_for(&entry.name, known.iter().copied())
@@ -46,9 +61,10 @@ impl Plugins {
             allowed.insert(plugin);
             if let Some(config) = &entry.config {
                 defaults.entry(plugin).or_default().extend(plugin_level_keys(plugin, config, diags));
+                sources.entry(plugin).or_default().push((format!("plugins[{index}].config"), config.clone()));
             }
         }
-        Plugins { allowed: Some(allowed), defaults }
+        Plugins { allowed: Some(allowed), defaults, sources }
     }
 
     /// Whether the document may use `registration`'s component.
@@ -66,6 +82,22 @@ impl Plugins {
             }
         }
         json
+    }
+}
+
+impl Plugins {
+    /// The keys `def` takes from its plugin's `config:` (the last entry setting each wins).
+    pub fn inherited(&self, def: &ComponentDef, registration: &Registration) -> Vec<Inherited> {
+        let Some(sources) = self.sources.get(registration.plugin) else { return Vec::new() };
+        let own = |key: &str| def.config.as_ref().is_some_and(|c| c.get(key).is_some());
+        config_keys(registration)
+            .into_iter()
+            .filter(|key| !own(key))
+            .filter_map(|key| {
+                let (path, node) = sources.iter().rev().find(|(_, node)| node.get(&key).is_some())?;
+                Some(Inherited { key, node: node.clone(), path: path.clone() })
+            })
+            .collect()
     }
 }
 

@@ -99,7 +99,7 @@ impl<'d> Storages<'d> {
             Ok(storage) if !parsed.broken => Ok((storage, parsed.registration.name)),
             Ok(_) => Err(()),
             Err(e) => {
-                let placed = place_all(parsed.def, e.problems(), &parsed.left_out);
+                let placed = place_all(parsed, e.problems());
                 self.diagnostics.lock().unwrap_or_else(|p| p.into_inner()).extend(placed);
                 Err(())
             }

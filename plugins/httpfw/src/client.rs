@@ -7,11 +7,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use seam_core::Body;
+use seam_core::client::{HttpConnector, HttpsConnector, https_connector};
 use thread_local::ThreadLocal;
 
 /// Keep-alive connections to upstreams, HTTP/1.1 or HTTP/2 (by ALPN over TLS).
@@ -29,7 +28,7 @@ static POOLS: OnceLock<Result<Shared, String>> = OnceLock::new();
 impl Pools {
     /// The pools, with TLS to `https://` upstreams from the system's CAs (loaded once).
     pub fn get() -> Result<Pools, String> {
-        match POOLS.get_or_init(|| connector().map(|c| (c, ThreadLocal::new()))) {
+        match POOLS.get_or_init(|| https_connector().map(|c| (c, ThreadLocal::new()))) {
             Ok(pools) => Ok(Pools(pools)),
             Err(e) => Err(e.clone()),
         }
@@ -47,19 +46,4 @@ impl Pools {
                 .build(connector.clone())
         })
     }
-}
-
-fn connector() -> Result<HttpsConnector<HttpConnector>, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_keepalive(Some(Duration::from_secs(60)));
-    Ok(hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| format!("cannot load the system's CA certificates: {e}"))?
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http))
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use http::request::Parts;
 use http::{StatusCode, Version};
-use seam_core::extensions::PathParams;
+use seam_core::extensions::{PathParams, UpstreamSpan, UpstreamTracing};
 use seam_core::{Body, Response, json_error};
 
 use crate::client::UpstreamClient;
@@ -26,17 +26,34 @@ pub enum ForwardError {
 }
 
 impl ForwardError {
+    /// `connect`, `timeout` or `reset`: how the call failed, for traces and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ForwardError::Connect(_) => "connect",
+            ForwardError::Timeout(_) => "timeout",
+            ForwardError::Other(_) => "reset",
+        }
+    }
+
     /// The answer the client gets.
     pub fn into_response(self, upstream: &str) -> Response {
-        let (status, message) = match &self {
-            ForwardError::Connect(e) => (StatusCode::BAD_GATEWAY, format!("cannot connect to the upstream: {e}")),
-            ForwardError::Timeout(t) => {
-                (StatusCode::GATEWAY_TIMEOUT, format!("the upstream did not answer within {t:?}"))
-            }
-            ForwardError::Other(e) => (StatusCode::BAD_GATEWAY, format!("the upstream failed: {e}")),
+        let status = match &self {
+            ForwardError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ForwardError::Connect(_) | ForwardError::Other(_) => StatusCode::BAD_GATEWAY,
         };
+        let message = self.to_string();
         tracing::warn!(upstream, status = status.as_u16(), "{message}");
         json_error(status, &message)
+    }
+}
+
+impl std::fmt::Display for ForwardError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ForwardError::Connect(e) => write!(f, "cannot connect to the upstream: {e}"),
+            ForwardError::Timeout(t) => write!(f, "the upstream did not answer within {t:?}"),
+            ForwardError::Other(e) => write!(f, "the upstream failed: {e}"),
+        }
     }
 }
 
@@ -70,6 +87,34 @@ pub async fn forward(
     parts.version = Version::HTTP_11;
     let mut request = http::Request::from_parts(parts, body);
     set_forwarded(&mut request, client_host, upstream.authority().as_str(), preserve_host);
+    let span = start_span(&mut request);
+    let sent = send(client, upstream, request, client_upgrade, lifecycle, timeout).await;
+    if let Some(span) = span {
+        match &sent {
+            Ok(response) => span.answered(response.status()),
+            Err(e) => span.failed(e.kind(), &e.to_string()),
+        }
+    }
+    sent
+}
+
+/// The client span of this call when the request is traced; it writes the propagation
+/// headers into the request.
+fn start_span(request: &mut http::Request<Body>) -> Option<Box<dyn UpstreamSpan>> {
+    let tracing = request.extensions().get::<UpstreamTracing>()?.clone();
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    Some(tracing.0.start(&method, &uri, request.headers_mut()))
+}
+
+/// Sends the prepared `request` (joining an upgrade when the client asked for one).
+async fn send(
+    client: &UpstreamClient,
+    upstream: &Upstream,
+    mut request: http::Request<Body>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    lifecycle: Option<seam_core::extensions::Lifecycle>,
+    timeout: Duration,
+) -> Result<Response, ForwardError> {
     if upstream.is_plain_http() {
         // The lean path: a connection of this thread, origin-form request target.
         if let Some(pq) = request.uri().path_and_query().cloned() {

@@ -8,12 +8,11 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use http_body_util::{BodyExt, Empty};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};
+use seam_core::client::{HttpConnector, HttpsConnector, https_connector};
 
 use crate::keys::Key;
 
@@ -38,14 +37,7 @@ pub struct Jwks {
 impl Jwks {
     /// Key sets at `urls` (checked: http or https), none fetched yet.
     pub fn new(urls: Vec<http::Uri>, min_interval: Duration) -> Result<Jwks, String> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("cannot load the system's CA certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .build();
+        let connector = https_connector()?;
         Ok(Jwks {
             urls,
             client: Client::builder(TokioExecutor::new()).build(connector),
