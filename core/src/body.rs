@@ -82,3 +82,63 @@ impl http_body::Body for Body {
         self.0.size_hint()
     }
 }
+
+/// How a body watched with [`Body::on_finish`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// Its last frame was read.
+    Complete,
+    /// Reading it failed.
+    Failed,
+    /// It was dropped before its end (the client went away, the response was replaced).
+    Abandoned,
+}
+
+impl Body {
+    /// This body, calling `finish` once when it ends, fails, or is dropped before its end.
+    pub fn on_finish(self, finish: impl FnOnce(BodyEnd) + Send + 'static) -> Body {
+        Body::new(Finishing { inner: self, finish: Some(Box::new(finish)) })
+    }
+}
+
+struct Finishing {
+    inner: Body,
+    finish: Option<Box<dyn FnOnce(BodyEnd) + Send>>,
+}
+
+impl Finishing {
+    fn end(&mut self, how: BodyEnd) {
+        if let Some(finish) = self.finish.take() {
+            finish(how);
+        }
+    }
+}
+
+impl http_body::Body for Finishing {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.end(BodyEnd::Complete),
+            Poll::Ready(Some(Err(_))) => self.end(BodyEnd::Failed),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        self.end(BodyEnd::Abandoned);
+    }
+}

@@ -1,6 +1,7 @@
 //! The runtimes of `HttpAction` and `BalancerHttpAction`.
 
 use http_body::Body as _;
+use seam_core::body::BodyEnd;
 use seam_core::{Action, Body, Request, Response, async_trait};
 
 use crate::balancer::Balancer;
@@ -28,38 +29,6 @@ impl Action for HttpAction {
 }
 
 /// The runtime of `BalancerHttpAction`.
-/// A response body that calls `on_error` once if it fails.
-struct WatchedBody {
-    inner: Body,
-    on_error: Option<Box<dyn FnOnce() + Send>>,
-}
-
-impl http_body::Body for WatchedBody {
-    type Data = bytes::Bytes;
-    type Error = seam_core::body::BoxError;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        if let std::task::Poll::Ready(Some(Err(_))) = &polled
-            && let Some(on_error) = self.on_error.take()
-        {
-            on_error();
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 pub(crate) struct BalancerHttpAction {
     pub(crate) pools: Pools,
     pub(crate) balancer: std::sync::Arc<Balancer>,
@@ -87,11 +56,10 @@ impl Action for BalancerHttpAction {
                     // An endpoint that breaks off its answer is skipped like one that refuses.
                     let balancer = self.balancer.clone();
                     return response.map(|body| {
-                        Body::new(WatchedBody {
-                            inner: body,
-                            on_error: Some(Box::new(move || {
+                        body.on_finish(move |end| {
+                            if end == BodyEnd::Failed {
                                 balancer.mark_down(index, "broke off a response");
-                            })),
+                            }
                         })
                     });
                 }

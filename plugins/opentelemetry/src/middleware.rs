@@ -14,7 +14,7 @@ use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SdkTracer;
 use seam_core::extensions::{ClientIp, Locals, MatchedRoute, RequestScheme, UpstreamTracing};
-use seam_core::{Body, Middleware, Next, Request, Response, async_trait};
+use seam_core::{Middleware, Next, Request, Response, async_trait};
 
 use crate::telemetry::Telemetry;
 use crate::upstream::Upstream;
@@ -131,7 +131,7 @@ impl Middleware for OpenTelemetryMiddleware {
         }
         // The span and the duration end when the response body has been sent (or dropped).
         let finish = Finish { start, cx, status, route, method, scheme, metrics: self.metrics.clone() };
-        response.map(|body| Body::new(TracedBody { inner: body, finish: Some(finish) }))
+        response.map(|body| body.on_finish(move |_| drop(finish)))
     }
 
     async fn close(&self) {
@@ -175,36 +175,6 @@ impl Drop for Finish {
             metrics.duration.record(self.start.elapsed().as_secs_f64(), &attributes);
             metrics.active.add(-1, &[self.method.clone(), self.scheme.clone()]);
         }
-    }
-}
-
-/// The response body, which finishes the span when it is dropped (sent or abandoned).
-struct TracedBody {
-    inner: Body,
-    finish: Option<Finish>,
-}
-
-impl http_body::Body for TracedBody {
-    type Data = bytes::Bytes;
-    type Error = seam_core::body::BoxError;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        if let std::task::Poll::Ready(None) = &polled {
-            self.finish = None;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }
 
