@@ -41,6 +41,10 @@ pub enum Command {
         /// address (SO_REUSEPORT), nothing handed between them (default: one per core).
         #[arg(long, value_name = "N", env = "SEAM_WORKERS")]
         workers: Option<usize>,
+        /// Reload when a config file changes (as SIGHUP does); the folders holding the
+        /// config are watched, so editors' atomic saves and Kubernetes ConfigMap updates count.
+        #[arg(long)]
+        watch: bool,
     },
     /// Load and validate a document, build every component, print the resolved graph.
     Check {
@@ -85,7 +89,7 @@ pub fn run() -> ExitCode {
         _ => init_logging("warn", false),
     }
     let result = match cli.command {
-        Command::Run { config, workers, .. } => commands::run::run(&config, workers),
+        Command::Run { config, workers, watch, .. } => commands::run::run(&config, workers, watch),
         Command::Check { config, offline } => commands::check::run(&config, offline),
         Command::Schema { output } => commands::schema::run(output.as_deref()),
         Command::List { kind, json } => commands::list::run(kind.as_deref(), json),

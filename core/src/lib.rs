@@ -31,6 +31,7 @@ pub mod error;
 pub mod extensions;
 pub mod handler;
 pub mod kind;
+pub mod metrics;
 pub mod pipeline;
 pub mod registration;
 pub mod secret;

@@ -11,7 +11,7 @@ use crate::config_paths;
 use crate::server::Server;
 
 /// Loads, builds and serves the document until SIGINT or SIGTERM.
-pub fn run(args: &ConfigArgs, workers: Option<usize>) -> Result<ExitCode, String> {
+pub fn run(args: &ConfigArgs, workers: Option<usize>, watch: bool) -> Result<ExitCode, String> {
     let paths = config_paths::resolve(&args.configs, &args.config)?;
     let loaded = document::load(&paths);
     if loaded.has_errors() {
@@ -43,6 +43,13 @@ pub fn run(args: &ConfigArgs, workers: Option<usize>) -> Result<ExitCode, String
             tracing::warn!("{}", d.to_string().trim_end());
         }
         let server = Server::bind_workers(&gateway, workers).await?;
+        let plugins = seam_core::registration::plugin_names().join(",");
+        seam_core::metrics::set_build_info(env!("CARGO_PKG_VERSION"), &plugins);
+        seam_core::metrics::started();
+        if let Some(at) = server.metrics_addr() {
+            let path = gateway.server.metrics.as_ref().map_or("/metrics", |m| m.path.as_str());
+            tracing::info!("metrics at http://{at}{path}");
+        }
         if !gateway.server.disable_startup_message {
             let name = if gateway.server.app_name.is_empty() { "seam" } else { gateway.server.app_name.as_str() };
             let scheme = if gateway.server.tls { "https" } else { "http" };
@@ -55,7 +62,11 @@ pub fn run(args: &ConfigArgs, workers: Option<usize>) -> Result<ExitCode, String
                 server.local_addr()
             );
         }
+        let (stop_reloads, stopping) = tokio::sync::watch::channel(false);
+        let reloads = tokio::spawn(super::reload::serve(paths, server.reloader(), gateway, watch, stopping));
         server.serve(shutdown_signal()).await;
+        let _ = stop_reloads.send(true);
+        let gateway = reloads.await.map_err(|e| format!("the reload task failed: {e}"))?;
         let bound = gateway.server.shutdown_timeout.get().max(std::time::Duration::from_secs(1));
         for problem in gateway.close(bound).await {
             tracing::warn!("{problem}");

@@ -14,7 +14,7 @@ use seam_core::{Action, Body, Middleware, Request, Response, Storage, json_error
 use super::body_limit::{LimitedBody, TOO_LARGE};
 use super::canonical::{PathRules, canonical};
 use super::forwarded::{TrustedProxies, strip_untrusted};
-use super::router::{Lookup, Router};
+use super::router::{Lookup, RouteEntry, Router};
 use super::write_timeout::DeadlineBody;
 
 /// Everything a request needs, shared by all connections.
@@ -41,6 +41,10 @@ pub struct App {
     pub globals: Vec<Arc<dyn Middleware>>,
     /// `server.strictRouting`.
     pub strict_routing: bool,
+    /// The request metrics of requests no route serves (`route=""`).
+    pub unrouted: seam_core::metrics::RequestMetrics,
+    /// Where the metrics are served, for the readiness answer.
+    pub metrics_url: Option<String>,
 }
 
 impl App {
@@ -57,7 +61,11 @@ impl App {
         let failing: serde_json::Map<String, serde_json::Value> =
             results.into_iter().filter_map(|(name, r)| r.err().map(|e| (name, e.into()))).collect();
         if failing.is_empty() {
-            json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
+            let mut ready = serde_json::json!({ "status": "ready" });
+            if let Some(url) = &self.metrics_url {
+                ready["metrics"] = url.clone().into();
+            }
+            json_response(StatusCode::OK, &ready)
         } else {
             json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -75,11 +83,13 @@ impl App {
         if let Some(timeout) = self.write_timeout {
             response = response.map(|body| Body::new(DeadlineBody::new(body, timeout)));
         }
+        let metrics = route.map_or(&self.unrouted, |r| &r.metrics);
+        metrics.record(&method, response.status(), started.elapsed());
         tracing::info!(
             target: "seam::access",
             method = %method,
             path = %path,
-            route = route.as_deref().unwrap_or("-"),
+            route = route.map_or("-", |r| &*r.name),
             status = response.status().as_u16(),
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
             client = %peer.ip(),
@@ -93,7 +103,7 @@ impl App {
         mut req: http::Request<Incoming>,
         peer: SocketAddr,
         started: Instant,
-    ) -> (Response, Option<String>) {
+    ) -> (Response, Option<&RouteEntry>) {
         // One canonical path, before anything looks at it.
         let path = match canonical(req.uri().path(), self.path_rules) {
             Ok(path) => path,
@@ -213,7 +223,7 @@ impl App {
                     rest.push('/');
                 }
                 parts.extensions.insert(params);
-                (route.pipeline.run(Request::from_parts(parts, body)).await, Some(route.name.to_string()))
+                (route.pipeline.run(Request::from_parts(parts, body)).await, Some(route))
             }
             Err(refusal) => {
                 let globals = Pipeline::new(self.globals.to_vec(), Arc::new(Refusal(Mutex::new(Some(refusal)))));

@@ -6,6 +6,7 @@ mod connection;
 mod forwarded;
 mod handler;
 mod listener;
+mod metrics;
 mod router;
 mod tls;
 mod worker;
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use seam_config::document::ServerConfig;
@@ -31,9 +33,87 @@ use worker::Shared;
 /// A bound, ready-to-serve gateway.
 pub struct Server {
     listeners: Vec<std::net::TcpListener>,
-    app: Arc<App>,
+    /// The graph requests run on; replaced whole by a reload.
+    app: Arc<ArcSwap<App>>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     config: ServerConfig,
+    metrics: Option<std::net::TcpListener>,
+}
+
+/// Replaces the graph a running server serves (see [`Server::reloader`]).
+#[derive(Clone)]
+pub struct Reloader {
+    app: Arc<ArcSwap<App>>,
+    config: ServerConfig,
+}
+
+impl Reloader {
+    /// Serves `gateway` from the next request on; requests in flight finish on the graph they
+    /// started with. Returns the `server:` keys that changed but apply only on a restart, and
+    /// the graph served until now (requests still running hold it too).
+    pub fn swap(&self, gateway: &Gateway) -> Result<(Vec<&'static str>, Arc<App>), String> {
+        let app = app_of(gateway, self.app.load().tls)?;
+        let previous = self.app.swap(Arc::new(app));
+        Ok((restart_only(&self.config, &gateway.server), previous))
+    }
+
+    /// The graph served now.
+    pub fn current(&self) -> Arc<App> {
+        self.app.load_full()
+    }
+}
+
+/// The `server:` keys read when the server binds and starts, which a reload cannot change.
+fn restart_only(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let mut check = |key: &'static str, differs: bool| {
+        if differs {
+            changed.push(key);
+        }
+    };
+    check("address", old.address != new.address);
+    check("tls", old.tls != new.tls);
+    check("certFile", old.cert_file != new.cert_file);
+    check("keyFile", old.key_file != new.key_file);
+    check("metrics", old.metrics != new.metrics);
+    check("concurrency", old.concurrency != new.concurrency);
+    check("idleTimeout", old.idle_timeout != new.idle_timeout);
+    check("headerTimeout", old.header_timeout != new.header_timeout);
+    check("tlsHandshakeTimeout", old.tls_handshake_timeout != new.tls_handshake_timeout);
+    check("shutdownTimeout", old.shutdown_timeout != new.shutdown_timeout);
+    check("http2MaxConcurrentStreams", old.http2_max_concurrent_streams != new.http2_max_concurrent_streams);
+    check("http2MaxHeaderListSize", old.http2_max_header_list_size != new.http2_max_header_list_size);
+    check("http2KeepAliveInterval", old.http2_keep_alive_interval != new.http2_keep_alive_interval);
+    check("http2KeepAliveTimeout", old.http2_keep_alive_timeout != new.http2_keep_alive_timeout);
+    changed
+}
+
+/// The request-handling side of `gateway`: routes, chains, and the `server:` keys that
+/// apply per request.
+fn app_of(gateway: &Gateway, tls: bool) -> Result<App, String> {
+    let config = &gateway.server;
+    let router = Router::build(&gateway.routes, config.case_sensitive, config.strict_routing)?;
+    let trusted = forwarded::TrustedProxies::new(gateway.server_plan.trusted_proxies.clone())
+        .with_proxy_header(&config.proxy_header);
+    Ok(App {
+        router,
+        body_limit: config.body_limit,
+        trusted,
+        health: (!config.disable_health_check)
+            .then(|| (config.health_check_live_route.clone(), config.health_check_ready_route.clone())),
+        storages: gateway.storages.iter().map(|(n, s)| (n.clone(), s.instance.clone())).collect(),
+        tls,
+        read_timeout: config.read_timeout.non_zero(),
+        write_timeout: config.write_timeout.non_zero(),
+        globals: gateway.globals.clone(),
+        strict_routing: config.strict_routing,
+        path_rules: canonical::PathRules {
+            allow_encoded_slashes: config.allow_encoded_slashes,
+            allow_path_parameters: config.allow_path_parameters,
+        },
+        unrouted: seam_core::metrics::RequestMetrics::new("", None),
+        metrics_url: config.metrics.as_ref().map(|m| format!("http://{}{}", m.address, m.path)),
+    })
 }
 
 impl Server {
@@ -48,29 +128,21 @@ impl Server {
     /// address, so a connection and its requests stay on one thread.
     pub async fn bind_workers(gateway: &Gateway, workers: usize) -> Result<Server, String> {
         let config = gateway.server.clone();
-        let router = Router::build(&gateway.routes, config.case_sensitive, config.strict_routing)?;
-        let trusted = forwarded::TrustedProxies::new(gateway.server_plan.trusted_proxies.clone())
-            .with_proxy_header(&config.proxy_header);
         let tls = gateway.server_plan.tls.as_ref().map(tls::acceptor).transpose()?;
+        let app = app_of(gateway, tls.is_some())?;
         let listeners = listener::bind(&config.address, workers.max(1))?;
-        let app = App {
-            router,
-            body_limit: config.body_limit,
-            trusted,
-            health: (!config.disable_health_check)
-                .then(|| (config.health_check_live_route.clone(), config.health_check_ready_route.clone())),
-            storages: gateway.storages.iter().map(|(n, s)| (n.clone(), s.instance.clone())).collect(),
-            tls: tls.is_some(),
-            read_timeout: config.read_timeout.non_zero(),
-            write_timeout: config.write_timeout.non_zero(),
-            globals: gateway.globals.clone(),
-            strict_routing: config.strict_routing,
-            path_rules: canonical::PathRules {
-                allow_encoded_slashes: config.allow_encoded_slashes,
-                allow_path_parameters: config.allow_path_parameters,
-            },
-        };
-        Ok(Server { listeners, app: Arc::new(app), tls, config })
+        let metrics = config.metrics.as_ref().map(metrics::bind).transpose()?;
+        Ok(Server { listeners, app: Arc::new(ArcSwap::from_pointee(app)), tls, config, metrics })
+    }
+
+    /// What replaces the served graph on a reload.
+    pub fn reloader(&self) -> Reloader {
+        Reloader { app: self.app.clone(), config: self.config.clone() }
+    }
+
+    /// The address of the metrics listener, when `server.metrics` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The address it listens on (useful with port 0).
@@ -80,7 +152,7 @@ impl Server {
 
     /// How many routes it serves.
     pub fn route_count(&self) -> usize {
-        self.app.router.route_count()
+        self.app.load().router.route_count()
     }
 
     /// Serves until `shutdown` completes; then stops accepting, lets in-flight requests
@@ -102,10 +174,15 @@ impl Server {
             .keep_alive_interval(config.http2_keep_alive_interval.non_zero())
             .keep_alive_timeout(config.http2_keep_alive_timeout.get());
         let connections = Connections::new(config.concurrency);
+        let metrics_server = match (self.metrics, &config.metrics) {
+            (Some(listener), Some(at)) => metrics::serve(listener, at.path.clone(), self.app.clone()),
+            _ => None,
+        };
         let (stop_upgraded, lifecycle) = seam_core::extensions::Lifecycle::new();
         let shared = Arc::new(Shared {
             lifecycle: lifecycle.clone(),
-            app: self.app,
+            open: seam_core::metrics::open_connections(if self.tls.is_some() { "https" } else { "http" }),
+            app: self.app.clone(),
             builder,
             tls: self.tls,
             connections: connections.clone(),
@@ -157,6 +234,9 @@ impl Server {
         let _ = phase.send(Phase::Done);
         for finished in workers {
             let _ = finished.await;
+        }
+        if let Some(task) = metrics_server {
+            task.abort();
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct RouteEntry {
     pub pattern: Arc<str>,
     /// Its chain.
     pub pipeline: Pipeline,
+    /// Its request counters and duration histogram.
+    pub metrics: seam_core::metrics::RequestMetrics,
 }
 
 struct Claim {
@@ -96,6 +98,7 @@ impl Router {
                 service: served.service.as_deref().map(Into::into),
                 pattern: served.path.as_str().into(),
                 pipeline: served.pipeline.clone(),
+                metrics: seam_core::metrics::RequestMetrics::new(&served.route, served.service.as_deref()),
             });
             let methods: Vec<Option<Method>> = if served.methods.is_empty() {
                 vec![None]

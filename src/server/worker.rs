@@ -24,7 +24,10 @@ const ADMIT_WAIT: Duration = Duration::from_millis(250);
 
 /// What every worker of a server shares.
 pub struct Shared {
-    pub app: Arc<App>,
+    /// The graph: each request takes the one current when it arrives.
+    pub app: Arc<arc_swap::ArcSwap<App>>,
+    /// `seam_open_connections{protocol}`.
+    pub open: seam_core::metrics::Gauge,
     pub builder: auto::Builder<hyper_util::rt::TokioExecutor>,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub connections: Arc<Connections>,
@@ -71,25 +74,36 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, mut stoppin
 }
 
 async fn serve(shared: Arc<Shared>, stream: tokio::net::TcpStream, peer: SocketAddr, slot: Slot) {
+    shared.open.inc();
+    let _open = Open(&shared.open);
     match &shared.tls {
         Some(acceptor) => match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => http(&shared, stream, peer, &slot).await,
+            Ok(Ok(stream)) => http(shared.clone(), stream, peer, &slot).await,
             Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
             Err(_) => tracing::debug!(%peer, "TLS handshake not done within {:?}", shared.handshake_timeout),
         },
-        None => http(&shared, stream, peer, &slot).await,
+        None => http(shared.clone(), stream, peer, &slot).await,
     }
 }
 
-async fn http<I>(shared: &Shared, io: I, peer: SocketAddr, slot: &Slot)
+/// Counts a connection open while it lives.
+struct Open<'a>(&'a seam_core::metrics::Gauge);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+async fn http<I>(shared: Arc<Shared>, io: I, peer: SocketAddr, slot: &Slot)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let app = shared.app.clone();
+    let graph = shared.app.clone();
     let activity = slot.activity.clone();
     let lifecycle = shared.lifecycle.clone();
     let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-        let app = app.clone();
+        let app = graph.load_full();
         let in_flight = activity.begin();
         if req.headers().contains_key(http::header::UPGRADE) {
             req.extensions_mut().insert(lifecycle.clone());

@@ -70,6 +70,24 @@ pub struct ServerConfig {
     pub strict_routing: bool,
     /// A header that carries the client's IP address (e.g. `X-Real-IP`, `CF-Connecting-IP`), believed only from `trustedProxies`; from anyone else it is removed. Empty: `X-Forwarded-For` decides.
     pub proxy_header: String,
+    /// Prometheus metrics (OpenMetrics text) on a listener of their own, never on the public port; off unless set. `{}` serves them on `127.0.0.1:9464` at `/metrics`.
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// Where the Prometheus metrics are served.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct MetricsConfig {
+    /// Address and port of the metrics listener (keep it private: loopback, or a network only Prometheus reaches).
+    pub address: String,
+    /// Path the metrics are served at.
+    pub path: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { address: "127.0.0.1:9464".into(), path: "/metrics".into() }
+    }
 }
 
 impl Default for ServerConfig {
@@ -82,6 +100,7 @@ impl Default for ServerConfig {
             case_sensitive: false,
             strict_routing: false,
             proxy_header: String::new(),
+            metrics: None,
             disable_health_check: false,
             health_check_live_route: "/health/live".into(),
             health_check_ready_route: "/health/ready".into(),

@@ -27,6 +27,9 @@ pub struct ParsedComponent<'d, T: ?Sized> {
     pub left_out: Vec<String>,
     /// Keys it takes from its plugin's `config:`.
     pub inherited: Vec<Inherited>,
+    /// The component and its whole config (plugin defaults included): equal fingerprints
+    /// build equal components, so a reload keeps a storage whose fingerprint is unchanged.
+    pub fingerprint: String,
 }
 
 /// The parsed components of a document, by kind.
@@ -58,12 +61,11 @@ pub fn parse_all<'d>(
         substitute_deferred(def, registration, &mut json, diags);
         diags.extend(super::durations::tiny_integer_durations(def, registration, &json));
         let inherited = plugins.inherited(def, registration);
+        let known = (registration, inherited, format!("{}\n{json}", registration.name));
         match registration.factory {
-            Factory::Storage(parse) => out.storages.push(finish(def, registration, inherited, parse(json), diags)),
-            Factory::Middleware(parse) => {
-                out.middlewares.push(finish(def, registration, inherited, parse(json), diags))
-            }
-            Factory::Action(parse) => out.actions.push(finish(def, registration, inherited, parse(json), diags)),
+            Factory::Storage(parse) => out.storages.push(finish(def, known, parse(json), diags)),
+            Factory::Middleware(parse) => out.middlewares.push(finish(def, known, parse(json), diags)),
+            Factory::Action(parse) => out.actions.push(finish(def, known, parse(json), diags)),
         }
     }
     out
@@ -101,14 +103,21 @@ fn substitute_deferred(
 
 fn finish<'d, T: ?Sized>(
     def: &'d ComponentDef,
-    registration: &'static Registration,
-    inherited: Vec<Inherited>,
+    (registration, inherited, fingerprint): (&'static Registration, Vec<Inherited>, String),
     parsed: Parsed<T>,
     diags: &mut Vec<Diagnostic>,
 ) -> ParsedComponent<'d, T> {
     let broken = !parsed.problems.is_empty();
     diags.extend(parsed.problems.iter().map(|p| place_parsed(def, &inherited, p)));
-    ParsedComponent { def, registration, config: parsed.config, broken, left_out: parsed.left_out, inherited }
+    ParsedComponent {
+        def,
+        registration,
+        config: parsed.config,
+        broken,
+        left_out: parsed.left_out,
+        inherited,
+        fingerprint,
+    }
 }
 
 /// The registration `def` uses, when it exists, has the kind of its section, and comes from

@@ -45,6 +45,8 @@ pub struct BuiltStorage {
     pub instance: Arc<dyn Storage>,
     /// The components that asked for it: "middleware `Sessions`".
     pub users: Vec<String>,
+    /// Its component and whole config; a reload keeps the instance while this is unchanged.
+    pub fingerprint: String,
 }
 
 /// One route as it is served: a route, possibly through a service.
@@ -129,6 +131,16 @@ fn has_errors(diags: &[Diagnostic]) -> bool {
 /// Validates `document`, builds every component, and links routes to their chains.
 /// Returns every error found (and the warnings) when it cannot.
 pub async fn resolve(document: &Document, options: Options) -> Result<Gateway, Vec<Diagnostic>> {
+    resolve_reusing(document, options, &BTreeMap::new()).await
+}
+
+/// Like [`resolve`], keeping the instances of `previous` storages (a running graph's) whose
+/// component and config are unchanged, with their connections and local caches.
+pub async fn resolve_reusing(
+    document: &Document,
+    options: Options,
+    previous: &BTreeMap<String, BuiltStorage>,
+) -> Result<Gateway, Vec<Diagnostic>> {
     let mut diags: Vec<Diagnostic> = registration::duplicates().into_iter().map(Diagnostic::error).collect();
     let plugins = Plugins::check(document, &mut diags);
     let defs = Kind::ALL.into_iter().flat_map(|k| document.components(k).values());
@@ -138,7 +150,7 @@ pub async fn resolve(document: &Document, options: Options) -> Result<Gateway, V
     let server_plan = document.server.plan(document.server_node.as_ref(), &mut diags);
 
     let offline = options.offline || has_errors(&diags);
-    let storages = Storages::new(document, parsed.storages, offline);
+    let storages = Storages::new(document, parsed.storages, offline).reusing(previous);
     let built_storages = storages.build_all().await;
     let middlewares = build_each(parsed.middlewares, Kind::Middleware, &storages, offline, &mut diags).await;
     let actions = build_each(parsed.actions, Kind::Action, &storages, offline, &mut diags).await;
@@ -146,9 +158,9 @@ pub async fn resolve(document: &Document, options: Options) -> Result<Gateway, V
     let users = storages.users();
     let storages: BTreeMap<String, BuiltStorage> = built_storages
         .into_iter()
-        .map(|(name, (instance, component))| {
+        .map(|(name, (instance, component, fingerprint))| {
             let users = users.get(&name).cloned().unwrap_or_default();
-            (name, BuiltStorage { component, instance, users })
+            (name, BuiltStorage { component, instance, users, fingerprint })
         })
         .collect();
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use seam_core::metrics::InstrumentedStorage;
 use seam_core::{BuildContext, BuildError, Kind, Problem, Storage, StorageSource};
 
 use super::components::{ParsedComponent, place_all};
@@ -28,6 +29,8 @@ pub struct Storages<'d> {
     /// Storage name → the components that asked for it.
     users: Mutex<BTreeMap<String, Vec<String>>>,
     diagnostics: Mutex<Vec<Diagnostic>>,
+    /// Instances of a running graph, kept when their fingerprint is unchanged.
+    previous: BTreeMap<String, (String, Arc<dyn Storage>)>,
 }
 
 impl<'d> Storages<'d> {
@@ -55,16 +58,24 @@ impl<'d> Storages<'d> {
             built: Mutex::new(HashMap::new()),
             users: Mutex::new(BTreeMap::new()),
             diagnostics: Mutex::new(Vec::new()),
+            previous: BTreeMap::new(),
         }
+    }
+
+    /// Keeps the instances of `previous` whose component and config are unchanged.
+    pub fn reusing(mut self, previous: &BTreeMap<String, super::BuiltStorage>) -> Self {
+        self.previous =
+            previous.iter().map(|(n, b)| (n.clone(), (b.fingerprint.clone(), b.instance.clone()))).collect();
+        self
     }
 
     /// Builds every storage (those with problems too, offline, to report all of theirs), and
     /// returns the ones built.
-    pub async fn build_all(&self) -> BTreeMap<String, (Arc<dyn Storage>, &'static str)> {
+    pub async fn build_all(&self) -> BTreeMap<String, (Arc<dyn Storage>, &'static str, String)> {
         let mut out = BTreeMap::new();
-        for name in self.parsed.keys() {
-            if let Ok(storage) = self.build(name, vec![name.clone()]).await {
-                out.insert(name.clone(), storage);
+        for (name, parsed) in &self.parsed {
+            if let Ok((storage, component)) = self.build(name, vec![name.clone()]).await {
+                out.insert(name.clone(), (storage, component, parsed.fingerprint.clone()));
             }
         }
         out
@@ -92,11 +103,19 @@ impl<'d> Storages<'d> {
         }
         let Some(parsed) = self.parsed.get(name) else { return Err(()) };
         let Some(config) = &parsed.config else { return Err(()) };
+        if let Some((fingerprint, instance)) = self.previous.get(name)
+            && *fingerprint == parsed.fingerprint
+            && !parsed.broken
+        {
+            let kept = Ok((instance.clone(), parsed.registration.name));
+            self.built.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), kept.clone());
+            return kept;
+        }
         let nested = Nested { storages: self, stack };
         let offline = self.offline || parsed.broken;
         let cx = BuildContext::new(&parsed.def.name, Kind::Storage, offline, &nested);
         let outcome = match config.build(&cx).await {
-            Ok(storage) if !parsed.broken => Ok((storage, parsed.registration.name)),
+            Ok(storage) if !parsed.broken => Ok((InstrumentedStorage::wrap(name, storage), parsed.registration.name)),
             Ok(_) => Err(()),
             Err(e) => {
                 let placed = place_all(parsed, e.problems());

@@ -11,6 +11,7 @@ use http::header::{AGE, CONTENT_LENGTH, CONTENT_LOCATION, HOST, LOCATION, RANGE}
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use seam_core::extensions::SessionHeaders;
+use seam_core::metrics::{Counter, Events};
 use seam_core::{Body, Middleware, Next, Request, Response, Storage, async_trait, json_error, unix_ms};
 use tokio::sync::watch;
 
@@ -36,6 +37,7 @@ struct Local {
 
 struct Inner {
     name: String,
+    counters: Counters,
     storage: Arc<dyn Storage>,
     heuristic: Duration,
     keep_stale: Duration,
@@ -63,6 +65,32 @@ pub struct KeyParts {
     pub targeted: Vec<HeaderName>,
 }
 
+/// `seam_cache_requests_total` of this middleware, by outcome.
+struct Counters {
+    hit: Counter,
+    stale: Counter,
+    miss: Counter,
+    stored: Counter,
+    bypass: Counter,
+}
+
+impl Counters {
+    fn new(name: &str) -> Counters {
+        let counter = |outcome| Events::Cache.counter(name, outcome);
+        Counters {
+            hit: counter("hit"),
+            stale: counter("stale"),
+            miss: counter("miss"),
+            stored: counter("stored"),
+            bypass: counter("bypass"),
+        }
+    }
+}
+
+/// Marks a response that did not go through the cache (counted as `bypass`, not `miss`).
+#[derive(Clone, Copy)]
+struct Bypassed;
+
 fn mark(response: &mut Response, state: &'static str) {
     response.headers_mut().insert("x-cache", HeaderValue::from_static(state));
 }
@@ -81,6 +109,7 @@ impl CacheMiddleware {
     pub fn new(name: &str, config: &CacheMiddlewareConfig, parts: KeyParts, storage: Arc<dyn Storage>) -> Self {
         CacheMiddleware(Arc::new(Inner {
             name: name.to_owned(),
+            counters: Counters::new(name),
             storage,
             heuristic: config.expiration.get(),
             keep_stale: config.keep_stale.get(),
@@ -319,6 +348,7 @@ impl Inner {
         let ttl = Duration::from_millis(entry.expires_ms.saturating_sub(unix_ms()).max(1));
         match self.storage.set(key, entry::encode(&entry), Some(ttl)).await {
             Ok(()) => {
+                self.counters.stored.inc();
                 self.remember(key, Arc::new(entry));
                 true
             }
@@ -484,6 +514,7 @@ impl CacheMiddleware {
         if access == Access::Bypass || req.headers().contains_key(RANGE) {
             let mut response = next.run(req).await;
             mark(&mut response, "MISS");
+            response.extensions_mut().insert(Bypassed);
             return response;
         }
         let head = req.method() == Method::HEAD;
@@ -548,11 +579,22 @@ impl CacheMiddleware {
 #[async_trait]
 impl Middleware for CacheMiddleware {
     async fn handle(&self, req: Request, next: Next) -> Response {
+        let counters = &self.0.counters;
         let mut response = if self.0.methods.contains(req.method()) {
-            self.cached(req, next).await
+            let response = self.cached(req, next).await;
+            let outcome = response.headers().get("x-cache").map(HeaderValue::as_bytes);
+            match outcome {
+                _ if response.extensions().get::<Bypassed>().is_some() => counters.bypass.inc(),
+                Some(b"HIT") => counters.hit.inc(),
+                Some(b"STALE") => counters.stale.inc(),
+                _ => counters.miss.inc(),
+            };
+            response
         } else if safe(req.method()) {
+            counters.bypass.inc();
             next.run(req).await
         } else {
+            counters.bypass.inc();
             // An unsafe (or unknown) method: a non-error answer invalidates (RFC 9111 §4.4).
             let host = req.headers().get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
             let target = req.uri().path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_default();

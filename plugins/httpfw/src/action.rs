@@ -53,6 +53,7 @@ impl Action for BalancerHttpAction {
                 .await
             {
                 Ok(response) => {
+                    self.balancer.mark_up(index);
                     // An endpoint that breaks off its answer is skipped like one that refuses.
                     let balancer = self.balancer.clone();
                     return response.map(|body| {

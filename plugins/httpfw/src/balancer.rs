@@ -16,6 +16,9 @@ pub struct Balancer {
 impl Balancer {
     /// A balancer over `endpoints`; an endpoint that refuses is skipped for `backoff`.
     pub fn new(endpoints: Vec<Upstream>, backoff: Duration) -> Self {
+        for metrics in endpoints.iter().filter_map(|e| e.metrics.as_ref()) {
+            metrics.up.set(1);
+        }
         Balancer {
             endpoints: endpoints.into_iter().map(|u| (u, AtomicU64::new(0))).collect(),
             next: AtomicUsize::new(0),
@@ -37,6 +40,13 @@ impl Balancer {
         (0..n).map(|i| (start + i) % n).filter(|&i| self.endpoints[i].1.load(Ordering::Relaxed) <= now).collect()
     }
 
+    /// `index` answered: it is up again (for the metrics; the rotation already takes it).
+    pub fn mark_up(&self, index: usize) {
+        if let Some(metrics) = &self.endpoints[index].0.metrics {
+            metrics.up.set(1);
+        }
+    }
+
     /// The endpoint at `index`.
     pub fn endpoint(&self, index: usize) -> &Upstream {
         &self.endpoints[index].0
@@ -46,6 +56,9 @@ impl Balancer {
     pub fn mark_down(&self, index: usize, why: &str) {
         let until = self.now().saturating_add(u64::try_from(self.backoff.as_millis()).unwrap_or(u64::MAX));
         self.endpoints[index].1.store(until, Ordering::Relaxed);
+        if let Some(metrics) = &self.endpoints[index].0.metrics {
+            metrics.up.set(0);
+        }
         tracing::warn!(upstream = %self.endpoints[index].0.text, "upstream {why}; skipping it for {:?}", self.backoff);
     }
 }

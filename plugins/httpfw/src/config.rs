@@ -64,10 +64,13 @@ fn check_timeout(timeout: GoDuration, problems: &mut Problems) {
 impl Component for HttpActionConfig {
     type Output = dyn Action;
 
-    async fn build(&self, _cx: &BuildContext<'_>) -> Result<Arc<dyn Action>, BuildError> {
+    async fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Action>, BuildError> {
         let mut problems = Problems::new();
-        let upstream =
-            problems.check(Upstream::parse(&self.upstream_endpoint).map_err(|e| Problem::field("upstreamEndpoint", e)));
+        let upstream = problems.check(
+            Upstream::parse(&self.upstream_endpoint)
+                .map(|u| u.observed(cx.name()))
+                .map_err(|e| Problem::field("upstreamEndpoint", e)),
+        );
         check_timeout(self.timeout, &mut problems);
         let upstream = problems.finish(upstream)?;
         Ok(Arc::new(HttpAction {
@@ -83,7 +86,7 @@ impl Component for HttpActionConfig {
 impl Component for BalancerHttpActionConfig {
     type Output = dyn Action;
 
-    async fn build(&self, _cx: &BuildContext<'_>) -> Result<Arc<dyn Action>, BuildError> {
+    async fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Action>, BuildError> {
         let mut problems = Problems::new();
         problems.ensure(!self.upstream_endpoints.is_empty(), || {
             Problem::field("upstreamEndpoints", "list at least one upstream endpoint")
@@ -94,7 +97,7 @@ impl Component for BalancerHttpActionConfig {
             .enumerate()
             .map(|(i, e)| {
                 let at = vec![seam_core::PathStep::Key("upstreamEndpoints".into()), seam_core::PathStep::Index(i)];
-                problems.check(Upstream::parse(e).map_err(|why| Problem::at(at, why)))
+                problems.check(Upstream::parse(e).map(|u| u.observed(cx.name())).map_err(|why| Problem::at(at, why)))
             })
             .collect();
         check_timeout(self.timeout, &mut problems);

@@ -13,6 +13,8 @@ pub struct Upstream {
     authority: Authority,
     path: String,
     query: Option<String>,
+    /// Its Prometheus handles, once the action that calls it is known.
+    pub metrics: Option<seam_core::metrics::UpstreamMetrics>,
 }
 
 impl Upstream {
@@ -25,7 +27,20 @@ impl Upstream {
         }
         let authority = uri.authority().cloned().ok_or_else(|| format!("`{text}` has no host"))?;
         let path = uri.path().trim_end_matches('/').to_owned();
-        Ok(Upstream { text: text.to_owned(), scheme, authority, path, query: uri.query().map(str::to_owned) })
+        Ok(Upstream {
+            text: text.to_owned(),
+            scheme,
+            authority,
+            path,
+            query: uri.query().map(str::to_owned),
+            metrics: None,
+        })
+    }
+
+    /// This endpoint, counted in the metrics as called by action `action`.
+    pub fn observed(mut self, action: &str) -> Upstream {
+        self.metrics = Some(seam_core::metrics::UpstreamMetrics::new(action, &self.text));
+        self
     }
 
     /// `http://`: served by the lean per-thread HTTP/1.1 pool (`https://` goes through the

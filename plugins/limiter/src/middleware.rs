@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
 use seam_core::extensions::{Claims, ClientAddr, ClientIp, Session};
+use seam_core::metrics::{Counter, Events};
 use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
 
 use crate::config::{KeyBy, LimiterMiddlewareConfig};
@@ -20,6 +21,10 @@ pub struct LimiterMiddleware {
     storage: Arc<dyn Storage>,
     window_ms: u64,
     outage_logged: AtomicBool,
+    /// `seam_limiter_requests_total{middleware,outcome}`.
+    allowed: Counter,
+    rejected: Counter,
+    unavailable: Counter,
 }
 
 fn header(n: impl ToString) -> HeaderValue {
@@ -44,6 +49,9 @@ impl LimiterMiddleware {
             storage,
             window_ms,
             outage_logged: AtomicBool::new(false),
+            allowed: Events::Limiter.counter(name, "allowed"),
+            rejected: Events::Limiter.counter(name, "rejected"),
+            unavailable: Events::Limiter.counter(name, "unavailable"),
         }
     }
 
@@ -121,19 +129,23 @@ impl Middleware for LimiterMiddleware {
                 verdict
             }
             Err(e) if self.config.fail_open => {
+                self.unavailable.inc();
                 if !self.outage_logged.swap(true, Ordering::Relaxed) {
                     tracing::warn!(limiter = %self.name, "rate-limit storage unavailable, letting requests through (failOpen): {e}");
                 }
                 return next.run(req).await;
             }
             Err(e) => {
+                self.unavailable.inc();
                 tracing::error!(limiter = %self.name, "rate-limit storage unavailable: {e}");
                 return json_error(StatusCode::SERVICE_UNAVAILABLE, "the rate-limit storage is unavailable");
             }
         };
         let mut response = if verdict.allowed {
+            self.allowed.inc();
             next.run(req).await
         } else {
+            self.rejected.inc();
             let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, &format!("retry in {} s", verdict.reset_secs));
             response.headers_mut().insert(RETRY_AFTER, header(verdict.reset_secs.max(1)));
             response

@@ -196,7 +196,7 @@ impl Component for SessionMiddlewareConfig {
             );
         }
         let headers = SessionHeaders { set, destroy };
-        Ok(Arc::new(SessionMiddleware::new(self.clone(), lookup, headers, storage, sealer)))
+        Ok(Arc::new(SessionMiddleware::new(cx.name(), self.clone(), lookup, headers, storage, sealer)))
     }
 }
 

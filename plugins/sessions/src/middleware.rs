@@ -8,6 +8,7 @@ use cookie::Cookie;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use seam_core::extensions::{PerClient, RequestScheme, Session, SessionHeaders as ControlHeaders};
+use seam_core::metrics::{Counter, Events};
 use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
 use serde_json::{Map, Value, json};
 
@@ -45,6 +46,10 @@ pub struct SessionMiddleware {
     storage: Arc<dyn Storage>,
     set_header: HeaderName,
     destroy_header: HeaderName,
+    /// `seam_sessions_total{middleware,event}`.
+    created: Counter,
+    renewed: Counter,
+    destroyed: Counter,
 }
 
 fn unavailable(what: &str, e: &StorageError) -> Response {
@@ -82,6 +87,7 @@ fn parse_envelope(bytes: &[u8]) -> Option<(u64, Map<String, Value>)> {
 impl SessionMiddleware {
     /// A middleware for `config`, keeping sessions in `storage`.
     pub fn new(
+        name: &str,
         config: SessionMiddlewareConfig,
         lookup: Lookup,
         headers: SessionHeaders,
@@ -102,6 +108,9 @@ impl SessionMiddleware {
             sealer,
             warned_unopened: AtomicBool::new(false),
             control: ControlHeaders(control.into()),
+            created: Events::Sessions.counter(name, "created"),
+            renewed: Events::Sessions.counter(name, "renewed"),
+            destroyed: Events::Sessions.counter(name, "destroyed"),
         }
     }
 
@@ -283,6 +292,7 @@ impl Middleware for SessionMiddleware {
                 if let Err(e) = self.storage.delete(id).await {
                     return unavailable("destroying the session", &e);
                 }
+                self.destroyed.inc();
                 self.send_id(&mut response, id, true, https);
             }
             return response;
@@ -319,6 +329,11 @@ impl Middleware for SessionMiddleware {
             && let Err(e) = self.storage.delete(old).await
         {
             return unavailable("retiring the renewed session id", &e);
+        }
+        if loaded.is_none() {
+            self.created.inc();
+        } else if rotate {
+            self.renewed.inc();
         }
         self.send_id(&mut response, &id, false, https);
         response

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
+use seam_core::metrics::{Counter, Events};
 
 /// How often the tracking connection is checked with a PING.
 const HEALTH_EVERY: Duration = Duration::from_secs(1);
@@ -27,6 +28,9 @@ pub struct ClientCache {
     ttl: Duration,
     started: AtomicBool,
     tracker: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    /// `seam_storage_client_cache_lookups_total{storage,outcome}`.
+    hits: Counter,
+    misses: Counter,
 }
 
 #[derive(Clone)]
@@ -41,7 +45,7 @@ pub struct Ticket(u64);
 
 impl ClientCache {
     /// Up to `max_entries` values, each kept at most `ttl` (and never past its key's TTL).
-    pub fn new(max_entries: u64, ttl: Duration) -> ClientCache {
+    pub fn new(storage: &str, max_entries: u64, ttl: Duration) -> ClientCache {
         ClientCache {
             entries: moka::sync::Cache::builder().max_capacity(max_entries).time_to_live(ttl).build(),
             generation: AtomicU64::new(0),
@@ -49,16 +53,24 @@ impl ClientCache {
             ttl,
             started: AtomicBool::new(false),
             tracker: std::sync::Mutex::new(None),
+            hits: Events::ClientCache.counter(storage, "hit"),
+            misses: Events::ClientCache.counter(storage, "miss"),
         }
     }
 
     /// The cached value of `key` (`Some(None)`: known to be absent), if it can be trusted.
     pub fn lookup(&self, key: &str) -> Option<Option<Bytes>> {
-        if !self.live.load(Ordering::Acquire) {
-            return None;
+        let found = self.live.load(Ordering::Acquire).then(|| self.entries.get(key)).flatten();
+        match found.filter(|cached| cached.until > Instant::now()) {
+            Some(cached) => {
+                self.hits.inc();
+                Some(cached.value)
+            }
+            None => {
+                self.misses.inc();
+                None
+            }
         }
-        let cached = self.entries.get(key)?;
-        (cached.until > Instant::now()).then_some(cached.value)
     }
 
     /// Taken before reading from the server.

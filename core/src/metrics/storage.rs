@@ -1,0 +1,158 @@
+//! Storage metrics, counted by a wrapper the host puts around every storage it builds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{Counter, Gauge, Histogram, families};
+use crate::storage::{Capabilities, Storage, StorageError};
+
+/// The handles of one operation of one storage.
+#[derive(Clone, Debug)]
+struct Operation {
+    ok: Counter,
+    error: Counter,
+    duration: Histogram,
+}
+
+/// The handles of one storage.
+#[derive(Clone, Debug)]
+pub struct StorageMetrics {
+    get: Operation,
+    set: Operation,
+    delete: Operation,
+    incr: Operation,
+    scan: Operation,
+    reset: Operation,
+    ping: Operation,
+    up: Gauge,
+}
+
+impl StorageMetrics {
+    /// The handles of storage `name`.
+    pub fn new(name: &str) -> StorageMetrics {
+        let f = families();
+        let operation = |op: &'static str| {
+            let counter = |outcome: &'static str| {
+                let labels = vec![("storage", name.to_owned()), ("op", op.to_owned()), ("outcome", outcome.to_owned())];
+                f.storage_operations.get_or_create_owned(&labels)
+            };
+            let labels = vec![("storage", name.to_owned()), ("op", op.to_owned())];
+            Operation {
+                ok: counter("ok"),
+                error: counter("error"),
+                duration: f.storage_duration.get_or_create_owned(&labels),
+            }
+        };
+        StorageMetrics {
+            get: operation("get"),
+            set: operation("set"),
+            delete: operation("delete"),
+            incr: operation("incr"),
+            scan: operation("scan"),
+            reset: operation("reset"),
+            ping: operation("ping"),
+            up: f.storage_up.get_or_create_owned(&vec![("storage", name.to_owned())]),
+        }
+    }
+
+    fn count<T>(&self, op: &Operation, started: Instant, result: &Result<T, StorageError>) {
+        op.duration.observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok(_) => {
+                op.ok.inc();
+                self.up.set(1);
+            }
+            Err(e) => {
+                op.error.inc();
+                if matches!(e, StorageError::Unavailable(_) | StorageError::Timeout(_)) {
+                    self.up.set(0);
+                }
+            }
+        }
+    }
+}
+
+/// A storage whose every operation is counted and timed.
+pub struct InstrumentedStorage {
+    inner: Arc<dyn Storage>,
+    metrics: StorageMetrics,
+}
+
+impl InstrumentedStorage {
+    /// `inner`, counted as storage `name`.
+    pub fn wrap(name: &str, inner: Arc<dyn Storage>) -> Arc<dyn Storage> {
+        let metrics = StorageMetrics::new(name);
+        metrics.up.set(1);
+        Arc::new(InstrumentedStorage { inner, metrics })
+    }
+}
+
+#[async_trait]
+impl Storage for InstrumentedStorage {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.get(key).await;
+        self.metrics.count(&self.metrics.get, started, &result);
+        result
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
+        let started = Instant::now();
+        let result = self.inner.set(key, value, ttl).await;
+        self.metrics.count(&self.metrics.set, started, &result);
+        result
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.delete(key).await;
+        self.metrics.count(&self.metrics.delete, started, &result);
+        result
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.incr(key, delta, ttl).await;
+        self.metrics.count(&self.metrics.incr, started, &result);
+        result
+    }
+
+    async fn scan(&self, pattern: &str) -> Result<Vec<String>, StorageError> {
+        let started = Instant::now();
+        let result = self.inner.scan(pattern).await;
+        self.metrics.count(&self.metrics.scan, started, &result);
+        result
+    }
+
+    async fn reset(&self) -> Result<(), StorageError> {
+        let started = Instant::now();
+        let result = self.inner.reset().await;
+        self.metrics.count(&self.metrics.reset, started, &result);
+        result
+    }
+
+    fn owns_whole_server(&self) -> bool {
+        self.inner.owns_whole_server()
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        let started = Instant::now();
+        let result = self.inner.ping().await;
+        self.metrics.count(&self.metrics.ping, started, &result);
+        if result.is_err() {
+            self.metrics.up.set(0);
+        }
+        result
+    }
+
+    async fn close(&self) -> Result<(), StorageError> {
+        self.inner.close().await
+    }
+}
