@@ -43,7 +43,9 @@ pub fn run(args: &ConfigArgs, workers: Option<usize>, watch: bool) -> Result<Exi
             tracing::warn!("{}", d.to_string().trim_end());
         }
         let server = Server::bind_workers(&gateway, workers).await?;
-        let plugins = seam_core::registration::plugin_names().join(",");
+        let plugins: std::collections::BTreeSet<&str> =
+            seam_core::registration::all().iter().map(|r| r.plugin).collect();
+        let plugins = plugins.into_iter().collect::<Vec<_>>().join(" ");
         seam_core::metrics::set_build_info(env!("CARGO_PKG_VERSION"), &plugins);
         seam_core::metrics::started();
         if let Some(at) = server.metrics_addr() {

@@ -178,7 +178,8 @@ impl Upstream {
 pub struct SeamProcess {
     pub port: u16,
     child: std::process::Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    header: String,
 }
 
 impl SeamProcess {
@@ -192,8 +193,8 @@ impl SeamProcess {
         let port = seam_testkit::free_port();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("seam.yaml");
-        std::fs::write(&config, format!("server:\n  address: 127.0.0.1:{port}\n  disableStartupMessage: true\n{body}"))
-            .unwrap();
+        let header = format!("server:\n  address: 127.0.0.1:{port}\n  disableStartupMessage: true\n");
+        std::fs::write(&config, format!("{header}{body}")).unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
             .args(["run", config.to_str().unwrap()])
             .args(args)
@@ -207,14 +208,33 @@ impl SeamProcess {
             assert!(std::time::Instant::now() < deadline, "seam run did not start");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        SeamProcess { port, child, _dir: dir }
+        SeamProcess { port, child, dir, header }
+    }
+
+    /// The config file it runs.
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("seam.yaml")
+    }
+
+    /// Replaces the document (same `server:` lines) by writing a new file and renaming it
+    /// over the old one, as editors and Kubernetes do.
+    pub fn rewrite(&self, body: &str) {
+        let staged = self.dir.path().join(".seam.yaml.new");
+        std::fs::write(&staged, format!("{}{body}", self.header)).unwrap();
+        std::fs::rename(&staged, self.config_path()).unwrap();
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`, ...).
+    pub fn signal(&self, signal: &str) {
+        let sent =
+            std::process::Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status();
+        assert!(sent.unwrap().success(), "kill -{signal} failed");
     }
 
     /// Sends SIGTERM and waits for the process to exit, at most `bound`; how long it took.
     pub async fn terminate(&mut self, bound: std::time::Duration) -> std::time::Duration {
         let started = std::time::Instant::now();
-        let sent = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(sent.success(), "kill -TERM failed");
+        self.signal("TERM");
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 assert!(status.success(), "seam exited with {status}");

@@ -147,7 +147,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Open client connections, by protocol (http, https)",
         f.connections.clone(),
     );
-    registry.register("seam_build", "Build information: version and enabled plugins", f.build_info.clone());
+    registry.register("seam_build_info", "Build information: version and enabled plugins", f.build_info.clone());
     registry.register("seam_config_reloads", "Configuration reloads, by result (success, error)", f.reloads.clone());
     registry.register(
         "seam_config_last_reload_timestamp_seconds",

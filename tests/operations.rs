@@ -1,0 +1,235 @@
+//! Operating a running gateway: the Prometheus metrics (scraped and parsed with a parser
+//! crate, exact counts), hot reload under load (SIGHUP and `--watch`), and a failed reload.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use prometheus_parse::{Sample, Scrape, Value};
+use seam_testkit::Server as Valkey;
+use support::{SeamProcess, Upstream, get};
+
+/// `server:` lines for metrics on a free port, and that port.
+fn metrics_lines() -> (String, u16) {
+    let port = seam_testkit::free_port();
+    (format!("  metrics: {{ address: \"127.0.0.1:{port}\", path: /metrics }}\n"), port)
+}
+
+async fn scrape(port: u16) -> Vec<Sample> {
+    let (status, headers, body) = get(&format!("http://127.0.0.1:{port}/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    Scrape::parse(lines).expect("a parsable exposition").samples
+}
+
+/// The value of `name` with exactly these labels among its own (others may exist).
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .find(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match &s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
+            Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+            Value::Summary(_) => f64::NAN,
+        })
+}
+
+fn count(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    value(samples, name, labels).unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_known_mix_of_requests_is_counted_exactly_per_route_and_status() {
+    let upstream = Upstream::echo("users").await;
+    let closed = format!("http://127.0.0.1:{}", seam_testkit::free_port());
+    let (metrics, port) = metrics_lines();
+    let body = format!(
+        "{metrics}actions:\n  Users: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}\n  \
+         Down: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{closed}\" }} }}\n\
+         routes:\n  Users: {{ gatewayPath: /users/:id, methods: [GET], action: Users }}\n  Broken: {{ gatewayPath: /broken, action: Down }}\n",
+        upstream.url()
+    );
+    let seam = SeamProcess::start(&body).await;
+    for i in 0..3 {
+        assert_eq!(get(&seam.url(&format!("/users/{i}"))).await.0, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(get(&seam.url("/nowhere")).await.0, 404);
+    }
+    let post = http::Request::post(seam.url("/users/1")).body(Full::new(Bytes::new())).unwrap();
+    assert_eq!(support::send(post).await.0, 405);
+    assert_eq!(get(&seam.url("/broken")).await.0, 502);
+
+    let samples = scrape(port).await;
+    let requests = "seam_http_requests_total";
+    assert_eq!(count(&samples, requests, &[("route", "Users"), ("method", "GET"), ("status", "200")]), 3.0);
+    assert_eq!(count(&samples, requests, &[("route", ""), ("method", "GET"), ("status", "404")]), 2.0);
+    assert_eq!(count(&samples, requests, &[("route", ""), ("method", "POST"), ("status", "405")]), 1.0);
+    assert_eq!(count(&samples, requests, &[("route", "Broken"), ("method", "GET"), ("status", "502")]), 1.0);
+    let total: f64 = samples.iter().filter(|s| s.metric == requests).map(|s| count(&[s.clone()], requests, &[])).sum();
+    assert_eq!(total, 7.0, "nothing else was counted");
+    assert_eq!(count(&samples, "seam_http_request_duration_seconds_count", &[("route", "Users")]), 3.0);
+    let upstream_url = upstream.url();
+    let users = [("action", "Users"), ("endpoint", upstream_url.as_str())];
+    assert_eq!(count(&samples, "seam_upstream_request_duration_seconds_count", &users), 3.0);
+    let down = [("action", "Down"), ("endpoint", closed.as_str()), ("kind", "connect")];
+    assert_eq!(count(&samples, "seam_upstream_errors_total", &down), 1.0);
+    assert_eq!(count(&samples, "seam_open_connections", &[("protocol", "http")]), 0.0, "every client has gone");
+    let build = samples.iter().find(|s| s.metric == "seam_build_info").expect("seam_build_info");
+    assert!(build.labels.get("plugins").unwrap().contains("httpfw"));
+    // Not on the public port.
+    assert_eq!(get(&seam.url("/metrics")).await.0, 404);
+    // The ready route says where they are.
+    let (_, _, ready) = get(&seam.url("/health/ready")).await;
+    assert_eq!(support::json(&ready)["metrics"], format!("http://127.0.0.1:{port}/metrics"));
+}
+
+#[tokio::test]
+async fn storage_errors_are_counted_while_valkey_is_down() {
+    let mut valkey = Valkey::start();
+    let (metrics, port) = metrics_lines();
+    let body = format!(
+        "{metrics}storages:\n  Shared: {{ use: plugins.valkey.storages.ValkeyStorage, config: {{ host: 127.0.0.1, port: {}, prefix: \"{}\", commandTimeout: 500ms, connectTimeout: 500ms }} }}\n\
+         middlewares:\n  Limit: {{ use: plugins.limiter.middlewares.LimiterMiddleware, config: {{ storage: Shared, maxConnections: 1000, expiration: 60s }} }}\n\
+         actions:\n  Ok: {{ use: plugins.respond.actions.RespondAction }}\n\
+         routes:\n  R: {{ gatewayPath: /r, middlewares: [Limit], action: Ok }}\n",
+        valkey.port(),
+        seam_testkit::unique_prefix("metrics")
+    );
+    let seam = SeamProcess::start(&body).await;
+    for _ in 0..4 {
+        assert_eq!(get(&seam.url("/r")).await.0, 200);
+    }
+    let samples = scrape(port).await;
+    assert_eq!(count(&samples, "seam_storage_operations_total", &[("storage", "Shared"), ("op", "incr"), ("outcome", "ok")]), 4.0);
+    assert_eq!(count(&samples, "seam_limiter_requests_total", &[("middleware", "Limit"), ("outcome", "allowed")]), 4.0);
+    assert_eq!(count(&samples, "seam_storage_up", &[("storage", "Shared")]), 1.0);
+
+    valkey.kill();
+    for _ in 0..3 {
+        assert_eq!(get(&seam.url("/r")).await.0, 503);
+    }
+    let samples = scrape(port).await;
+    let errors = [("storage", "Shared"), ("op", "incr"), ("outcome", "error")];
+    assert_eq!(count(&samples, "seam_storage_operations_total", &errors), 3.0);
+    assert_eq!(count(&samples, "seam_limiter_requests_total", &[("middleware", "Limit"), ("outcome", "unavailable")]), 3.0);
+    assert_eq!(count(&samples, "seam_storage_up", &[("storage", "Shared")]), 0.0);
+}
+
+/// A document with the stable route, route `R{n}`, a limiter on a Valkey storage (unchanged
+/// across reloads) and a responder whose header changes with `n`.
+fn reloadable(valkey: u16, prefix: &str, metrics: &str, n: usize) -> String {
+    format!(
+        "{metrics}storages:\n  Shared: {{ use: plugins.valkey.storages.ValkeyStorage, config: {{ host: 127.0.0.1, port: {valkey}, prefix: \"{prefix}\" }} }}\n\
+         middlewares:\n  Limit: {{ use: plugins.limiter.middlewares.LimiterMiddleware, config: {{ storage: Shared, maxConnections: 1000000, expiration: 60s }} }}\n\
+         actions:\n  Ok: {{ use: plugins.respond.actions.RespondAction, config: {{ headers: {{ X-Generation: \"{n}\" }} }} }}\n\
+         routes:\n  Stable: {{ gatewayPath: /stable, middlewares: [Limit], action: Ok }}\n  R{n}: {{ gatewayPath: /r{n}, action: Ok }}\n"
+    )
+}
+
+/// The ids of the clients connected to `valkey`, but the asking one.
+fn client_ids(valkey: &Valkey) -> BTreeSet<u64> {
+    let mut connection = valkey.client();
+    let own: u64 = redis::cmd("CLIENT").arg("ID").query(&mut connection).unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").arg("TYPE").arg("normal").query(&mut connection).unwrap();
+    list.lines()
+        .filter_map(|line| line.split(' ').find_map(|f| f.strip_prefix("id=")).and_then(|id| id.parse().ok()))
+        .filter(|id| *id != own)
+        .collect()
+}
+
+async fn reloads_done(port: u16, result: &str, expected: f64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let samples = scrape(port).await;
+        let done = count(&samples, "seam_config_reloads_total", &[("result", result)]);
+        if done >= expected {
+            assert_eq!(done, expected, "more reloads than asked for");
+            return;
+        }
+        assert!(Instant::now() < deadline, "reload {expected} ({result}) not done in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Requests `/stable` in a loop on keep-alive connections until told to stop; every
+/// answer must be a 200.
+fn load(url: String, stop: Arc<AtomicBool>, served: Arc<AtomicU64>) -> tokio::task::JoinHandle<Vec<String>> {
+    tokio::spawn(async move {
+        let client = support::client();
+        let mut failures = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            let request = http::Request::get(&url).body(Full::new(Bytes::new())).unwrap();
+            match client.request(request).await {
+                Ok(response) if response.status() == 200 => {
+                    let _ = response.into_body().collect().await;
+                    served.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(response) => failures.push(format!("status {}", response.status())),
+                Err(e) => failures.push(format!("error: {e:?}")),
+            }
+        }
+        failures
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_reloads_under_load_drop_no_request_and_keep_the_unchanged_storage_connection() {
+    let valkey = Valkey::start();
+    let prefix = seam_testkit::unique_prefix("reload");
+    let (metrics, port) = metrics_lines();
+    let seam = SeamProcess::start_with(&reloadable(valkey.port(), &prefix, &metrics, 0), &["--workers", "2"], &[]).await;
+    assert_eq!(get(&seam.url("/stable")).await.0, 200);
+    let before = client_ids(&valkey);
+    assert!(!before.is_empty(), "the storage is connected");
+
+    let (stop, served) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let loops: Vec<_> = (0..4).map(|_| load(seam.url("/stable"), stop.clone(), served.clone())).collect();
+    for n in 1..=20 {
+        seam.rewrite(&reloadable(valkey.port(), &prefix, &metrics, n));
+        seam.signal("HUP");
+        reloads_done(port, "success", n as f64).await;
+        let (status, headers, _) = get(&seam.url(&format!("/r{n}"))).await;
+        assert_eq!(status, 200, "route R{n} is served once its reload is done");
+        assert_eq!(headers["x-generation"], n.to_string(), "the changed action answers");
+        assert_eq!(get(&seam.url(&format!("/r{}", n - 1))).await.0, 404, "route R{} is gone", n - 1);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in loops {
+        let failures = task.await.unwrap();
+        assert!(failures.is_empty(), "requests failed during reloads: {failures:?}");
+    }
+    assert!(served.load(Ordering::Relaxed) > 100, "the load ran: {}", served.load(Ordering::Relaxed));
+    assert_eq!(client_ids(&valkey), before, "the unchanged storage kept its Valkey connection");
+
+    // A broken document: the old graph keeps serving, and the error is counted.
+    seam.rewrite("routes:\n  Bad: { gatewayPath: /bad, action: Missing }\n");
+    seam.signal("HUP");
+    reloads_done(port, "error", 1.0).await;
+    assert_eq!(get(&seam.url("/r20")).await.0, 200, "the previous graph still serves");
+    assert_eq!(get(&seam.url("/stable")).await.0, 200);
+}
+
+#[tokio::test]
+async fn watch_reloads_after_an_atomic_save() {
+    let (metrics, port) = metrics_lines();
+    let doc = |route: &str| {
+        format!(
+            "{metrics}actions:\n  Ok: {{ use: plugins.respond.actions.RespondAction }}\nroutes:\n  R: {{ gatewayPath: {route}, action: Ok }}\n"
+        )
+    };
+    let seam = SeamProcess::start_with(&doc("/before"), &["--watch"], &[]).await;
+    assert_eq!(get(&seam.url("/before")).await.0, 200);
+    seam.rewrite(&doc("/after"));
+    reloads_done(port, "success", 1.0).await;
+    assert_eq!(get(&seam.url("/after")).await.0, 200);
+    assert_eq!(get(&seam.url("/before")).await.0, 404);
+}
