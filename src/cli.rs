@@ -70,6 +70,15 @@ pub enum Command {
         #[command(subcommand)]
         command: commands::storage::StorageCommand,
     },
+    /// Operator actions on the response cache NAME of the config.
+    #[cfg(feature = "cache")]
+    Cache {
+        /// The config file or folder (repeatable).
+        #[arg(short = 'c', long = "config", value_name = "CONFIG", global = true)]
+        config: Vec<PathBuf>,
+        #[command(subcommand)]
+        command: commands::cache::CacheCommand,
+    },
     /// List the registered components.
     List {
         /// Only this kind: storage, middleware or action.
@@ -96,6 +105,11 @@ pub fn run() -> ExitCode {
         Command::Storage { name, config, command } => {
             let config = ConfigArgs { configs: Vec::new(), config };
             commands::storage::run(&config, &name, &command)
+        }
+        #[cfg(feature = "cache")]
+        Command::Cache { config, command } => {
+            let config = ConfigArgs { configs: Vec::new(), config };
+            commands::cache::run(&config, &command)
         }
     };
     match result {

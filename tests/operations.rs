@@ -31,15 +31,13 @@ async fn scrape(port: u16) -> Vec<Sample> {
 
 /// The value of `name` with exactly these labels among its own (others may exist).
 fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    samples
-        .iter()
-        .filter(|s| s.metric == name)
-        .find(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match &s.value {
+    samples.iter().filter(|s| s.metric == name).find(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))).map(
+        |s| match &s.value {
             Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
             Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
             Value::Summary(_) => f64::NAN,
-        })
+        },
+    )
 }
 
 fn count(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -74,7 +72,8 @@ async fn a_known_mix_of_requests_is_counted_exactly_per_route_and_status() {
     assert_eq!(count(&samples, requests, &[("route", ""), ("method", "GET"), ("status", "404")]), 2.0);
     assert_eq!(count(&samples, requests, &[("route", ""), ("method", "POST"), ("status", "405")]), 1.0);
     assert_eq!(count(&samples, requests, &[("route", "Broken"), ("method", "GET"), ("status", "502")]), 1.0);
-    let total: f64 = samples.iter().filter(|s| s.metric == requests).map(|s| count(&[s.clone()], requests, &[])).sum();
+    let total: f64 =
+        samples.iter().filter(|s| s.metric == requests).map(|s| count(std::slice::from_ref(s), requests, &[])).sum();
     assert_eq!(total, 7.0, "nothing else was counted");
     assert_eq!(count(&samples, "seam_http_request_duration_seconds_count", &[("route", "Users")]), 3.0);
     let upstream_url = upstream.url();
@@ -109,7 +108,10 @@ async fn storage_errors_are_counted_while_valkey_is_down() {
         assert_eq!(get(&seam.url("/r")).await.0, 200);
     }
     let samples = scrape(port).await;
-    assert_eq!(count(&samples, "seam_storage_operations_total", &[("storage", "Shared"), ("op", "incr"), ("outcome", "ok")]), 4.0);
+    assert_eq!(
+        count(&samples, "seam_storage_operations_total", &[("storage", "Shared"), ("op", "incr"), ("outcome", "ok")]),
+        4.0
+    );
     assert_eq!(count(&samples, "seam_limiter_requests_total", &[("middleware", "Limit"), ("outcome", "allowed")]), 4.0);
     assert_eq!(count(&samples, "seam_storage_up", &[("storage", "Shared")]), 1.0);
 
@@ -120,7 +122,10 @@ async fn storage_errors_are_counted_while_valkey_is_down() {
     let samples = scrape(port).await;
     let errors = [("storage", "Shared"), ("op", "incr"), ("outcome", "error")];
     assert_eq!(count(&samples, "seam_storage_operations_total", &errors), 3.0);
-    assert_eq!(count(&samples, "seam_limiter_requests_total", &[("middleware", "Limit"), ("outcome", "unavailable")]), 3.0);
+    assert_eq!(
+        count(&samples, "seam_limiter_requests_total", &[("middleware", "Limit"), ("outcome", "unavailable")]),
+        3.0
+    );
     assert_eq!(count(&samples, "seam_storage_up", &[("storage", "Shared")]), 0.0);
 }
 
@@ -186,7 +191,8 @@ async fn twenty_reloads_under_load_drop_no_request_and_keep_the_unchanged_storag
     let valkey = Valkey::start();
     let prefix = seam_testkit::unique_prefix("reload");
     let (metrics, port) = metrics_lines();
-    let seam = SeamProcess::start_with(&reloadable(valkey.port(), &prefix, &metrics, 0), &["--workers", "2"], &[]).await;
+    let seam =
+        SeamProcess::start_with(&reloadable(valkey.port(), &prefix, &metrics, 0), &["--workers", "2"], &[]).await;
     assert_eq!(get(&seam.url("/stable")).await.0, 200);
     let before = client_ids(&valkey);
     assert!(!before.is_empty(), "the storage is connected");
@@ -232,4 +238,100 @@ async fn watch_reloads_after_an_atomic_save() {
     reloads_done(port, "success", 1.0).await;
     assert_eq!(get(&seam.url("/after")).await.0, 200);
     assert_eq!(get(&seam.url("/before")).await.0, 404);
+}
+
+fn cache_document(valkey: u16, prefix: &str, upstream: &str) -> String {
+    format!(
+        "storages:\n  Shared: {{ use: plugins.valkey.storages.ValkeyStorage, config: {{ host: 127.0.0.1, port: {valkey}, prefix: \"{prefix}\" }} }}\n\
+         middlewares:\n  Pages: {{ use: plugins.cache.middlewares.CacheMiddleware, config: {{ storage: Shared, localSize: 1048576, localMaxAge: 60s }} }}\n\
+         actions:\n  Origin: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{upstream}\" }} }}\n\
+         routes:\n  Site: {{ gatewayPath: /*, methods: [GET], middlewares: [Pages], action: Origin }}\n"
+    )
+}
+
+/// `X-Cache` of a GET of `url` with `Host: site.test` (every instance keys the same host).
+async fn x_cache(url: &str) -> String {
+    let request = http::Request::get(url).header("host", "site.test").body(Full::new(Bytes::new())).unwrap();
+    let (status, headers, _) = support::send(request).await;
+    assert_eq!(status, 200);
+    headers.get("x-cache").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+/// Requests `url` until it is a miss; how long that took.
+async fn until_miss(url: &str, bound: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        if x_cache(url).await == "MISS" {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < bound, "{url} still served from the cache after {bound:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn purge(config: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
+        .args(["cache", "purge", "Pages", "-c", config.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "purge failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_reaches_the_shared_storage_and_the_local_copies_of_every_instance() {
+    let valkey = Valkey::start();
+    let prefix = seam_testkit::unique_prefix("purge");
+    let origin = Upstream::start(|_req| async {
+        http::Response::builder().header("cache-control", "max-age=600").body(Full::new(Bytes::from("page"))).unwrap()
+    })
+    .await;
+    let body = cache_document(valkey.port(), &prefix, &origin.url());
+    let (a, b) = (SeamProcess::start(&body).await, SeamProcess::start(&body).await);
+    for page in ["/page", "/page/2", "/other"] {
+        assert_eq!(x_cache(&a.url(page)).await, "MISS");
+        assert_eq!(x_cache(&a.url(page)).await, "HIT");
+        assert_eq!(x_cache(&b.url(page)).await, "HIT", "the second instance hits the shared entry");
+        assert_eq!(x_cache(&b.url(page)).await, "HIT");
+    }
+
+    let said = purge(&a.config_path(), &["--path", "/page"]);
+    assert!(said.contains("purged 2 entries under `/page`"), "{said}");
+    // The local copies (kept up to 60 s) follow the announcement.
+    let bound = Duration::from_secs(2);
+    let (took_a, took_b) = (until_miss(&a.url("/page"), bound).await, until_miss(&b.url("/page/2"), bound).await);
+    assert_eq!(x_cache(&b.url("/other")).await, "HIT", "entries outside the path stay");
+    eprintln!("instances followed the purge within {took_a:?} and {took_b:?}");
+
+    let said = purge(&b.config_path(), &["--all"]);
+    assert!(said.contains("purged 3 entries of cache `Pages`"), "{said}");
+    until_miss(&a.url("/other"), bound).await;
+    until_miss(&b.url("/page"), bound).await;
+}
+
+#[test]
+fn purge_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("seam.yaml");
+    std::fs::write(
+        &config,
+        "middlewares:\n  Pages: { use: plugins.cache.middlewares.CacheMiddleware }\nactions:\n  Ok: { use: plugins.respond.actions.RespondAction }\nroutes:\n  R: { gatewayPath: /r, middlewares: [Pages], action: Ok }\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
+            .args(["cache", "purge"])
+            .args(args)
+            .args(["-c", config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, stderr) = run(&["Pagse", "--all"]);
+    assert!(!ok && stderr.contains("did you mean `Pages`"), "{stderr}");
+    let (ok, stderr) = run(&["Pages", "--all"]);
+    assert!(!ok && stderr.contains("has no `storage`"), "{stderr}");
+    let (ok, stderr) = run(&["Pages"]);
+    assert!(!ok && stderr.contains("--path"), "{stderr}");
 }

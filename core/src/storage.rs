@@ -40,11 +40,14 @@ pub enum Capability {
     Scan,
     /// [`Storage::reset`]: remove every key of the storage's namespace, and nothing else.
     Reset,
+    /// [`Storage::publish`] and [`Storage::subscribe`]: messages to every process sharing the
+    /// storage (cache purges reach every instance's in-process tier).
+    Broadcast,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 3] = [Capability::Incr, Capability::Scan, Capability::Reset];
+    pub const ALL: [Capability; 4] = [Capability::Incr, Capability::Scan, Capability::Reset, Capability::Broadcast];
 
     fn bit(self) -> u8 {
         capability_bit(self)
@@ -57,6 +60,7 @@ impl fmt::Display for Capability {
             Capability::Incr => "count atomically (`incr`)",
             Capability::Scan => "list its keys (`scan`)",
             Capability::Reset => "remove its keys (`reset`)",
+            Capability::Broadcast => "send messages to every process sharing it (`publish`, `subscribe`)",
         })
     }
 }
@@ -69,7 +73,10 @@ impl Capabilities {
     /// No capability beyond `get`, `set` and `delete`.
     pub const NONE: Capabilities = Capabilities(0);
     /// Every capability.
-    pub const ALL: Capabilities = Capabilities(7);
+    pub const ALL: Capabilities = Capabilities(15);
+    /// `incr`, `scan` and `reset`: everything about keys (a storage of one process cannot
+    /// broadcast to others).
+    pub const KEYS: Capabilities = Capabilities(7);
 
     /// This set with `capability` added.
     pub const fn with(self, capability: Capability) -> Capabilities {
@@ -87,6 +94,7 @@ const fn capability_bit(capability: Capability) -> u8 {
         Capability::Incr => 1,
         Capability::Scan => 2,
         Capability::Reset => 4,
+        Capability::Broadcast => 8,
     }
 }
 
@@ -134,6 +142,22 @@ pub trait Storage: Send + Sync + 'static {
     /// Removes every key this storage owns, and nothing else.
     async fn reset(&self) -> Result<(), StorageError> {
         Err(StorageError::Unsupported(Capability::Reset))
+    }
+
+    /// Sends `message` (not empty) to every subscriber of `channel`, in every process sharing
+    /// the storage; the channel is in the storage's namespace like a key.
+    async fn publish(&self, channel: &str, message: Bytes) -> Result<(), StorageError> {
+        let _ = (channel, message);
+        Err(StorageError::Unsupported(Capability::Broadcast))
+    }
+
+    /// The messages published on `channel` from now on. Each time the subscription is
+    /// (re)established, an empty message comes first: messages sent while it was down are
+    /// lost, so whoever keeps copies should drop them. The receiver ends when the storage
+    /// is closed.
+    async fn subscribe(&self, channel: &str) -> Result<tokio::sync::mpsc::Receiver<Bytes>, StorageError> {
+        let _ = channel;
+        Err(StorageError::Unsupported(Capability::Broadcast))
     }
 
     /// Whether this storage's namespace is the whole server it talks to (a Valkey storage

@@ -62,7 +62,51 @@ where
     if declared.has(Capability::Reset) {
         reset_is_scoped(&fresh(&make, "conf-reset-a").await, &fresh(&make, "conf-reset-b").await).await;
     }
+    if declared.has(Capability::Broadcast) {
+        broadcast_reaches_subscribers_of_the_namespace(
+            &fresh(&make, "conf-broadcast-a").await,
+            &fresh(&make, "conf-broadcast-b").await,
+        )
+        .await;
+    }
     undeclared_are_unsupported(&s).await;
+}
+
+/// The next message that is not the (re)subscription mark, within 5 s.
+async fn next_message(rx: &mut tokio::sync::mpsc::Receiver<Bytes>) -> Option<Bytes> {
+    let wait = async {
+        while let Some(message) = rx.recv().await {
+            if !message.is_empty() {
+                return Some(message);
+            }
+        }
+        None
+    };
+    tokio::time::timeout(Duration::from_secs(5), wait).await.ok().flatten()
+}
+
+/// Waits for the mark that says the subscription is established.
+async fn subscribed(rx: &mut tokio::sync::mpsc::Receiver<Bytes>) {
+    let mark = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+    assert!(matches!(mark, Ok(Some(ref m)) if m.is_empty()), "a subscription starts with an empty message");
+}
+
+async fn broadcast_reaches_subscribers_of_the_namespace(a: &Arc<dyn Storage>, other: &Arc<dyn Storage>) {
+    let mut first = a.subscribe("news").await.expect("subscribe");
+    let mut second = a.subscribe("news").await.expect("subscribe again");
+    let mut elsewhere = other.subscribe("news").await.expect("subscribe in another namespace");
+    for rx in [&mut first, &mut second, &mut elsewhere] {
+        subscribed(rx).await;
+    }
+    a.publish("news", b("purge /a")).await.expect("publish");
+    assert_eq!(next_message(&mut first).await.as_deref(), Some(&b"purge /a"[..]), "a subscriber gets the message");
+    assert_eq!(next_message(&mut second).await.as_deref(), Some(&b"purge /a"[..]), "every subscriber gets it");
+    other.publish("news", b("own")).await.expect("publish in the other namespace");
+    assert_eq!(
+        next_message(&mut elsewhere).await.as_deref(),
+        Some(&b"own"[..]),
+        "the other namespace's subscriber gets only its own message"
+    );
 }
 
 /// For a storage that holds connections or memory to release: after `close`, every operation
@@ -85,6 +129,7 @@ async fn undeclared_are_unsupported(s: &Arc<dyn Storage>) {
             Capability::Incr => s.incr("undeclared", 1, None).await.map(drop),
             Capability::Scan => s.scan("*").await.map(drop),
             Capability::Reset => s.reset().await,
+            Capability::Broadcast => s.publish("undeclared", Bytes::from_static(b"x")).await,
         };
         assert!(
             matches!(result, Err(StorageError::Unsupported(c)) if c == capability),
@@ -278,7 +323,7 @@ impl Storage for MapStorage {
         self.with(|m| m.remove(key).is_some())
     }
     fn capabilities(&self) -> crate::Capabilities {
-        crate::Capabilities::ALL
+        crate::Capabilities::KEYS
     }
     async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
         self.with(|m| {

@@ -1,5 +1,7 @@
 //! One file per command.
 
+#[cfg(feature = "cache")]
+pub mod cache;
 pub mod check;
 pub mod list;
 mod reload;

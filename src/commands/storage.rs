@@ -87,13 +87,22 @@ pub fn run(config: &ConfigArgs, name: &str, command: &StorageCommand) -> Result<
             .unwrap_or_else(|| format!("the storages are: {}", names.join(", ")));
         return Err(format!("no storage `{name}` in the config; {hint}"));
     }
+    with_storage(&loaded.document, name, |storage| async move { execute(&storage, name, command).await })
+}
+
+/// Builds the document offline (only storage `name` is contacted, on its first operation),
+/// runs `op` on that storage, and closes the storages.
+pub fn with_storage<F, Fut>(document: &document::Document, name: &str, op: F) -> Result<ExitCode, String>
+where
+    F: FnOnce(Arc<dyn Storage>) -> Fut,
+    Fut: Future<Output = Result<ExitCode, String>>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
-        // Offline: only this storage is contacted, on its first operation.
-        let gateway = match resolver::resolve(&loaded.document, Options { offline: true }).await {
+        let gateway = match resolver::resolve(document, Options { offline: true }).await {
             Ok(gateway) => gateway,
             Err(diagnostics) => {
                 report(diagnostics);
@@ -101,7 +110,7 @@ pub fn run(config: &ConfigArgs, name: &str, command: &StorageCommand) -> Result<
             }
         };
         let storage = gateway.storages[name].instance.clone();
-        let result = execute(&storage, name, command).await;
+        let result = op(storage).await;
         for s in gateway.storages.values() {
             let _ = s.instance.close().await;
         }

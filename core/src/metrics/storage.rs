@@ -152,6 +152,14 @@ impl Storage for InstrumentedStorage {
         result
     }
 
+    async fn publish(&self, channel: &str, message: Bytes) -> Result<(), StorageError> {
+        self.inner.publish(channel, message).await
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<tokio::sync::mpsc::Receiver<Bytes>, StorageError> {
+        self.inner.subscribe(channel).await
+    }
+
     async fn close(&self) -> Result<(), StorageError> {
         self.inner.close().await
     }

@@ -121,6 +121,8 @@ impl Component for CacheMiddlewareConfig {
         if !shared {
             tracing::warn!(middleware = cx.name(), "no `storage`: the cache is kept per gateway instance");
         }
-        Ok(Arc::new(CacheMiddleware::new(cx.name(), self, KeyParts { methods, headers, targeted }, storage)))
+        let cache = CacheMiddleware::new(cx.name(), self, KeyParts { methods, headers, targeted }, storage);
+        let cache = if cx.offline() { cache } else { cache.listen_for_purges().await };
+        Ok(Arc::new(cache))
     }
 }

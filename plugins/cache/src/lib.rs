@@ -10,6 +10,7 @@ mod entry;
 mod freshness;
 mod middleware;
 mod privacy;
+pub mod purge;
 
 pub use config::CacheMiddlewareConfig;
 

@@ -26,7 +26,15 @@ const COALESCE_WAIT: Duration = Duration::from_secs(10);
 
 /// Caches responses (cheap to clone: background refreshes hold a copy).
 #[derive(Clone)]
-pub struct CacheMiddleware(Arc<Inner>);
+pub struct CacheMiddleware(Arc<Inner>, Option<tokio::task::AbortHandle>);
+
+impl Drop for CacheMiddleware {
+    fn drop(&mut self) {
+        if let Some(listener) = self.1.take() {
+            listener.abort();
+        }
+    }
+}
 
 /// A copy in the in-process tier, served until `until_ms`.
 #[derive(Clone)]
@@ -107,28 +115,60 @@ fn safe(method: &Method) -> bool {
 impl CacheMiddleware {
     /// A cache for `config` in `storage`.
     pub fn new(name: &str, config: &CacheMiddlewareConfig, parts: KeyParts, storage: Arc<dyn Storage>) -> Self {
-        CacheMiddleware(Arc::new(Inner {
-            name: name.to_owned(),
-            counters: Counters::new(name),
-            storage,
-            heuristic: config.expiration.get(),
-            keep_stale: config.keep_stale.get(),
-            methods: parts.methods,
-            max_body: config.max_body_size,
-            key_headers: parts.headers,
-            targeted: parts.targeted,
-            cache_authorized: config.cache_authorized,
-            local: (config.local_size > 0).then(|| {
-                moka::sync::Cache::builder()
-                    .max_capacity(config.local_size)
-                    .weigher(|k: &String, v: &Local| u32::try_from(k.len() + v.entry.body.len()).unwrap_or(u32::MAX))
-                    .expire_after(UntilExpiry)
-                    .build()
+        CacheMiddleware(
+            Arc::new(Inner {
+                name: name.to_owned(),
+                counters: Counters::new(name),
+                storage,
+                heuristic: config.expiration.get(),
+                keep_stale: config.keep_stale.get(),
+                methods: parts.methods,
+                max_body: config.max_body_size,
+                key_headers: parts.headers,
+                targeted: parts.targeted,
+                cache_authorized: config.cache_authorized,
+                local: (config.local_size > 0).then(|| {
+                    moka::sync::Cache::builder()
+                        .max_capacity(config.local_size)
+                        .weigher(|k: &String, v: &Local| {
+                            u32::try_from(k.len() + v.entry.body.len()).unwrap_or(u32::MAX)
+                        })
+                        .expire_after(UntilExpiry)
+                        .build()
+                }),
+                local_max_age: config.local_max_age.get(),
+                inflight: Mutex::new(HashMap::new()),
+                refreshing: Mutex::new(HashSet::new()),
             }),
-            local_max_age: config.local_max_age.get(),
-            inflight: Mutex::new(HashMap::new()),
-            refreshing: Mutex::new(HashSet::new()),
-        }))
+            None,
+        )
+    }
+
+    /// Drops the in-process tier whenever a purge is announced on the storage (and when the
+    /// announcements resume after an outage, since some may have been missed).
+    pub async fn listen_for_purges(mut self) -> Self {
+        let inner = &self.0;
+        if inner.local.is_none() || !inner.storage.capabilities().has(seam_core::Capability::Broadcast) {
+            return self;
+        }
+        let mut purges = match inner.storage.subscribe(&crate::purge::channel(&inner.name)).await {
+            Ok(purges) => purges,
+            Err(e) => {
+                tracing::warn!(cache = %inner.name, "cannot hear of purges ({e}); local copies still expire after localMaxAge");
+                return self;
+            }
+        };
+        let weak = Arc::downgrade(inner);
+        let task = tokio::spawn(async move {
+            while purges.recv().await.is_some() {
+                let Some(inner) = weak.upgrade() else { return };
+                if let Some(local) = &inner.local {
+                    local.invalidate_all();
+                }
+            }
+        });
+        self.1 = Some(task.abort_handle());
+        self
     }
 }
 
@@ -608,6 +648,12 @@ impl Middleware for CacheMiddleware {
         // Surrogate-Control is for caches in front of the origin: it never leaves the gateway.
         response.headers_mut().remove("surrogate-control");
         response
+    }
+
+    async fn close(&self) {
+        if let Some(listener) = &self.1 {
+            listener.abort();
+        }
     }
 }
 

@@ -84,7 +84,7 @@ impl seam_core::Storage for Recording {
         self.inner.delete(key).await
     }
     fn capabilities(&self) -> seam_core::Capabilities {
-        seam_core::Capabilities::ALL
+        seam_core::Capabilities::KEYS
     }
     async fn incr(
         &self,

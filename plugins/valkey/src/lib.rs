@@ -6,6 +6,7 @@ mod client_cache;
 mod config;
 mod connect;
 mod keys;
+mod pubsub;
 mod storage;
 
 pub use config::{ClientCacheConfig, TlsConfig, ValkeyStorageConfig};

@@ -29,6 +29,10 @@ pub struct ValkeyStorage {
     incr_script: redis::Script,
     /// `clientCache`, with the RESP3 client of its invalidation connection.
     client_cache: Option<(Arc<ClientCache>, redis::Client)>,
+    /// The RESP3 client of subscriptions (a standalone server; not with `nodes`).
+    pubsub: Option<redis::Client>,
+    /// The subscriptions' tasks, ended by `close`.
+    subscriptions: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 /// `incr` with a TTL: EXISTS, INCRBY, and PEXPIRE only for a key this call created.
@@ -52,6 +56,8 @@ impl ValkeyStorage {
             closed: AtomicBool::new(false),
             incr_script: redis::Script::new(INCR_SCRIPT),
             client_cache: None,
+            pubsub: None,
+            subscriptions: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -61,6 +67,9 @@ impl ValkeyStorage {
         if let Some(cache) = &config.client_cache {
             let client = standalone_client(config, redis::ProtocolVersion::RESP3)?;
             storage.client_cache = Some((Arc::new(ClientCache::new(name, cache.max_entries, cache.ttl.get())), client));
+        }
+        if config.nodes.is_empty() {
+            storage.pubsub = Some(standalone_client(config, redis::ProtocolVersion::RESP3)?);
         }
         Ok(storage)
     }
@@ -263,7 +272,7 @@ impl Storage for ValkeyStorage {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
+        if self.pubsub.is_some() { Capabilities::ALL } else { Capabilities::KEYS }
     }
 
     fn owns_whole_server(&self) -> bool {
@@ -347,9 +356,37 @@ impl Storage for ValkeyStorage {
         }
     }
 
+    async fn publish(&self, channel: &str, message: Bytes) -> Result<(), StorageError> {
+        if self.pubsub.is_none() {
+            return Err(StorageError::Unsupported(seam_core::Capability::Broadcast));
+        }
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(self.key(channel)).arg(message.as_ref());
+        self.query::<i64>(cmd).await.map(drop)
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<tokio::sync::mpsc::Receiver<Bytes>, StorageError> {
+        let Some(client) = &self.pubsub else {
+            return Err(StorageError::Unsupported(seam_core::Capability::Broadcast));
+        };
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed);
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let timeouts = (self.timeouts.connect, self.timeouts.command);
+        let task = tokio::spawn(crate::pubsub::listen(client.clone(), self.key(channel), tx, timeouts));
+        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        subscriptions.retain(|t| !t.is_finished());
+        subscriptions.push(task.abort_handle());
+        Ok(rx)
+    }
+
     async fn close(&self) -> Result<(), StorageError> {
         self.closed.store(true, Ordering::Release);
         self.backend.store(None);
+        for task in self.subscriptions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
+            task.abort();
+        }
         if let Some((cache, _)) = &self.client_cache {
             cache.stop();
         }

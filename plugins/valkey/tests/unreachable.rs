@@ -166,3 +166,36 @@ async fn passwords_of_any_scalar_type_are_text_never_printed_and_null_is_an_erro
     let text: String = errors.iter().map(|e| e.message.clone()).collect();
     assert!(!text.contains("84629173"), "{text}");
 }
+
+/// The next message within `bound`.
+async fn next(rx: &mut tokio::sync::mpsc::Receiver<Bytes>, bound: Duration) -> Option<Bytes> {
+    tokio::time::timeout(bound, rx.recv()).await.ok().flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_comes_back_after_a_restart_and_says_what_it_may_have_missed() {
+    let mut server = Server::start();
+    let config = support::config(json!({
+        "host": "127.0.0.1", "port": server.port(), "prefix": "ps:", "commandTimeout": "500ms", "connectTimeout": "500ms"
+    }));
+    let storage = ValkeyStorage::from_config("Flaky", &config).unwrap();
+    let mut rx = storage.subscribe("purges").await.unwrap();
+    assert_eq!(next(&mut rx, Duration::from_secs(5)).await.as_deref(), Some(&b""[..]), "subscribed");
+    storage.publish("purges", Bytes::from_static(b"one")).await.unwrap();
+    assert_eq!(next(&mut rx, Duration::from_secs(5)).await.as_deref(), Some(&b"one"[..]));
+
+    server.kill();
+    assert!(storage.publish("purges", Bytes::from_static(b"lost")).await.is_err(), "the server is down");
+    server.restart();
+    // Subscribed again: the empty mark tells the subscriber that messages may be lost.
+    assert_eq!(next(&mut rx, Duration::from_secs(20)).await.as_deref(), Some(&b""[..]), "subscribed again");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while storage.publish("purges", Bytes::from_static(b"two")).await.is_err() {
+        assert!(Instant::now() < deadline, "publishing did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(next(&mut rx, Duration::from_secs(5)).await.as_deref(), Some(&b"two"[..]));
+
+    storage.close().await.unwrap();
+    assert_eq!(next(&mut rx, Duration::from_secs(5)).await, None, "closing the storage ends the subscription");
+}
