@@ -335,3 +335,24 @@ fn purge_names_what_is_wrong() {
     let (ok, stderr) = run(&["Pages"]);
     assert!(!ok && stderr.contains("--path"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_components_private_memory_storage_survives_a_reload() {
+    let (metrics, port) = metrics_lines();
+    let doc = |extra: &str| {
+        format!(
+            "{metrics}middlewares:\n  Limit: {{ use: plugins.limiter.middlewares.LimiterMiddleware, config: {{ maxConnections: 3, expiration: 60s }} }}\n\
+             actions:\n  Ok: {{ use: plugins.respond.actions.RespondAction }}\n\
+             routes:\n  R: {{ gatewayPath: /r, middlewares: [Limit], action: Ok }}\n{extra}"
+        )
+    };
+    let seam = SeamProcess::start(&doc("")).await;
+    for _ in 0..3 {
+        assert_eq!(get(&seam.url("/r")).await.0, 200);
+    }
+    seam.rewrite(&doc("  Added: { gatewayPath: /added, action: Ok }\n"));
+    seam.signal("HUP");
+    reloads_done(port, "success", 1.0).await;
+    assert_eq!(get(&seam.url("/added")).await.0, 200);
+    assert_eq!(get(&seam.url("/r")).await.0, 429, "the limiter's counts (in its own memory storage) were kept");
+}

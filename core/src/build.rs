@@ -18,6 +18,18 @@ pub trait StorageSource: Send + Sync {
     /// The shared instance of the storage called `name` in `storages:`, asked for by `who`
     /// ("middleware `Limit`"), with the registered component it uses.
     async fn storage(&self, who: &str, name: &str) -> Result<(Arc<dyn Storage>, &'static str), BuildError>;
+
+    /// The private default storage `who` had in the graph a reload replaces, so that what it
+    /// holds (sessions, counters) survives the reload; `None` on a first build.
+    fn previous_default(&self, who: &str) -> Option<Arc<dyn Storage>> {
+        let _ = who;
+        None
+    }
+
+    /// Records the private default storage `who` uses in the graph being built.
+    fn used_default(&self, who: &str, storage: &Arc<dyn Storage>) {
+        let _ = (who, storage);
+    }
 }
 
 /// Handed to a component's `build`: who is being built, and access to storages by name.
@@ -74,6 +86,12 @@ impl<'a> BuildContext<'a> {
         if let Some(name) = name {
             return self.storage_with(name, capabilities).await.map(|s| (s, true));
         }
+        let who = self.describe();
+        if let Some(kept) = self.storages.previous_default(&who) {
+            self.require(&kept, capabilities, "the default storage", "")?;
+            self.storages.used_default(&who, &kept);
+            return Ok((kept, false));
+        }
         let registration = registration::default_storage().ok_or_else(|| {
             BuildError::new(format!("{} has no `storage` and this build has no default storage", self.describe()))
                 .help("name a storage with `storage:`")
@@ -94,6 +112,7 @@ impl<'a> BuildContext<'a> {
         };
         let storage = config.build(self).await?;
         self.require(&storage, capabilities, &format!("the default storage ({})", registration.name), "")?;
+        self.storages.used_default(&who, &storage);
         Ok((storage, false))
     }
 

@@ -3,13 +3,13 @@
 //! success the whole graph is swapped at once, and the old one is retired once the last
 //! request that started on it has been answered.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use seam_config::document;
 use seam_config::resolver::{self, Gateway, Options};
+use seam_core::Storage;
 use tokio::sync::{mpsc, watch};
 
 use crate::commands::check::report;
@@ -45,7 +45,7 @@ pub async fn serve(
             Some(why) = asked.recv() => {
                 if let Some((next, previous_app)) = reload(&paths, &reloader, &current, why).await {
                     let old = std::mem::replace(&mut current, next);
-                    tokio::spawn(retire(old, previous_app, current.storages.clone()));
+                    tokio::spawn(retire(old, previous_app, kept(&current)));
                 }
             }
         }
@@ -64,7 +64,7 @@ async fn reload(paths: &[PathBuf], reloader: &Reloader, current: &Gateway, why: 
     let built = if diagnostics.iter().any(|d| d.is_error()) {
         None
     } else {
-        match resolver::resolve_reusing(&loaded.document, Options::default(), &current.storages).await {
+        match resolver::resolve_reusing(&loaded.document, Options::default(), current).await {
             Ok(gateway) => {
                 diagnostics.extend(gateway.warnings.iter().cloned());
                 Some(gateway)
@@ -111,14 +111,22 @@ fn same(a: &resolver::BuiltStorage, b: &resolver::BuiltStorage) -> bool {
     Arc::ptr_eq(&a.instance, &b.instance)
 }
 
+/// Every storage instance `gateway` uses: named ones and components' private defaults.
+fn kept(gateway: &Gateway) -> Vec<Arc<dyn Storage>> {
+    let named = gateway.storages.values().map(|s| s.instance.clone());
+    named.chain(gateway.defaults.values().cloned()).collect()
+}
+
 /// Waits for the requests still running on `old`'s graph, then closes its components, and
 /// the storages the new graph did not keep.
-async fn retire(mut old: Gateway, app: Arc<App>, kept: BTreeMap<String, resolver::BuiltStorage>) {
+async fn retire(mut old: Gateway, app: Arc<App>, kept: Vec<Arc<dyn Storage>>) {
     while Arc::strong_count(&app) > 1 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(app);
-    old.storages.retain(|_, s| !kept.values().any(|k| same(k, s)));
+    let in_use = |s: &Arc<dyn Storage>| kept.iter().any(|k| Arc::ptr_eq(k, s));
+    old.storages.retain(|_, s| !in_use(&s.instance));
+    old.defaults.retain(|_, s| !in_use(s));
     for problem in old.close(Duration::from_secs(5)).await {
         tracing::warn!("retiring the previous config: {problem}");
     }

@@ -87,6 +87,9 @@ pub struct Gateway {
     pub actions: BTreeMap<String, (&'static str, Arc<dyn Action>)>,
     /// Served routes, sorted by path then route name.
     pub routes: Vec<ServedRoute>,
+    /// The private default storages (in-process memory) of components without a `storage`,
+    /// by component ("middleware `Sessions`"); a reload hands them to the new components.
+    pub defaults: BTreeMap<String, Arc<dyn Storage>>,
     /// Warnings (the document works, but maybe not as meant).
     pub warnings: Vec<Diagnostic>,
 }
@@ -115,6 +118,11 @@ impl Gateway {
                 problems.push(format!("closing storage `{name}` failed: {e}"));
             }
         }
+        for (who, storage) in &self.defaults {
+            if let Err(e) = storage.close().await {
+                problems.push(format!("closing the default storage of {who} failed: {e}"));
+            }
+        }
         problems
     }
 }
@@ -131,15 +139,25 @@ fn has_errors(diags: &[Diagnostic]) -> bool {
 /// Validates `document`, builds every component, and links routes to their chains.
 /// Returns every error found (and the warnings) when it cannot.
 pub async fn resolve(document: &Document, options: Options) -> Result<Gateway, Vec<Diagnostic>> {
-    resolve_reusing(document, options, &BTreeMap::new()).await
+    build(document, options, &BTreeMap::new(), &BTreeMap::new()).await
 }
 
-/// Like [`resolve`], keeping the instances of `previous` storages (a running graph's) whose
-/// component and config are unchanged, with their connections and local caches.
+/// Like [`resolve`], for a reload of the running graph `previous`: its storages whose
+/// component and config are unchanged are kept (with their connections and local caches),
+/// and so are the private default storages of its components (sessions, counters).
 pub async fn resolve_reusing(
     document: &Document,
     options: Options,
+    previous: &Gateway,
+) -> Result<Gateway, Vec<Diagnostic>> {
+    build(document, options, &previous.storages, &previous.defaults).await
+}
+
+async fn build(
+    document: &Document,
+    options: Options,
     previous: &BTreeMap<String, BuiltStorage>,
+    previous_defaults: &BTreeMap<String, Arc<dyn Storage>>,
 ) -> Result<Gateway, Vec<Diagnostic>> {
     let mut diags: Vec<Diagnostic> = registration::duplicates().into_iter().map(Diagnostic::error).collect();
     let plugins = Plugins::check(document, &mut diags);
@@ -150,12 +168,13 @@ pub async fn resolve_reusing(
     let server_plan = document.server.plan(document.server_node.as_ref(), &mut diags);
 
     let offline = options.offline || has_errors(&diags);
-    let storages = Storages::new(document, parsed.storages, offline).reusing(previous);
+    let storages = Storages::new(document, parsed.storages, offline).reusing(previous, previous_defaults);
     let built_storages = storages.build_all().await;
     let middlewares = build_each(parsed.middlewares, Kind::Middleware, &storages, offline, &mut diags).await;
     let actions = build_each(parsed.actions, Kind::Action, &storages, offline, &mut diags).await;
     diags.extend(storages.take_diagnostics());
     let users = storages.users();
+    let defaults = storages.defaults();
     let storages: BTreeMap<String, BuiltStorage> = built_storages
         .into_iter()
         .map(|(name, (instance, component, fingerprint))| {
@@ -197,6 +216,7 @@ pub async fn resolve_reusing(
         middlewares,
         actions,
         routes,
+        defaults,
         warnings: diags,
     })
 }

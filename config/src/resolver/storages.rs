@@ -31,6 +31,10 @@ pub struct Storages<'d> {
     diagnostics: Mutex<Vec<Diagnostic>>,
     /// Instances of a running graph, kept when their fingerprint is unchanged.
     previous: BTreeMap<String, (String, Arc<dyn Storage>)>,
+    /// The private default storages of a running graph's components, by component.
+    previous_defaults: BTreeMap<String, Arc<dyn Storage>>,
+    /// The private default storages of this graph's components.
+    defaults: Mutex<BTreeMap<String, Arc<dyn Storage>>>,
 }
 
 impl<'d> Storages<'d> {
@@ -59,14 +63,26 @@ impl<'d> Storages<'d> {
             users: Mutex::new(BTreeMap::new()),
             diagnostics: Mutex::new(Vec::new()),
             previous: BTreeMap::new(),
+            previous_defaults: BTreeMap::new(),
+            defaults: Mutex::new(BTreeMap::new()),
         }
     }
 
     /// Keeps the instances of `previous` whose component and config are unchanged.
-    pub fn reusing(mut self, previous: &BTreeMap<String, super::BuiltStorage>) -> Self {
+    pub fn reusing(
+        mut self,
+        previous: &BTreeMap<String, super::BuiltStorage>,
+        defaults: &BTreeMap<String, Arc<dyn Storage>>,
+    ) -> Self {
         self.previous =
             previous.iter().map(|(n, b)| (n.clone(), (b.fingerprint.clone(), b.instance.clone()))).collect();
+        self.previous_defaults = defaults.clone();
         self
+    }
+
+    /// The private default storages the components of this graph use, by component.
+    pub fn defaults(&self) -> BTreeMap<String, Arc<dyn Storage>> {
+        self.defaults.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Builds every storage (those with problems too, offline, to report all of theirs), and
@@ -175,6 +191,14 @@ impl<'d> Storages<'d> {
 impl StorageSource for Storages<'_> {
     async fn storage(&self, who: &str, name: &str) -> Result<(Arc<dyn Storage>, &'static str), BuildError> {
         self.lookup(who, name, &[]).await
+    }
+
+    fn previous_default(&self, who: &str) -> Option<Arc<dyn Storage>> {
+        self.previous_defaults.get(who).cloned()
+    }
+
+    fn used_default(&self, who: &str, storage: &Arc<dyn Storage>) {
+        self.defaults.lock().unwrap_or_else(|p| p.into_inner()).insert(who.to_owned(), storage.clone());
     }
 }
 
