@@ -43,7 +43,8 @@ pub struct App {
     pub strict_routing: bool,
     /// The request metrics of requests no route serves (`route=""`).
     pub unrouted: seam_core::metrics::RequestMetrics,
-    /// Where the metrics are served, for the readiness answer.
+    /// Where the metrics are served, for the readiness answer; `None`: requests are not
+    /// counted (`server.metrics` is not set).
     pub metrics_url: Option<String>,
 }
 
@@ -83,8 +84,10 @@ impl App {
         if let Some(timeout) = self.write_timeout {
             response = response.map(|body| Body::new(DeadlineBody::new(body, timeout)));
         }
-        let metrics = route.map_or(&self.unrouted, |r| &r.metrics);
-        metrics.record(&method, response.status(), started.elapsed());
+        if self.metrics_url.is_some() {
+            let metrics = route.map_or(&self.unrouted, |r| &r.metrics);
+            metrics.record(&method, response.status(), started.elapsed());
+        }
         tracing::info!(
             target: "seam::access",
             method = %method,

@@ -3,6 +3,7 @@
 //! its labels). `server.metrics` decides whether they are served; they are always counted,
 //! at the cost of an atomic add.
 
+mod histogram;
 mod requests;
 mod storage;
 
@@ -13,9 +14,9 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::{Registry, Unit};
 
+pub use histogram::Histogram;
 pub use prometheus_client::metrics::counter::Counter;
 pub use prometheus_client::metrics::gauge::Gauge;
-pub use prometheus_client::metrics::histogram::Histogram;
 pub use requests::RequestMetrics;
 pub use storage::{InstrumentedStorage, StorageMetrics};
 
@@ -30,11 +31,11 @@ const SECONDS_BUCKETS: [f64; 16] =
 const STORAGE_BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 5.0];
 
 fn seconds_histogram() -> Histogram {
-    Histogram::new(SECONDS_BUCKETS)
+    Histogram::new(&SECONDS_BUCKETS)
 }
 
 fn storage_histogram() -> Histogram {
-    Histogram::new(STORAGE_BUCKETS)
+    Histogram::new(&STORAGE_BUCKETS)
 }
 
 /// Every family of the process.
