@@ -81,7 +81,20 @@ async fn a_known_mix_of_requests_is_counted_exactly_per_route_and_status() {
     assert_eq!(count(&samples, "seam_upstream_request_duration_seconds_count", &users), 3.0);
     let down = [("action", "Down"), ("endpoint", closed.as_str()), ("kind", "connect")];
     assert_eq!(count(&samples, "seam_upstream_errors_total", &down), 1.0);
-    assert_eq!(count(&samples, "seam_open_connections", &[("protocol", "http")]), 0.0, "every client has gone");
+    // A connection held open is counted, and uncounted once it closes.
+    let held = tokio::net::TcpStream::connect(("127.0.0.1", seam.port)).await.unwrap();
+    let open = |samples: &[Sample]| count(samples, "seam_open_connections", &[("protocol", "http")]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open(&scrape(port).await) < 1.0 {
+        assert!(Instant::now() < deadline, "the open connection is never counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let with_held = open(&scrape(port).await);
+    drop(held);
+    while open(&scrape(port).await) >= with_held {
+        assert!(Instant::now() < deadline, "the closed connection is still counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let build = samples.iter().find(|s| s.metric == "seam_build_info").expect("seam_build_info");
     assert!(build.labels.get("plugins").unwrap().contains("httpfw"));
     // Not on the public port.
