@@ -160,6 +160,12 @@ pub trait Storage: Send + Sync + 'static {
         Err(StorageError::Unsupported(Capability::Broadcast))
     }
 
+    /// Where the storage is connected now, when it was discovered rather than configured (a
+    /// primary found through sentinels); `seam check` prints it.
+    fn endpoint(&self) -> Option<String> {
+        None
+    }
+
     /// Whether this storage's namespace is the whole server it talks to (a Valkey storage
     /// with an empty `prefix`): its `reset` would remove keys that other programs may own,
     /// so operators must confirm it explicitly.

@@ -73,6 +73,9 @@ pub fn graph(gateway: &Gateway) -> String {
     for (name, s) in &gateway.storages {
         let users = if s.users.is_empty() { "unused".to_owned() } else { format!("used by {}", s.users.join(", ")) };
         let _ = writeln!(out, "  {name} [{}] {users}", s.component);
+        if let Some(endpoint) = s.instance.endpoint() {
+            let _ = writeln!(out, "    connected to {endpoint}");
+        }
     }
     let _ = writeln!(out, "middlewares ({}):", gateway.middlewares.len());
     for (name, (component, _)) in &gateway.middlewares {

@@ -5,10 +5,12 @@
 mod certs;
 mod cluster;
 mod keeper;
+mod sentinel;
 mod server;
 
 pub use certs::TestCerts;
 pub use cluster::ValkeyCluster;
+pub use sentinel::{MASTER_NAME, ValkeySentinel};
 pub use server::{Server, ServerOptions, redis_server_binary, valkey_server_binary};
 
 /// A key prefix no other test in this process uses: `<name>-<n>:`.

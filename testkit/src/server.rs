@@ -57,6 +57,9 @@ pub struct ServerOptions {
     pub tls: Option<(PathBuf, PathBuf, PathBuf, bool)>,
     /// `requirepass` for the default user.
     pub password: Option<String>,
+    /// Run as a sentinel monitoring the primary on this port under this name (quorum 2,
+    /// down after 1 s).
+    pub sentinel_of: Option<(u16, String)>,
 }
 
 /// A running server; stopped (killed) when dropped.
@@ -99,6 +102,15 @@ impl Server {
 
     fn spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new(&self.binary);
+        if let Some((primary, name)) = &self.options.sentinel_of {
+            let conf = self.dir.path().join("sentinel.conf");
+            let text = format!(
+                "sentinel monitor {name} 127.0.0.1 {primary} 2\nsentinel down-after-milliseconds {name} 1000\n\
+                 sentinel failover-timeout {name} 5000\nsentinel parallel-syncs {name} 1\n"
+            );
+            std::fs::write(&conf, text).map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
+            cmd.arg(&conf).arg("--sentinel");
+        }
         cmd.arg("--bind").arg("127.0.0.1");
         match &self.options.tls {
             Some((cert, key, ca, clients)) => {

@@ -142,6 +142,10 @@ impl Storage for InstrumentedStorage {
         self.inner.owns_whole_server()
     }
 
+    fn endpoint(&self) -> Option<String> {
+        self.inner.endpoint()
+    }
+
     async fn ping(&self) -> Result<(), StorageError> {
         let started = Instant::now();
         let result = self.inner.ping().await;

@@ -39,6 +39,25 @@ pub struct ValkeyStorageConfig {
     /// Seed nodes of a Valkey Cluster, `host:port` each; the rest are discovered.
     #[serde(default)]
     pub nodes: Vec<String>,
+    /// Sentinels watching the primary, `host:port` each (with `masterName`): the primary is found through them, and found again after a failover. `host`/`port` are then not used.
+    #[serde(default)]
+    pub sentinels: Vec<String>,
+    /// The name the sentinels monitor the primary under (`sentinel monitor <name> ...`).
+    #[serde(default)]
+    pub master_name: String,
+    /// ACL user name for the sentinels, when they require one.
+    #[serde(default)]
+    pub sentinel_username: Option<String>,
+    /// Password of the sentinels (their `requirepass`), when set; `${SENTINEL_PASSWORD}` keeps it out of the file. The data nodes use `username`/`password`.
+    #[serde(default, deserialize_with = "seam_core::secret::present")]
+    pub sentinel_password: Option<Secret>,
+    /// After each write (set, delete, incr), wait until this many replicas have it (`WAIT`), so that a write acknowledged to the client survives the loss of the primary. 0: do not wait. Each write then takes a round trip to the replicas longer.
+    #[serde(default)]
+    pub wait_replicas: u32,
+    /// Longest wait for `waitReplicas`; a write that fewer replicas confirmed within it fails (the request gets 503).
+    #[serde(default = "default_wait_timeout")]
+    #[schemars(default = "default_wait_timeout")]
+    pub wait_timeout: GoDuration,
     /// Longest time to establish a connection.
     #[serde(default = "default_connect_timeout")]
     #[schemars(default = "default_connect_timeout")]
@@ -106,6 +125,10 @@ fn default_connect_timeout() -> GoDuration {
     GoDuration::from_secs(5)
 }
 
+fn default_wait_timeout() -> GoDuration {
+    GoDuration(std::time::Duration::from_millis(500))
+}
+
 fn default_command_timeout() -> GoDuration {
     GoDuration::from_secs(2)
 }
@@ -113,7 +136,30 @@ fn default_command_timeout() -> GoDuration {
 impl ValkeyStorageConfig {
     /// Every problem of the config, recorded in `problems`.
     fn check(&self, problems: &mut Problems) {
-        if self.nodes.is_empty() {
+        let host_port = |node: &String| {
+            node.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+        };
+        if !self.sentinels.is_empty() {
+            problems.ensure(self.nodes.is_empty(), || {
+                Problem::field(
+                    "sentinels",
+                    "give `sentinels` (a primary with replicas) or `nodes` (a cluster), not both",
+                )
+            });
+            problems.ensure(!self.master_name.is_empty(), || {
+                Problem::field("masterName", "masterName must be configured with `sentinels`")
+                    .help("the name of `sentinel monitor <name> <host> <port> <quorum>` in the sentinels' config")
+            });
+            for sentinel in self.sentinels.iter().filter(|s| !host_port(s)) {
+                problems.push(Problem::field("sentinels", format!("sentinel `{sentinel}` is not `host:port`")));
+            }
+            problems.ensure(self.client_cache.is_none(), || {
+                Problem::field("clientCache", "clientCache works with a standalone server, not with `sentinels`")
+            });
+            problems.ensure(self.tls.server_name.is_none(), || {
+                Problem::field("tls.serverName", "the primary is discovered: serverName cannot be checked against it")
+            });
+        } else if self.nodes.is_empty() {
             problems.ensure(!self.host.trim().is_empty(), || {
                 Problem::field("host", "host must be configured")
                     .help("set `host` and `port` of the Valkey server, or `nodes` for a cluster")
@@ -153,7 +199,9 @@ impl ValkeyStorageConfig {
             let field = if tls.cert_file.is_some() { "tls.keyFile" } else { "tls.certFile" };
             problems.push(Problem::field(field, "mutual TLS needs both `certFile` and `keyFile`"));
         }
-        if let Some(name) = &tls.server_name {
+        if let Some(name) = &tls.server_name
+            && self.sentinels.is_empty()
+        {
             let hosts: Vec<&str> = if self.nodes.is_empty() {
                 vec![self.host.as_str()]
             } else {

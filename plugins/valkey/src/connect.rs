@@ -5,6 +5,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
     ClientTlsConfig, ConnectionAddr, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo, RedisError,
     TlsCertificates,
@@ -19,6 +20,14 @@ pub enum Target {
     Standalone { client: Box<redis::Client>, address: String },
     /// A Valkey Cluster, from seed nodes.
     Cluster { client: Box<ClusterClient>, addresses: Vec<String> },
+    /// A primary found through sentinels (again after each failover).
+    Sentinel {
+        client: Box<tokio::sync::Mutex<SentinelClient>>,
+        master_name: String,
+        sentinels: Vec<String>,
+        /// The primary found last, `host:port`.
+        found: std::sync::Mutex<Option<String>>,
+    },
 }
 
 /// A live connection, cheap to clone, multiplexing every caller's requests.
@@ -89,6 +98,9 @@ impl Target {
     /// The client for `config` (already validated).
     pub fn from_config(config: &ValkeyStorageConfig) -> Result<(Target, Timeouts), String> {
         let timeouts = Timeouts { connect: config.connect_timeout.get(), command: config.command_timeout.get() };
+        if !config.sentinels.is_empty() {
+            return Ok((sentinel_target(config)?, timeouts));
+        }
         if config.nodes.is_empty() {
             let client = standalone_client(config, ProtocolVersion::RESP2)?;
             let address = format!("{}:{}", config.host, config.port);
@@ -138,24 +150,110 @@ impl Target {
         match self {
             Target::Standalone { address, .. } => address.clone(),
             Target::Cluster { addresses, .. } => format!("cluster {}", addresses.join(", ")),
+            Target::Sentinel { master_name, sentinels, found, .. } => {
+                let found = found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match found.as_deref() {
+                    Some(primary) => {
+                        format!("primary {primary} of `{master_name}` (sentinels {})", sentinels.join(", "))
+                    }
+                    None => format!("`{master_name}` through sentinels {}", sentinels.join(", ")),
+                }
+            }
+        }
+    }
+
+    /// Whether the primary is found anew after connection failures (a failover moves it).
+    pub fn rediscovers(&self) -> bool {
+        matches!(self, Target::Sentinel { .. })
+    }
+
+    /// What the sentinels named as primary, once they were asked.
+    pub fn found(&self) -> Option<String> {
+        match self {
+            Target::Sentinel { found, .. } => {
+                found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some().then(|| self.describe())
+            }
+            _ => None,
         }
     }
 
     /// Opens the shared connection.
     pub async fn connect(&self, timeouts: Timeouts) -> Result<Backend, RedisError> {
+        let managed = |client: redis::Client| {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeouts.connect))
+                .set_response_timeout(Some(timeouts.command))
+                .set_number_of_retries(1)
+                .set_min_delay(Duration::from_millis(50))
+                .set_max_delay(Duration::from_secs(1));
+            ConnectionManager::new_with_config(client, config)
+        };
         match self {
-            Target::Standalone { client, .. } => {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(timeouts.connect))
-                    .set_response_timeout(Some(timeouts.command))
-                    .set_number_of_retries(1)
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(Duration::from_secs(1));
-                Ok(Backend::Standalone(ConnectionManager::new_with_config((**client).clone(), config).await?))
-            }
+            Target::Standalone { client, .. } => Ok(Backend::Standalone(managed((**client).clone()).await?)),
             Target::Cluster { client, .. } => Ok(Backend::Cluster(client.get_async_connection().await?)),
+            Target::Sentinel { client, found, .. } => {
+                let primary = client.lock().await.async_get_client().await?;
+                let address = primary.get_connection_info().addr().to_string();
+                let mut connection = managed(primary).await?;
+                // A sentinel may still name a primary that was just demoted: refuse a replica.
+                let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut connection).await?;
+                if !matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master") {
+                    return Err(RedisError::from((
+                        redis::ErrorKind::Io,
+                        "the server the sentinels named is not a primary (a failover is under way)",
+                    )));
+                }
+                *found.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(address);
+                Ok(Backend::Standalone(connection))
+            }
         }
     }
+}
+
+/// The sentinel target of `config` (validated): the data nodes take its username,
+/// password, database and TLS; the sentinels their own credentials.
+fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
+    let certs = tls_certificates(config)?;
+    let insecure = config.tls.insecure_skip_verify;
+    let mut addresses = Vec::new();
+    for sentinel in &config.sentinels {
+        let (host, port) =
+            sentinel.rsplit_once(':').ok_or_else(|| format!("sentinel `{sentinel}` is not `host:port`"))?;
+        let port: u16 = port.parse().map_err(|_| format!("sentinel `{sentinel}` has no valid port"))?;
+        addresses.push(match certs {
+            Some(_) => ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure, tls_params: None },
+            None => ConnectionAddr::Tcp(host.to_owned(), port),
+        });
+    }
+    let mut builder = SentinelClientBuilder::new(addresses, config.master_name.clone(), SentinelServerType::Master)
+        .map_err(|e| format!("invalid sentinel settings: {e}"))?
+        .set_client_to_redis_db(i64::from(config.database));
+    if let Some(user) = &config.username {
+        builder = builder.set_client_to_redis_username(user);
+    }
+    if let Some(password) = &config.password {
+        builder = builder.set_client_to_redis_password(password.expose());
+    }
+    if let Some(user) = &config.sentinel_username {
+        builder = builder.set_client_to_sentinel_username(user);
+    }
+    if let Some(password) = &config.sentinel_password {
+        builder = builder.set_client_to_sentinel_password(password.expose());
+    }
+    if let Some(certs) = certs {
+        let mode = if insecure { redis::TlsMode::Insecure } else { redis::TlsMode::Secure };
+        builder = builder
+            .set_client_to_redis_tls_mode(mode)
+            .set_client_to_sentinel_tls_mode(mode)
+            .set_client_to_redis_certificates(certs);
+    }
+    let client = builder.build().map_err(|e| format!("invalid sentinel settings: {e}"))?;
+    Ok(Target::Sentinel {
+        client: Box::new(tokio::sync::Mutex::new(client)),
+        master_name: config.master_name.clone(),
+        sentinels: config.sentinels.clone(),
+        found: std::sync::Mutex::new(None),
+    })
 }
 
 /// The cause of a failure in words an operator acts on.

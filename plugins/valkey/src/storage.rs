@@ -33,6 +33,8 @@ pub struct ValkeyStorage {
     pubsub: Option<redis::Client>,
     /// The subscriptions' tasks, ended by `close`.
     subscriptions: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+    /// `waitReplicas` and `waitTimeout`: writes wait for that many replicas.
+    wait: Option<(u32, Duration)>,
 }
 
 /// `incr` with a TTL: EXISTS, INCRBY, and PEXPIRE only for a key this call created.
@@ -58,6 +60,7 @@ impl ValkeyStorage {
             client_cache: None,
             pubsub: None,
             subscriptions: std::sync::Mutex::new(Vec::new()),
+            wait: None,
         }
     }
 
@@ -68,8 +71,11 @@ impl ValkeyStorage {
             let client = standalone_client(config, redis::ProtocolVersion::RESP3)?;
             storage.client_cache = Some((Arc::new(ClientCache::new(name, cache.max_entries, cache.ttl.get())), client));
         }
-        if config.nodes.is_empty() {
+        if config.nodes.is_empty() && config.sentinels.is_empty() {
             storage.pubsub = Some(standalone_client(config, redis::ProtocolVersion::RESP3)?);
+        }
+        if config.wait_replicas > 0 {
+            storage.wait = Some((config.wait_replicas, config.wait_timeout.get()));
         }
         Ok(storage)
     }
@@ -102,6 +108,7 @@ impl ValkeyStorage {
     fn failure(&self, e: &RedisError) -> StorageError {
         let text = format!("Valkey at {}: {}", self.target.describe(), describe_error(e));
         let unreachable = e.is_io_error()
+            || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
             || e.is_connection_dropped()
             || e.is_connection_refusal()
             || e.is_timeout()
@@ -144,10 +151,44 @@ impl ValkeyStorage {
             Ok(backend) => backend?,
             Err(_) => return Err(self.timed_out("connecting", self.timeouts.connect)),
         };
-        match tokio::time::timeout(self.timeouts.command, op(backend)).await {
+        let outcome = match tokio::time::timeout(self.timeouts.command, op(backend)).await {
             Ok(result) => result.map_err(|e| self.failure(&e)),
             Err(_) => Err(self.timed_out("the operation", self.timeouts.command)),
+        };
+        // Behind sentinels, a lost or read-only primary may have been replaced: the next
+        // operation asks the sentinels again.
+        if self.target.rediscovers() && matches!(outcome, Err(StorageError::Unavailable(_) | StorageError::Timeout(_)))
+        {
+            self.backend.store(None);
         }
+        outcome
+    }
+
+    /// With `waitReplicas`: waits until that many replicas have this connection's writes
+    /// (the one to `full_key` included); fewer within `waitTimeout` is a failure.
+    async fn replicated(&self, full_key: &str) -> Result<(), StorageError> {
+        let Some((replicas, timeout)) = self.wait else { return Ok(()) };
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(replicas).arg(millis(timeout).max(1));
+        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+            redis::cluster_routing::Route::with_key(full_key, redis::cluster_routing::SlotAddr::Master),
+        ));
+        let value: Value = self
+            .with(|backend| async move {
+                match backend {
+                    Backend::Cluster(mut c) => c.route_command(cmd, routing).await,
+                    Backend::Standalone(mut c) => c.req_packed_command(&cmd).await,
+                }
+            })
+            .await?;
+        let confirmed: i64 = redis::from_redis_value(value).map_err(|e| StorageError::Backend(e.to_string()))?;
+        if confirmed < i64::from(replicas) {
+            return Err(StorageError::Unavailable(format!(
+                "Valkey at {}: {confirmed} of {replicas} replicas confirmed the write within {timeout:?} (waitReplicas)",
+                self.target.describe()
+            )));
+        }
+        Ok(())
     }
 
     fn timed_out(&self, what: &str, after: Duration) -> StorageError {
@@ -193,7 +234,7 @@ impl ValkeyStorage {
 
     /// The masters of the cluster (`[None]` for a standalone server).
     async fn nodes(&self) -> Result<Vec<Option<(String, u16)>>, StorageError> {
-        if matches!(self.target, Target::Standalone { .. }) {
+        if !matches!(self.target, Target::Cluster { .. }) {
             return Ok(vec![None]);
         }
         let text: String = self.query(redis::cmd("CLUSTER").arg("NODES").to_owned()).await?;
@@ -248,7 +289,14 @@ impl Storage for ValkeyStorage {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
         let full = self.key(key);
         let Some(cache) = self.client_cache() else {
-            let value: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(full).to_owned()).await?;
+            let get = redis::cmd("GET").arg(&full).to_owned();
+            let value: Result<Option<Vec<u8>>, _> = self.query(get.clone()).await;
+            // Behind sentinels, a read that met the old primary is read again from the one
+            // the sentinels name now (a read is safe to repeat).
+            let value = match value {
+                Err(StorageError::Unavailable(_)) if self.target.rediscovers() => self.query(get).await?,
+                other => other?,
+            };
             return Ok(value.map(Bytes::from));
         };
         if let Some(value) = cache.lookup(&full) {
@@ -279,6 +327,10 @@ impl Storage for ValkeyStorage {
         self.prefix.is_empty()
     }
 
+    fn endpoint(&self) -> Option<String> {
+        self.target.found()
+    }
+
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.key(key)).arg(value.as_ref());
@@ -289,7 +341,8 @@ impl Storage for ValkeyStorage {
         self.forget(&full);
         let result = self.query::<()>(cmd).await;
         self.forget(&full);
-        result
+        result?;
+        self.replicated(&full).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StorageError> {
@@ -297,28 +350,36 @@ impl Storage for ValkeyStorage {
         self.forget(&full);
         let removed: Result<i64, _> = self.query(redis::cmd("UNLINK").arg(&full).to_owned()).await;
         self.forget(&full);
-        Ok(removed? > 0)
+        let removed = removed? > 0;
+        self.replicated(&full).await?;
+        Ok(removed)
     }
 
     async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
         let key = self.key(key);
         self.forget(&key);
         let Some(ttl) = effective_ttl(ttl) else {
-            return self.query(redis::cmd("INCRBY").arg(&key).arg(delta).to_owned()).await;
+            let value = self.query(redis::cmd("INCRBY").arg(&key).arg(delta).to_owned()).await?;
+            self.replicated(&key).await?;
+            return Ok(value);
         };
         // One round trip, atomic (a script runs alone on the server): add, and set the TTL
         // only when this call created the key.
         let ms = millis(ttl);
         let script = &self.incr_script;
-        self.with(|backend| async move {
-            let mut invocation = script.key(&key);
-            invocation.arg(delta).arg(ms);
-            match backend {
-                Backend::Standalone(mut c) => invocation.invoke_async(&mut c).await,
-                Backend::Cluster(mut c) => invocation.invoke_async(&mut c).await,
-            }
-        })
-        .await
+        let full = key.clone();
+        let value = self
+            .with(|backend| async move {
+                let mut invocation = script.key(&key);
+                invocation.arg(delta).arg(ms);
+                match backend {
+                    Backend::Standalone(mut c) => invocation.invoke_async(&mut c).await,
+                    Backend::Cluster(mut c) => invocation.invoke_async(&mut c).await,
+                }
+            })
+            .await?;
+        self.replicated(&full).await?;
+        Ok(value)
     }
 
     async fn scan(&self, pattern: &str) -> Result<Vec<String>, StorageError> {

@@ -1,0 +1,170 @@
+//! A Valkey primary dies under load: seam behind Sentinel keeps answering (503 only inside
+//! the failover window, which is measured), follows the new primary without a restart, keeps
+//! the sessions written with `waitReplicas: 1`, and the limiter's count goes on.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use seam_testkit::{MASTER_NAME, ValkeySentinel};
+use support::{Gateway, SERVER, Upstream, json, send};
+
+/// `/login?user=N` logs user N in; anything else echoes what it received.
+async fn app() -> Upstream {
+    let echo = Arc::new(Upstream::echo("app").await);
+    Upstream::start(move |req: http::Request<hyper::body::Incoming>| {
+        let echo = echo.clone();
+        async move {
+            if req.uri().path() == "/login" {
+                let user = req.uri().query().and_then(|q| q.strip_prefix("user=")).unwrap_or("0").to_owned();
+                return http::Response::builder()
+                    .header("x-session-set", format!(r#"{{"user_id":"{user}"}}"#))
+                    .body(Full::new(Bytes::from_static(b"in")))
+                    .unwrap();
+            }
+            let mut forwarded = http::Request::get(format!("{}{}", echo.url(), req.uri().path()));
+            for (k, v) in req.headers() {
+                forwarded = forwarded.header(k, v);
+            }
+            let response = support::client().request(forwarded.body(Full::default()).unwrap()).await.unwrap();
+            http::Response::new(Full::new(response.into_body().collect().await.unwrap().to_bytes()))
+        }
+    })
+    .await
+}
+
+fn document(topology: &str, upstream: &str) -> String {
+    format!(
+        "{SERVER}storages:\n  Durable: {{ use: plugins.valkey.storages.ValkeyStorage, config: {{ {topology}, prefix: \"fo:session:\", waitReplicas: 1, waitTimeout: 1s, commandTimeout: 2s, connectTimeout: 500ms }} }}\n  \
+         Shared: {{ use: plugins.valkey.storages.ValkeyStorage, config: {{ {topology}, prefix: \"fo:count:\", commandTimeout: 500ms, connectTimeout: 500ms }} }}\n\
+         middlewares:\n  Sessions: {{ use: plugins.sessions.middlewares.SessionMiddleware, config: {{ storage: Durable }} }}\n  \
+         User: {{ use: plugins.sessions.middlewares.MapSessionToHeaderMiddleware, config: {{ headers: {{ X-User-Id: user_id }} }} }}\n  \
+         Limit: {{ use: plugins.limiter.middlewares.LimiterMiddleware, config: {{ storage: Shared, maxConnections: 1000000, expiration: 300s }} }}\n\
+         actions:\n  App: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{upstream}/app\" }} }}\n  \
+         LoginApp: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{upstream}/login\" }} }}\n\
+         routes:\n  Login: {{ gatewayPath: /login, middlewares: [Sessions], action: LoginApp }}\n  \
+         Me: {{ gatewayPath: /me, middlewares: [Sessions, User], action: App }}\n  \
+         Limited: {{ gatewayPath: /limited, middlewares: [Limit], action: App }}\n"
+    )
+}
+
+async fn login(gw: &Gateway, user: usize) -> String {
+    let (status, headers, _) =
+        send(http::Request::post(gw.url(&format!("/login?user={user}"))).body(Full::default()).unwrap()).await;
+    assert_eq!(status, 200, "login {user}");
+    let cookie =
+        headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).find(|c| c.starts_with("session_id="));
+    cookie.expect("a session cookie").split(';').next().unwrap().to_owned()
+}
+
+async fn user_of(gw: &Gateway, cookie: &str) -> Option<String> {
+    let request = http::Request::get(gw.url("/me")).header("cookie", cookie).body(Full::default()).unwrap();
+    let (status, _, body) = send(request).await;
+    assert_eq!(status, 200);
+    json(&body)["headers"]["x-user-id"].as_str().map(str::to_owned)
+}
+
+/// What the client loop saw: when, and which status.
+type Seen = Arc<Mutex<Vec<(Instant, u16)>>>;
+
+/// Requests `/limited` until `stop`, recording every answer.
+fn client_loop(url: String, seen: Seen, stop: Arc<std::sync::atomic::AtomicBool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let (status, _, _) = send(http::Request::get(&url).body(Full::default()).unwrap()).await;
+            seen.lock().unwrap().push((Instant::now(), status.as_u16()));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+}
+
+/// From the kill: how long until the first failure, the failure window, and whether the
+/// last 2 s were all 200.
+fn window(seen: &[(Instant, u16)], killed: Instant) -> (Option<Duration>, Duration) {
+    let failures: Vec<Instant> = seen.iter().filter(|(_, s)| *s != 200).map(|(t, _)| *t).collect();
+    match (failures.first(), failures.last()) {
+        (Some(first), Some(last)) => (Some(first.saturating_duration_since(killed)), last.duration_since(*first)),
+        _ => (None, Duration::ZERO),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_failover_under_load() {
+    let mut topology = ValkeySentinel::start();
+    let sentinels: Vec<String> = topology.sentinel_addresses().iter().map(|a| format!("\"{a}\"")).collect();
+    let upstream = app().await;
+    let config = format!("sentinels: [{}], masterName: {MASTER_NAME}", sentinels.join(", "));
+    let gw = Gateway::start(&document(&config, &upstream.url())).await;
+
+    let mut cookies = Vec::new();
+    for user in 0..20 {
+        cookies.push((user, login(&gw, user).await));
+    }
+    let seen: Seen = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let looping = client_loop(gw.url("/limited"), seen.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let old_primary = topology.primary.port();
+    let killed = Instant::now();
+    topology.primary.kill();
+
+    // Wait for the sentinels to promote the replica, then for 2 s of 200s through seam.
+    let deadline = killed + Duration::from_secs(40);
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let promoted = topology.primary_port().is_some_and(|p| p != old_primary);
+        let recent_ok = {
+            let seen = seen.lock().unwrap();
+            let since = Instant::now() - Duration::from_secs(2);
+            promoted
+                && seen.iter().any(|(t, _)| *t > since)
+                && seen.iter().filter(|(t, _)| *t > since).all(|(_, s)| *s == 200)
+        };
+        if recent_ok && killed.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let seen = seen.lock().unwrap();
+            let last: Vec<u16> = seen.iter().rev().take(5).map(|(_, s)| *s).collect();
+            panic!(
+                "seam did not answer 200 again within 40 s of the kill (promoted: {:?}, last statuses {last:?})",
+                topology.primary_port()
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    looping.await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|(_, s)| *s).collect();
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "only 200 and 503: {statuses:?}");
+    let (first_failure, failing) = window(&seen, killed);
+    let allowed = seen.iter().filter(|(_, s)| *s == 200).count();
+    eprintln!(
+        "sentinel failover: {} requests, first 503 {:?} after the kill, 503s for {failing:?}, {} 503s",
+        seen.len(),
+        first_failure,
+        seen.iter().filter(|(_, s)| *s == 503).count()
+    );
+    assert!(failing < Duration::from_secs(15), "503s for {failing:?}");
+
+    // Sessions written with waitReplicas: 1 before the kill are all there.
+    for (user, cookie) in &cookies {
+        assert_eq!(user_of(&gw, cookie).await.as_deref(), Some(user.to_string().as_str()), "session of user {user}");
+    }
+    // The limiter's count went on on the new primary.
+    let new_primary = topology.current_primary().expect("a primary");
+    assert_ne!(new_primary.port(), old_primary, "a replica was promoted");
+    let mut c = new_primary.client();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("fo:count:*").query(&mut c).unwrap();
+    let counted: i64 =
+        keys.iter().filter_map(|k| redis::cmd("GET").arg(k).query::<String>(&mut c).ok()?.parse::<i64>().ok()).sum();
+    let over_admitted = allowed as i64 - counted;
+    eprintln!(
+        "limiter: {allowed} requests allowed, {counted} counted on the new primary (over-admission {over_admitted})"
+    );
+    assert!(counted > 0, "the count went on");
+    assert!(over_admitted.abs() <= 5, "{allowed} allowed but {counted} counted");
+}
