@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use seam_testkit::{MASTER_NAME, ValkeySentinel};
+use seam_testkit::{MASTER_NAME, ValkeyCluster, ValkeySentinel};
 use support::{Gateway, SERVER, Upstream, json, send};
 
 /// `/login?user=N` logs user N in; anything else echoes what it received.
@@ -91,80 +91,148 @@ fn window(seen: &[(Instant, u16)], killed: Instant) -> (Option<Duration>, Durati
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sentinel_failover_under_load() {
-    let mut topology = ValkeySentinel::start();
-    let sentinels: Vec<String> = topology.sentinel_addresses().iter().map(|a| format!("\"{a}\"")).collect();
-    let upstream = app().await;
-    let config = format!("sentinels: [{}], masterName: {MASTER_NAME}", sentinels.join(", "));
-    let gw = Gateway::start(&document(&config, &upstream.url())).await;
+/// What a failover did to the traffic.
+struct Outcome {
+    /// Statuses the client loop saw.
+    statuses: std::collections::BTreeSet<u16>,
+    /// From the first failed request to the last.
+    failing: Duration,
+    /// Requests the limiter let through.
+    allowed: usize,
+}
 
+/// Logs 20 users in, runs the client loop, calls `kill`, and waits until `promoted` says the
+/// topology has a new primary and seam has answered 200 for 2 s; then checks the sessions.
+async fn failover(gw: &Gateway, what: &str, kill: impl FnOnce(), promoted: impl Fn() -> bool) -> Outcome {
     let mut cookies = Vec::new();
     for user in 0..20 {
-        cookies.push((user, login(&gw, user).await));
+        cookies.push((user, login(gw, user).await));
     }
     let seen: Seen = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let looping = client_loop(gw.url("/limited"), seen.clone(), stop.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let old_primary = topology.primary.port();
     let killed = Instant::now();
-    topology.primary.kill();
-
-    // Wait for the sentinels to promote the replica, then for 2 s of 200s through seam.
+    kill();
     let deadline = killed + Duration::from_secs(40);
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let promoted = topology.primary_port().is_some_and(|p| p != old_primary);
         let recent_ok = {
             let seen = seen.lock().unwrap();
             let since = Instant::now() - Duration::from_secs(2);
-            promoted
-                && seen.iter().any(|(t, _)| *t > since)
-                && seen.iter().filter(|(t, _)| *t > since).all(|(_, s)| *s == 200)
+            let recent: Vec<u16> = seen.iter().filter(|(t, _)| *t > since).map(|(_, s)| *s).collect();
+            !recent.is_empty() && recent.iter().all(|s| *s == 200)
         };
-        if recent_ok && killed.elapsed() > Duration::from_secs(3) {
+        if recent_ok && promoted() && killed.elapsed() > Duration::from_secs(3) {
             break;
         }
         if Instant::now() >= deadline {
             let seen = seen.lock().unwrap();
             let last: Vec<u16> = seen.iter().rev().take(5).map(|(_, s)| *s).collect();
-            panic!(
-                "seam did not answer 200 again within 40 s of the kill (promoted: {:?}, last statuses {last:?})",
-                topology.primary_port()
-            );
+            panic!("{what}: seam did not answer 200 again within 40 s of the kill (last statuses {last:?})");
         }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     looping.await.unwrap();
     let seen = seen.lock().unwrap().clone();
-    let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|(_, s)| *s).collect();
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "only 200 and 503: {statuses:?}");
     let (first_failure, failing) = window(&seen, killed);
-    let allowed = seen.iter().filter(|(_, s)| *s == 200).count();
     eprintln!(
-        "sentinel failover: {} requests, first 503 {:?} after the kill, 503s for {failing:?}, {} 503s",
+        "{what}: {} requests, first 503 {first_failure:?} after the kill, 503s for {failing:?} ({} of them)",
         seen.len(),
-        first_failure,
         seen.iter().filter(|(_, s)| *s == 503).count()
     );
-    assert!(failing < Duration::from_secs(15), "503s for {failing:?}");
-
     // Sessions written with waitReplicas: 1 before the kill are all there.
     for (user, cookie) in &cookies {
-        assert_eq!(user_of(&gw, cookie).await.as_deref(), Some(user.to_string().as_str()), "session of user {user}");
+        assert_eq!(
+            user_of(gw, cookie).await.as_deref(),
+            Some(user.to_string().as_str()),
+            "{what}: session of user {user}"
+        );
     }
+    Outcome {
+        statuses: seen.iter().map(|(_, s)| *s).collect(),
+        failing,
+        allowed: seen.iter().filter(|(_, s)| *s == 200).count(),
+    }
+}
+
+/// The sum of the limiter's counters on `server`.
+fn counted(server: &seam_testkit::Server) -> i64 {
+    let mut c = server.client();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("fo:count:*").query(&mut c).unwrap();
+    keys.iter().filter_map(|k| redis::cmd("GET").arg(k).query::<String>(&mut c).ok()?.parse::<i64>().ok()).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_failover_under_load() {
+    let topology = Arc::new(Mutex::new(ValkeySentinel::start()));
+    let (sentinels, old_primary) = {
+        let t = topology.lock().unwrap();
+        (t.sentinel_addresses().iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>(), t.primary.port())
+    };
+    let upstream = app().await;
+    let config = format!("sentinels: [{}], masterName: {MASTER_NAME}", sentinels.join(", "));
+    let gw = Gateway::start(&document(&config, &upstream.url())).await;
+    let killer = topology.clone();
+    let watcher = topology.clone();
+    let outcome = failover(
+        &gw,
+        "sentinel failover",
+        move || killer.lock().unwrap().primary.kill(),
+        move || watcher.lock().unwrap().primary_port().is_some_and(|p| p != old_primary),
+    )
+    .await;
+    assert!(outcome.statuses.iter().all(|s| *s == 200 || *s == 503), "only 200 and 503: {:?}", outcome.statuses);
+    assert!(outcome.failing < Duration::from_secs(15), "503s for {:?}", outcome.failing);
     // The limiter's count went on on the new primary.
+    let topology = topology.lock().unwrap();
     let new_primary = topology.current_primary().expect("a primary");
     assert_ne!(new_primary.port(), old_primary, "a replica was promoted");
-    let mut c = new_primary.client();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("fo:count:*").query(&mut c).unwrap();
-    let counted: i64 =
-        keys.iter().filter_map(|k| redis::cmd("GET").arg(k).query::<String>(&mut c).ok()?.parse::<i64>().ok()).sum();
-    let over_admitted = allowed as i64 - counted;
+    let counted = counted(new_primary);
+    let over_admitted = outcome.allowed as i64 - counted;
     eprintln!(
-        "limiter: {allowed} requests allowed, {counted} counted on the new primary (over-admission {over_admitted})"
+        "limiter: {} allowed, {counted} counted on the new primary (over-admission {over_admitted})",
+        outcome.allowed
     );
     assert!(counted > 0, "the count went on");
-    assert!(over_admitted.abs() <= 5, "{allowed} allowed but {counted} counted");
+    assert!(over_admitted.abs() <= 5, "{} allowed but {counted} counted", outcome.allowed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_failover_under_load() {
+    let cluster = Arc::new(Mutex::new(ValkeyCluster::start_with_replicas()));
+    let nodes: Vec<String> = cluster.lock().unwrap().addresses().iter().map(|a| format!("\"{a}\"")).collect();
+    let upstream = app().await;
+    let gw = Gateway::start(&document(&format!("nodes: [{}]", nodes.join(", ")), &upstream.url())).await;
+    // The master that owns the limiter's key is the one killed.
+    let victim = {
+        let (status, _, _) = send(http::Request::get(gw.url("/limited")).body(Full::default()).unwrap()).await;
+        assert_eq!(status, 200);
+        let c = cluster.lock().unwrap();
+        (0..c.nodes.len()).find(|&i| counted(&c.nodes[i]) > 0).expect("a master holds the counter")
+    };
+    let killer = cluster.clone();
+    let watcher = cluster.clone();
+    let outcome = failover(
+        &gw,
+        "cluster failover",
+        move || killer.lock().unwrap().nodes[victim].kill(),
+        move || {
+            let c = watcher.lock().unwrap();
+            let info: String =
+                redis::cmd("INFO").arg("replication").query(&mut c.replicas[victim].client()).unwrap_or_default();
+            info.contains("role:master")
+        },
+    )
+    .await;
+    assert!(outcome.statuses.iter().all(|s| *s == 200 || *s == 503), "only 200 and 503: {:?}", outcome.statuses);
+    assert!(outcome.failing < Duration::from_secs(20), "503s for {:?}", outcome.failing);
+    let counted = counted(&cluster.lock().unwrap().replicas[victim]);
+    let over_admitted = outcome.allowed as i64 + 1 - counted;
+    eprintln!(
+        "limiter: {} allowed, {counted} counted on the promoted replica (over-admission {over_admitted})",
+        outcome.allowed + 1
+    );
+    assert!(counted > 0, "the count went on");
+    assert!(over_admitted.abs() <= 5, "{} allowed but {counted} counted", outcome.allowed + 1);
 }
