@@ -14,9 +14,14 @@ source bench/lib.sh
 needs wrk nginx haproxy redis-cli
 cargo build --release --quiet -p seam
 no_compiler_running
-vk=$(port); up=$(port)
+vk=$(port); up=$(port); replica=$(port)
 start_valkey "$vk"
 start_upstream "$up"
+# A replica, for the writes that wait for one (waitReplicas).
+"$(valkey_server)" --port "$replica" --bind 127.0.0.1 --replicaof 127.0.0.1 "$vk" --save "" --appendonly no --dir "$work" --loglevel warning >/dev/null 2>&1 &
+pids+=($!)
+wait_port "$replica"
+until redis-cli -p "$replica" info replication | grep -q master_link_status:up; do sleep 0.1; done
 
 # One document, any number of instances: the address comes from the environment.
 cat >"$work/seam.yaml" <<CONF
@@ -25,10 +30,12 @@ server:
   disableStartupMessage: true
 storages:
   Sessions: { use: plugins.valkey.storages.ValkeyStorage, config: { prefix: "scale:s:", host: 127.0.0.1, port: $vk } }
+  DurableSessions: { use: plugins.valkey.storages.ValkeyStorage, config: { prefix: "scale:d:", host: 127.0.0.1, port: $vk, waitReplicas: 1, waitTimeout: 1s } }
   Counters: { use: plugins.valkey.storages.ValkeyStorage, config: { prefix: "scale:l:", host: 127.0.0.1, port: $vk } }
   Pages: { use: plugins.valkey.storages.ValkeyStorage, config: { prefix: "scale:c:", host: 127.0.0.1, port: $vk } }
 middlewares:
   Session: { use: plugins.sessions.middlewares.SessionMiddleware, config: { storage: Sessions } }
+  DurableSession: { use: plugins.sessions.middlewares.SessionMiddleware, config: { storage: DurableSessions } }
   Limit: { use: plugins.limiter.middlewares.LimiterMiddleware, config: { storage: Counters, maxConnections: 1000000000, expiration: 1m } }
   LocalCache: { use: plugins.cache.middlewares.CacheMiddleware, config: { storage: Pages, expiration: 10m, localMaxAge: 10m } }
   SharedCache: { use: plugins.cache.middlewares.CacheMiddleware, config: { storage: Pages, expiration: 10m, localSize: 0 } }
@@ -40,6 +47,7 @@ routes:
   Proxy: { gatewayPath: /proxy/*, action: Up }
   SessionRead: { gatewayPath: /session, middlewares: [Session], action: Ok }
   LoginWrite: { gatewayPath: /login, middlewares: [Session], action: Login }
+  DurableLoginWrite: { gatewayPath: /login/durable, middlewares: [DurableSession], action: Login }
   Limited: { gatewayPath: /limited, middlewares: [Limit], action: Ok }
   CacheLocal: { gatewayPath: /cache/local/*, middlewares: [LocalCache], action: Up }
   CacheShared: { gatewayPath: /cache/shared/*, middlewares: [SharedCache], action: Up }
@@ -63,8 +71,8 @@ for kind in local shared; do
 done
 
 calls() { redis-cli -p "$vk" info commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { n += $3 } END { print n + 0 }'; }
-declare -A path=([proxy]=/proxy/hello [session]=/session [login]=/login [limited]=/limited [local]=/cache/local/hello [shared]=/cache/shared/hello)
-kinds=(proxy session login limited local shared)
+declare -A path=([proxy]=/proxy/hello [session]=/session [login]=/login [durable]=/login/durable [limited]=/limited [local]=/cache/local/hello [shared]=/cache/shared/hello)
+kinds=(proxy session login durable limited local shared)
 for round in $(seq "$rounds"); do
     for kind in "${kinds[@]}"; do
         headers=()
@@ -107,20 +115,22 @@ names = {
     "proxy": "proxy (HttpAction)",
     "session": "session read (SessionMiddleware, cookie)",
     "login": "login write (a new session each request)",
+    "durable": "login write, `waitReplicas: 1` (1 replica)",
     "limited": "limiter (LimiterMiddleware)",
     "local": "cache hit, in-process tier",
     "shared": "cache hit, shared tier (Valkey)",
 }
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/scale/run.sh {duration} {rounds}` (wrk -t2 -c64 -d{duration}, median of {rounds} rounds, each seam instance `--workers 1`, Valkey and the nginx upstream on the same machine).\n")
-print("| route | req/s per instance | p99 ms | Valkey ops per request |")
-print("|---|---:|---:|---:|")
+print("| route | req/s per instance | p50 ms | p99 ms | Valkey ops per request |")
+print("|---|---:|---:|---:|---:|")
 for kind, name in names.items():
-    rps, _, p99, errors = median_run(work, kind, rounds)
+    rps, p50, p99, errors = median_run(work, kind, rounds)
+    assert errors == 0, f"{kind}: {errors} non-2xx answers"
     ops = []
     for r in range(1, rounds + 1):
         calls, requests = map(int, open(f"{work}/{kind}-{r}.ops").read().split())
         ops.append(calls / requests)
-    print(f"| {name} | {rps:,.0f} | {p99:.2f} | {statistics.median(ops):.2f} |")
+    print(f"| {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {statistics.median(ops):.2f} |")
 print()
 print("| instances behind haproxy (TCP) | req/s (proxy route) | vs 1 |")
 print("|---|---:|---:|")
