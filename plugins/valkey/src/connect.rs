@@ -27,7 +27,53 @@ pub enum Target {
         sentinels: Vec<String>,
         /// The primary found last, `host:port`.
         found: std::sync::Mutex<Option<String>>,
+        /// RESP3 clients of the sentinels, to hear `+switch-master`.
+        watchers: Vec<redis::Client>,
+        /// Bumped on every `+switch-master` for `master_name` the sentinels announce.
+        switches: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        /// Whether the announcements are being listened to.
+        watching: std::sync::atomic::AtomicBool,
+        /// The new primary the last `+switch-master` named: connected to directly, since a
+        /// sentinel asked right after may still name the old one.
+        announced: std::sync::Arc<std::sync::Mutex<Option<(String, u16)>>>,
+        /// How to reach a data node at an address of its own.
+        node: NodeSettings,
     },
+}
+
+/// The primary a sentinel announcement about `name` names: `+switch-master` is
+/// `<name> <old ip> <old port> <new ip> <new port>`, `+promoted-slave` is
+/// `slave <ip:port> <ip> <port> @ <name> <old ip> <old port>`.
+fn new_primary(text: &str, name: &str) -> Option<(String, u16)> {
+    let fields: Vec<&str> = text.split(' ').collect();
+    match fields[..] {
+        [master, _, _, host, port] if master == name => Some((host.to_owned(), port.parse().ok()?)),
+        ["slave", _, host, port, "@", master, _, _] if master == name => Some((host.to_owned(), port.parse().ok()?)),
+        _ => None,
+    }
+}
+
+/// The connection settings of the data nodes (credentials, database, TLS).
+pub struct NodeSettings {
+    info: RedisConnectionInfo,
+    certs: Option<TlsCertificates>,
+    insecure: bool,
+}
+
+impl NodeSettings {
+    fn client(&self, host: &str, port: u16) -> Result<redis::Client, RedisError> {
+        let addr = match self.certs {
+            Some(_) => {
+                ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure: self.insecure, tls_params: None }
+            }
+            None => ConnectionAddr::Tcp(host.to_owned(), port),
+        };
+        let info = addr.into_connection_info()?.set_redis_settings(self.info.clone());
+        match &self.certs {
+            Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
+            None => redis::Client::open(info),
+        }
+    }
 }
 
 /// A live connection, cheap to clone, multiplexing every caller's requests.
@@ -167,6 +213,50 @@ impl Target {
         matches!(self, Target::Sentinel { .. })
     }
 
+    /// How many times the sentinels announced a new primary: a connection opened under an
+    /// older count talks to a primary that may have been demoted.
+    pub fn switches(&self) -> u64 {
+        match self {
+            Target::Sentinel { switches, .. } => switches.load(std::sync::atomic::Ordering::Acquire),
+            _ => 0,
+        }
+    }
+
+    /// Listens (once) to every sentinel's announcements of a new primary.
+    fn watch_switches(&self, timeouts: Timeouts) {
+        let Target::Sentinel { watchers, switches, watching, master_name, announced, .. } = self else { return };
+        if watching.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        for client in watchers {
+            // `+promoted-slave` comes as soon as the replica is a primary, `+switch-master` when
+            // the sentinels have agreed; either names the new primary.
+            for channel in ["+promoted-slave", "+switch-master"] {
+                let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+                let listened = (timeouts.connect, timeouts.command);
+                tokio::spawn(crate::pubsub::listen(client.clone(), channel.to_owned(), tx, listened));
+                let (switches, name) = (std::sync::Arc::downgrade(switches), master_name.clone());
+                let announced = announced.clone();
+                tokio::spawn(async move {
+                    let mut first = true;
+                    while let Some(message) = rx.recv().await {
+                        let Some(switches) = switches.upgrade() else { return };
+                        // An empty message after the first subscription says announcements may
+                        // have been missed: look again.
+                        let resubscribed = message.is_empty() && !std::mem::take(&mut first);
+                        let text = String::from_utf8_lossy(&message);
+                        if let Some(primary) = new_primary(&text, &name) {
+                            *announced.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(primary);
+                            switches.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                        } else if resubscribed {
+                            switches.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
     /// What the sentinels named as primary, once they were asked.
     pub fn found(&self) -> Option<String> {
         match self {
@@ -191,8 +281,13 @@ impl Target {
         match self {
             Target::Standalone { client, .. } => Ok(Backend::Standalone(managed((**client).clone()).await?)),
             Target::Cluster { client, .. } => Ok(Backend::Cluster(client.get_async_connection().await?)),
-            Target::Sentinel { client, found, .. } => {
-                let primary = client.lock().await.async_get_client().await?;
+            Target::Sentinel { client, found, announced, node, .. } => {
+                self.watch_switches(timeouts);
+                let named = announced.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                let primary = match named {
+                    Some((host, port)) => node.client(&host, port)?,
+                    None => client.lock().await.async_get_client().await?,
+                };
                 let address = primary.get_connection_info().addr().to_string();
                 let mut connection = managed(primary).await?;
                 // A sentinel may still name a primary that was just demoted: refuse a replica.
@@ -225,6 +320,8 @@ fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
             None => ConnectionAddr::Tcp(host.to_owned(), port),
         });
     }
+    let watcher_addresses = addresses.clone();
+    let certs_for_watchers = certs.clone();
     let mut builder = SentinelClientBuilder::new(addresses, config.master_name.clone(), SentinelServerType::Master)
         .map_err(|e| format!("invalid sentinel settings: {e}"))?
         .set_client_to_redis_db(i64::from(config.database));
@@ -248,11 +345,32 @@ fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
             .set_client_to_redis_certificates(certs);
     }
     let client = builder.build().map_err(|e| format!("invalid sentinel settings: {e}"))?;
+    let mut sentinel_info = RedisConnectionInfo::default().set_protocol(ProtocolVersion::RESP3);
+    if let Some(user) = &config.sentinel_username {
+        sentinel_info = sentinel_info.set_username(user);
+    }
+    if let Some(password) = &config.sentinel_password {
+        sentinel_info = sentinel_info.set_password(password.expose());
+    }
+    let mut watchers = Vec::new();
+    for addr in watcher_addresses {
+        let info = addr.into_connection_info().map_err(|e| e.to_string())?.set_redis_settings(sentinel_info.clone());
+        let client = match &certs_for_watchers {
+            Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
+            None => redis::Client::open(info),
+        };
+        watchers.push(client.map_err(|e| format!("invalid sentinel settings: {e}"))?);
+    }
     Ok(Target::Sentinel {
         client: Box::new(tokio::sync::Mutex::new(client)),
         master_name: config.master_name.clone(),
         sentinels: config.sentinels.clone(),
         found: std::sync::Mutex::new(None),
+        watchers,
+        switches: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        watching: std::sync::atomic::AtomicBool::new(false),
+        announced: std::sync::Arc::new(std::sync::Mutex::new(None)),
+        node: NodeSettings { info: redis_settings(config), certs: certs_for_watchers, insecure },
     })
 }
 

@@ -24,6 +24,8 @@ pub struct ValkeyStorage {
     target: Target,
     timeouts: Timeouts,
     backend: ArcSwapOption<Backend>,
+    /// The sentinels' switch count when `backend` was opened (see `Target::switches`).
+    backend_switches: std::sync::atomic::AtomicU64,
     connecting: tokio::sync::Mutex<()>,
     closed: AtomicBool,
     incr_script: redis::Script,
@@ -54,6 +56,7 @@ impl ValkeyStorage {
             target,
             timeouts,
             backend: ArcSwapOption::empty(),
+            backend_switches: std::sync::atomic::AtomicU64::new(0),
             connecting: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
             incr_script: redis::Script::new(INCR_SCRIPT),
@@ -127,14 +130,20 @@ impl ValkeyStorage {
         if self.closed.load(Ordering::Acquire) {
             return Err(StorageError::Closed);
         }
-        if let Some(backend) = self.backend.load_full() {
+        // Behind sentinels, a connection opened before the last announced switch of primary is
+        // left for one to the new primary.
+        let current = |switches: u64| self.backend_switches.load(Ordering::Acquire) == switches;
+        let switches = self.target.switches();
+        if let Some(backend) = self.backend.load_full().filter(|_| current(switches)) {
             return Ok((*backend).clone());
         }
         let _guard = self.connecting.lock().await;
-        if let Some(backend) = self.backend.load_full() {
+        let switches = self.target.switches();
+        if let Some(backend) = self.backend.load_full().filter(|_| current(switches)) {
             return Ok((*backend).clone());
         }
         let backend = self.target.connect(self.timeouts).await.map_err(|e| self.failure(&e))?;
+        self.backend_switches.store(switches, Ordering::Release);
         self.backend.store(Some(Arc::new(backend.clone())));
         Ok(backend)
     }
