@@ -21,24 +21,27 @@ pub enum Target {
     /// A Valkey Cluster, from seed nodes.
     Cluster { client: Box<ClusterClient>, addresses: Vec<String> },
     /// A primary found through sentinels (again after each failover).
-    Sentinel {
-        client: Box<tokio::sync::Mutex<SentinelClient>>,
-        master_name: String,
-        sentinels: Vec<String>,
-        /// The primary found last, `host:port`.
-        found: std::sync::Mutex<Option<String>>,
-        /// RESP3 clients of the sentinels, to hear `+switch-master`.
-        watchers: Vec<redis::Client>,
-        /// Bumped on every `+switch-master` for `master_name` the sentinels announce.
-        switches: std::sync::Arc<std::sync::atomic::AtomicU64>,
-        /// Whether the announcements are being listened to.
-        watching: std::sync::atomic::AtomicBool,
-        /// The new primary the last `+switch-master` named: connected to directly, since a
-        /// sentinel asked right after may still name the old one.
-        announced: std::sync::Arc<std::sync::Mutex<Option<(String, u16)>>>,
-        /// How to reach a data node at an address of its own.
-        node: NodeSettings,
-    },
+    Sentinel(Box<SentinelTarget>),
+}
+
+/// Where a storage behind sentinels connects, and what it heard of failovers.
+pub struct SentinelTarget {
+    client: tokio::sync::Mutex<SentinelClient>,
+    master_name: String,
+    sentinels: Vec<String>,
+    /// The primary found last, `host:port`.
+    found: std::sync::Mutex<Option<String>>,
+    /// RESP3 clients of the sentinels, to hear `+switch-master`.
+    watchers: Vec<redis::Client>,
+    /// Bumped on every `+switch-master` for `master_name` the sentinels announce.
+    switches: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Whether the announcements are being listened to.
+    watching: std::sync::atomic::AtomicBool,
+    /// The new primary the last `+switch-master` named: connected to directly, since a
+    /// sentinel asked right after may still name the old one.
+    announced: std::sync::Arc<std::sync::Mutex<Option<(String, u16)>>>,
+    /// How to reach a data node at an address of its own.
+    node: NodeSettings,
 }
 
 /// The primary a sentinel announcement about `name` names: `+switch-master` is
@@ -196,7 +199,8 @@ impl Target {
         match self {
             Target::Standalone { address, .. } => address.clone(),
             Target::Cluster { addresses, .. } => format!("cluster {}", addresses.join(", ")),
-            Target::Sentinel { master_name, sentinels, found, .. } => {
+            Target::Sentinel(target) => {
+                let SentinelTarget { master_name, sentinels, found, .. } = &**target;
                 let found = found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 match found.as_deref() {
                     Some(primary) => {
@@ -210,21 +214,22 @@ impl Target {
 
     /// Whether the primary is found anew after connection failures (a failover moves it).
     pub fn rediscovers(&self) -> bool {
-        matches!(self, Target::Sentinel { .. })
+        matches!(self, Target::Sentinel(_))
     }
 
     /// How many times the sentinels announced a new primary: a connection opened under an
     /// older count talks to a primary that may have been demoted.
     pub fn switches(&self) -> u64 {
         match self {
-            Target::Sentinel { switches, .. } => switches.load(std::sync::atomic::Ordering::Acquire),
+            Target::Sentinel(target) => target.switches.load(std::sync::atomic::Ordering::Acquire),
             _ => 0,
         }
     }
 
     /// Listens (once) to every sentinel's announcements of a new primary.
     fn watch_switches(&self, timeouts: Timeouts) {
-        let Target::Sentinel { watchers, switches, watching, master_name, announced, .. } = self else { return };
+        let Target::Sentinel(target) = self else { return };
+        let SentinelTarget { watchers, switches, watching, master_name, announced, .. } = &**target;
         if watching.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
@@ -260,7 +265,8 @@ impl Target {
     /// What the sentinels named as primary, once they were asked.
     pub fn found(&self) -> Option<String> {
         match self {
-            Target::Sentinel { found, .. } => {
+            Target::Sentinel(target) => {
+                let found = &target.found;
                 found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some().then(|| self.describe())
             }
             _ => None,
@@ -281,7 +287,8 @@ impl Target {
         match self {
             Target::Standalone { client, .. } => Ok(Backend::Standalone(managed((**client).clone()).await?)),
             Target::Cluster { client, .. } => Ok(Backend::Cluster(client.get_async_connection().await?)),
-            Target::Sentinel { client, found, announced, node, .. } => {
+            Target::Sentinel(target) => {
+                let SentinelTarget { client, found, announced, node, .. } = &**target;
                 self.watch_switches(timeouts);
                 let named = announced.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
                 let primary = match named {
@@ -361,8 +368,8 @@ fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
         };
         watchers.push(client.map_err(|e| format!("invalid sentinel settings: {e}"))?);
     }
-    Ok(Target::Sentinel {
-        client: Box::new(tokio::sync::Mutex::new(client)),
+    Ok(Target::Sentinel(Box::new(SentinelTarget {
+        client: tokio::sync::Mutex::new(client),
         master_name: config.master_name.clone(),
         sentinels: config.sentinels.clone(),
         found: std::sync::Mutex::new(None),
@@ -371,7 +378,7 @@ fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
         watching: std::sync::atomic::AtomicBool::new(false),
         announced: std::sync::Arc::new(std::sync::Mutex::new(None)),
         node: NodeSettings { info: redis_settings(config), certs: certs_for_watchers, insecure },
-    })
+    })))
 }
 
 /// The cause of a failure in words an operator acts on.
