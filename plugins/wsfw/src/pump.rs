@@ -91,17 +91,20 @@ pub async fn pump<C, U>(
 {
     let far = Duration::from_secs(86_400 * 365);
     let mut ping = tokio::time::interval_at(Instant::now() + timers.ping_interval, timers.ping_interval);
-    let mut awaiting_pong: Option<Instant> = None;
+    let mut awaiting_pong = false;
     let mut last_message = Instant::now();
+    let max_inactivity = timers.max_inactivity.unwrap_or(far);
+    // Two timers for the connection's life, moved only when they fire or a ping goes out (a
+    // timer made anew per message would cost two timer-wheel entries per message).
+    let pong_due = tokio::time::sleep(far);
+    let inactive = tokio::time::sleep(max_inactivity);
     let stopping = seam_core::extensions::Lifecycle::stopping_of(lifecycle.as_ref());
-    tokio::pin!(stopping);
+    tokio::pin!(stopping, pong_due, inactive);
     loop {
-        let inactive_at = last_message + timers.max_inactivity.unwrap_or(far);
-        let pong_due = awaiting_pong.map_or(Instant::now() + far, |sent| sent + timers.pong_timeout);
         tokio::select! {
             from_client = client.next() => {
                 if matches!(from_client, Some(Ok(Message::Pong(_)))) {
-                    awaiting_pong = None;
+                    awaiting_pong = false;
                     continue;
                 }
                 match relay(from_client, &mut upstream, &mut client, ("client", "upstream")).await {
@@ -118,15 +121,16 @@ pub async fn pump<C, U>(
                 }
             }
             _ = ping.tick() => {
-                if awaiting_pong.is_none() {
-                    awaiting_pong = Some(Instant::now());
+                if !awaiting_pong {
+                    awaiting_pong = true;
+                    pong_due.as_mut().reset(Instant::now() + timers.pong_timeout);
                 }
                 if client.send(Message::Ping(Vec::new().into())).await.is_err() {
                     let _ = upstream.send(closing(CloseCode::Away, "the client went away")).await;
                     return;
                 }
             }
-            () = tokio::time::sleep_until(pong_due) => {
+            () = &mut pong_due, if awaiting_pong => {
                 tracing::debug!("WebSocket client did not answer a ping in {:?}", timers.pong_timeout);
                 let _ = upstream.send(closing(CloseCode::Away, "the client stopped answering")).await;
                 let _ = client.close(None).await;
@@ -139,7 +143,13 @@ pub async fn pump<C, U>(
                 let _ = tokio::time::timeout(Duration::from_secs(1), client.close(None)).await;
                 return;
             }
-            () = tokio::time::sleep_until(inactive_at) => {
+            () = &mut inactive => {
+                let quiet_until = last_message + max_inactivity;
+                if quiet_until > Instant::now() {
+                    // Messages went by since it was set: it fires at the new end of the quiet.
+                    inactive.as_mut().reset(quiet_until);
+                    continue;
+                }
                 let _ = client.send(closing(CloseCode::Normal, "inactive")).await;
                 let _ = upstream.send(closing(CloseCode::Normal, "inactive")).await;
                 return;
