@@ -310,3 +310,24 @@ async fn cluster_manual_failover_under_load() {
     eprintln!("limiter: {} allowed, {counted} counted on the promoted replica", outcome.allowed + 1);
     assert!((outcome.allowed as i64 + 1 - counted).abs() <= 5, "{} allowed but {counted} counted", outcome.allowed + 1);
 }
+
+#[test]
+fn seam_check_names_the_primary_the_sentinels_gave() {
+    let topology = ValkeySentinel::start();
+    let sentinels: Vec<String> = topology.sentinel_addresses().iter().map(|a| format!("\"{a}\"")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seam.yaml");
+    let document = format!(
+        "storages:\n  Shared: {{ use: plugins.valkey.storages.ValkeyStorage, config: {{ sentinels: [{}], masterName: {MASTER_NAME} }} }}\n",
+        sentinels.join(", ")
+    );
+    std::fs::write(&path, document).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
+        .args(["check", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let expected = format!("connected to primary 127.0.0.1:{} of `{MASTER_NAME}`", topology.primary.port());
+    assert!(stdout.contains(&expected), "{stdout}");
+}

@@ -264,13 +264,9 @@ impl Target {
 
     /// What the sentinels named as primary, once they were asked.
     pub fn found(&self) -> Option<String> {
-        match self {
-            Target::Sentinel(target) => {
-                let found = &target.found;
-                found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some().then(|| self.describe())
-            }
-            _ => None,
-        }
+        let Target::Sentinel(target) = self else { return None };
+        let asked = target.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some();
+        asked.then(|| self.describe())
     }
 
     /// Opens the shared connection.
