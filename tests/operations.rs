@@ -369,3 +369,25 @@ async fn a_components_private_memory_storage_survives_a_reload() {
     assert_eq!(get(&seam.url("/added")).await.0, 200);
     assert_eq!(get(&seam.url("/r")).await.0, 429, "the limiter's counts (in its own memory storage) were kept");
 }
+
+#[test]
+fn check_refuses_a_metrics_listener_run_could_not_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("seam.yaml");
+    let check = |metrics: &str| {
+        std::fs::write(&config, format!("server:\n  address: 127.0.0.1:8090\n  metrics: {metrics}\n")).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
+            .args(["check", "--offline", config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, stderr) = check("{ address: localhost }");
+    assert!(!ok && stderr.contains("server.metrics.address `localhost` has no `:port`"), "{stderr}");
+    assert!(stderr.contains("seam.yaml:3:23"), "{stderr}");
+    let (ok, stderr) = check("{ address: \"127.0.0.1:8090\" }");
+    assert!(!ok && stderr.contains("is the gateway's own address"), "{stderr}");
+    let (ok, stderr) = check("{ path: metrics }");
+    assert!(!ok && stderr.contains("must start with `/`"), "{stderr}");
+    assert!(check("{}").0, "the defaults are fine");
+}

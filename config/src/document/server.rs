@@ -218,6 +218,28 @@ impl ServerConfig {
                     .help("write `host:port`, e.g. `0.0.0.0:8090`"),
             );
         }
+        if let Some(metrics) = &self.metrics {
+            // `seam run` binds it: refuse here what the bind would refuse.
+            let field = |key: &str, message: String| {
+                let d = Diagnostic::error(message).path(format!("server.metrics.{key}"));
+                match node.and_then(|n| n.get("metrics")).and_then(|m| m.get(key)).map(|v| v.loc.clone()) {
+                    Some(loc) => d.at(&loc),
+                    None => d,
+                }
+            };
+            if let Err(why) = check_address(&metrics.address) {
+                let message = format!("server.metrics.address `{}` {why}", metrics.address);
+                diags.push(field("address", message).help("write `host:port`, e.g. `127.0.0.1:9464`"));
+            } else if metrics.address == self.address {
+                let message = format!("server.metrics.address `{}` is the gateway's own address", metrics.address);
+                diags.push(
+                    field("address", message).help("metrics have a listener of their own, e.g. `127.0.0.1:9464`"),
+                );
+            }
+            if !metrics.path.starts_with('/') {
+                diags.push(field("path", format!("server.metrics.path `{}` must start with `/`", metrics.path)));
+            }
+        }
         let mut trusted_proxies = Vec::new();
         for (i, entry) in self.trusted_proxies.iter().enumerate() {
             match parse_proxy(entry) {

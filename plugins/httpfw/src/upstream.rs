@@ -7,7 +7,7 @@ use seam_core::extensions::PathParams;
 /// A parsed `upstreamEndpoint`: `http(s)://host[:port][/path with :params]`.
 #[derive(Clone, Debug)]
 pub struct Upstream {
-    /// As configured, for messages.
+    /// As configured, for messages, logs and metric labels (user and password shown as `***`).
     pub text: String,
     scheme: Scheme,
     authority: Authority,
@@ -27,14 +27,12 @@ impl Upstream {
         }
         let authority = uri.authority().cloned().ok_or_else(|| format!("`{text}` has no host"))?;
         let path = uri.path().trim_end_matches('/').to_owned();
-        Ok(Upstream {
-            text: text.to_owned(),
-            scheme,
-            authority,
-            path,
-            query: uri.query().map(str::to_owned),
-            metrics: None,
-        })
+        // Credentials in the URL never reach a log line, a metric label, a trace or an answer.
+        let shown = match authority.as_str().rsplit_once('@') {
+            Some((_, host)) => text.replacen(authority.as_str(), &format!("***@{host}"), 1),
+            None => text.to_owned(),
+        };
+        Ok(Upstream { text: shown, scheme, authority, path, query: uri.query().map(str::to_owned), metrics: None })
     }
 
     /// This endpoint, counted in the metrics as called by action `action`.
@@ -126,5 +124,13 @@ mod tests {
         assert_eq!(root.target(Some(&params(&[("*", "x")])), None).unwrap().to_string(), "http://svc/x");
         assert!(Upstream::parse("ftp://svc").is_err());
         assert!(Upstream::parse("svc:80").is_err());
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_never_shown() {
+        let up = Upstream::parse("http://user:s3cret@svc:8080/v2/:id").unwrap();
+        assert_eq!(up.text, "http://***@svc:8080/v2/:id");
+        let missing = up.target(None, None).unwrap_err();
+        assert!(!missing.contains("s3cret"), "{missing}");
     }
 }
