@@ -10,6 +10,9 @@ use seam_config::resolver::{self, Gateway, Options};
 use crate::cli::ConfigArgs;
 use crate::config_paths;
 
+/// How long each component may take to close after the check.
+const CLOSE_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Loads, validates and builds the document; prints problems, or the resolved graph.
 pub fn run(args: &ConfigArgs, offline: bool) -> Result<ExitCode, String> {
     let paths = config_paths::resolve(&args.configs, &args.config)?;
@@ -26,14 +29,14 @@ pub fn run(args: &ConfigArgs, offline: bool) -> Result<ExitCode, String> {
         Ok(gateway) if invalid => {
             diagnostics.extend(gateway.warnings.iter().cloned());
             report(diagnostics);
-            runtime.block_on(close_storages(&gateway));
+            runtime.block_on(gateway.close(CLOSE_BOUND));
             Ok(ExitCode::FAILURE)
         }
         Ok(gateway) => {
             diagnostics.extend(gateway.warnings.iter().cloned());
             report(diagnostics);
             print!("{}", graph(&gateway));
-            runtime.block_on(close_storages(&gateway));
+            runtime.block_on(gateway.close(CLOSE_BOUND));
             Ok(ExitCode::SUCCESS)
         }
         Err(found) => {
@@ -41,12 +44,6 @@ pub fn run(args: &ConfigArgs, offline: bool) -> Result<ExitCode, String> {
             report(diagnostics);
             Ok(ExitCode::FAILURE)
         }
-    }
-}
-
-async fn close_storages(gateway: &Gateway) {
-    for storage in gateway.storages.values() {
-        let _ = storage.instance.close().await;
     }
 }
 

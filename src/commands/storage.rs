@@ -111,9 +111,7 @@ where
         };
         let storage = gateway.storages[name].instance.clone();
         let result = op(storage).await;
-        for s in gateway.storages.values() {
-            let _ = s.instance.close().await;
-        }
+        gateway.close(Duration::from_secs(5)).await;
         result
     })
 }

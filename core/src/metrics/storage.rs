@@ -58,6 +58,18 @@ impl StorageMetrics {
         }
     }
 
+    /// Runs `operation`, counting and timing it as `op`.
+    async fn timed<T>(
+        &self,
+        op: &Operation,
+        operation: impl Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        let started = Instant::now();
+        let result = operation.await;
+        self.count(op, started, &result);
+        result
+    }
+
     fn count<T>(&self, op: &Operation, started: Instant, result: &Result<T, StorageError>) {
         op.duration.observe(started.elapsed().as_secs_f64());
         match result {
@@ -93,24 +105,15 @@ impl InstrumentedStorage {
 #[async_trait]
 impl Storage for InstrumentedStorage {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
-        let started = Instant::now();
-        let result = self.inner.get(key).await;
-        self.metrics.count(&self.metrics.get, started, &result);
-        result
+        self.metrics.timed(&self.metrics.get, self.inner.get(key)).await
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
-        let started = Instant::now();
-        let result = self.inner.set(key, value, ttl).await;
-        self.metrics.count(&self.metrics.set, started, &result);
-        result
+        self.metrics.timed(&self.metrics.set, self.inner.set(key, value, ttl)).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StorageError> {
-        let started = Instant::now();
-        let result = self.inner.delete(key).await;
-        self.metrics.count(&self.metrics.delete, started, &result);
-        result
+        self.metrics.timed(&self.metrics.delete, self.inner.delete(key)).await
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -118,24 +121,15 @@ impl Storage for InstrumentedStorage {
     }
 
     async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
-        let started = Instant::now();
-        let result = self.inner.incr(key, delta, ttl).await;
-        self.metrics.count(&self.metrics.incr, started, &result);
-        result
+        self.metrics.timed(&self.metrics.incr, self.inner.incr(key, delta, ttl)).await
     }
 
     async fn scan(&self, pattern: &str) -> Result<Vec<String>, StorageError> {
-        let started = Instant::now();
-        let result = self.inner.scan(pattern).await;
-        self.metrics.count(&self.metrics.scan, started, &result);
-        result
+        self.metrics.timed(&self.metrics.scan, self.inner.scan(pattern)).await
     }
 
     async fn reset(&self) -> Result<(), StorageError> {
-        let started = Instant::now();
-        let result = self.inner.reset().await;
-        self.metrics.count(&self.metrics.reset, started, &result);
-        result
+        self.metrics.timed(&self.metrics.reset, self.inner.reset()).await
     }
 
     fn owns_whole_server(&self) -> bool {
@@ -147,9 +141,7 @@ impl Storage for InstrumentedStorage {
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
-        let started = Instant::now();
-        let result = self.inner.ping().await;
-        self.metrics.count(&self.metrics.ping, started, &result);
+        let result = self.metrics.timed(&self.metrics.ping, self.inner.ping()).await;
         if result.is_err() {
             self.metrics.up.set(0);
         }

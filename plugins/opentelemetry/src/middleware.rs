@@ -131,7 +131,7 @@ impl Middleware for OpenTelemetryMiddleware {
         }
         // The span and the duration end when the response body has been sent (or dropped).
         let finish = Finish { start, cx, status, route, method, scheme, metrics: self.metrics.clone() };
-        response.map(|body| body.on_finish(move |_| drop(finish)))
+        response.map(|body| body.on_finish(move |_| finish.record()))
     }
 
     async fn close(&self) {
@@ -154,8 +154,9 @@ struct Finish {
     metrics: Option<Arc<ServerMetrics>>,
 }
 
-impl Drop for Finish {
-    fn drop(&mut self) {
+impl Finish {
+    /// Ends the span and records the duration.
+    fn record(self) {
         let code = i64::from(self.status.as_u16());
         if let Some(cx) = &self.cx {
             let span = cx.span();

@@ -14,11 +14,10 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
+use redis::{PushInfo, PushKind, Value};
 use seam_core::metrics::{Counter, Events};
 
-/// How often the tracking connection is checked with a PING.
-const HEALTH_EVERY: Duration = Duration::from_secs(1);
+use crate::push::{self, Event};
 
 /// The local entries and whether they can be trusted.
 pub struct ClientCache {
@@ -164,74 +163,38 @@ impl Drop for ClientCache {
 
 /// Keeps a tracking connection open for as long as the cache lives, reconnecting after a
 /// loss; the cache is live only while the connection is.
-async fn track(
-    cache: Weak<ClientCache>,
-    client: redis::Client,
-    prefix: String,
-    (connect, command): (Duration, Duration),
-) {
-    let mut backoff = Duration::from_millis(100);
-    let mut last_warning: Option<Instant> = None;
-    loop {
-        let (pushes, mut received) = tokio::sync::mpsc::unbounded_channel::<PushInfo>();
-        let config = AsyncConnectionConfig::new()
-            .set_push_sender(pushes)
-            .set_connection_timeout(Some(connect))
-            .set_response_timeout(Some(command));
-        let outcome = async {
-            let mut connection = client.get_multiplexed_async_connection_with_config(&config).await?;
-            let mut tracking = redis::cmd("CLIENT");
-            tracking.arg("TRACKING").arg("ON").arg("BCAST");
-            if !prefix.is_empty() {
-                tracking.arg("PREFIX").arg(&prefix);
-            }
+async fn track(cache: Weak<ClientCache>, client: redis::Client, prefix: String, timeouts: (Duration, Duration)) {
+    let tracking = |mut connection: redis::aio::MultiplexedConnection| {
+        let mut tracking = redis::cmd("CLIENT");
+        tracking.arg("TRACKING").arg("ON").arg("BCAST");
+        if !prefix.is_empty() {
+            tracking.arg("PREFIX").arg(&prefix);
+        }
+        async move {
             tracking.query_async::<()>(&mut connection).await?;
-            Ok::<_, redis::RedisError>(connection)
+            Ok(connection)
         }
-        .await;
-        match outcome {
-            Ok(mut connection) => {
-                let Some(live) = cache.upgrade() else { return };
-                live.set_live(true);
-                drop(live);
-                backoff = Duration::from_millis(100);
-                let mut health = tokio::time::interval(HEALTH_EVERY);
-                loop {
-                    tokio::select! {
-                        push = received.recv() => match push {
-                            Some(PushInfo { kind: PushKind::Invalidate, data }) => {
-                                let Some(cache) = cache.upgrade() else { return };
-                                cache.invalidated(&data);
-                            }
-                            Some(PushInfo { kind: PushKind::Disconnection, .. }) | None => break,
-                            Some(_) => {}
-                        },
-                        _ = health.tick() => {
-                            let ping = redis::cmd("PING");
-                            let ping = ping.query_async::<()>(&mut connection);
-                            if !matches!(tokio::time::timeout(command, ping).await, Ok(Ok(()))) {
-                                break;
-                            }
-                        }
-                    }
+    };
+    let follow = |event: Event| {
+        let alive = cache.upgrade();
+        async move {
+            let Some(cache) = alive else { return false };
+            match event {
+                Event::Up => cache.set_live(true),
+                Event::Push(PushInfo { kind: PushKind::Invalidate, data }) => cache.invalidated(&data),
+                Event::Push(_) => {}
+                Event::Down => {
+                    cache.set_live(false);
+                    tracing::warn!(
+                        "clientCache: the invalidation connection was lost; answering from Valkey until it is back"
+                    );
                 }
-                let Some(cache) = cache.upgrade() else { return };
-                cache.set_live(false);
-                tracing::warn!(
-                    "clientCache: the invalidation connection was lost; answering from Valkey until it is back"
-                );
-            }
-            Err(e) => {
-                if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(30)) {
+                Event::Failed(e) => {
                     tracing::warn!("clientCache: cannot open the invalidation connection ({e}); not caching");
-                    last_warning = Some(Instant::now());
                 }
             }
+            true
         }
-        if cache.strong_count() == 0 {
-            return;
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(2));
-    }
+    };
+    push::keep(client, timeouts, tracking, follow, std::future::pending()).await;
 }

@@ -7,6 +7,7 @@ mod config;
 mod connect;
 mod keys;
 mod pubsub;
+mod push;
 mod storage;
 
 pub use config::{ClientCacheConfig, TlsConfig, ValkeyStorageConfig};

@@ -182,15 +182,7 @@ impl ValkeyStorage {
         let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
             redis::cluster_routing::Route::with_key(full_key, redis::cluster_routing::SlotAddr::Master),
         ));
-        let value: Value = self
-            .with(|backend| async move {
-                match backend {
-                    Backend::Cluster(mut c) => c.route_command(cmd, routing).await,
-                    Backend::Standalone(mut c) => c.req_packed_command(&cmd).await,
-                }
-            })
-            .await?;
-        let confirmed: i64 = redis::from_redis_value(value).map_err(|e| StorageError::Backend(e.to_string()))?;
+        let confirmed: i64 = self.routed(cmd, routing).await?;
         if confirmed < i64::from(replicas) {
             return Err(StorageError::Unavailable(format!(
                 "Valkey at {}: {confirmed} of {replicas} replicas confirmed the write within {timeout:?} (waitReplicas)",
@@ -202,6 +194,19 @@ impl ValkeyStorage {
 
     fn timed_out(&self, what: &str, after: Duration) -> StorageError {
         StorageError::Timeout(format!("Valkey at {}: {what} timed out after {after:?}", self.target.describe()))
+    }
+
+    /// `cmd` on the cluster node `routing` names (a standalone server: the server).
+    async fn routed<T: FromRedisValue>(&self, cmd: Cmd, routing: RoutingInfo) -> Result<T, StorageError> {
+        let value: Value = self
+            .with(|backend| async move {
+                match backend {
+                    Backend::Cluster(mut c) => c.route_command(cmd, routing).await,
+                    Backend::Standalone(mut c) => c.req_packed_command(&cmd).await,
+                }
+            })
+            .await?;
+        redis::from_redis_value(value).map_err(|e| StorageError::Backend(e.to_string()))
     }
 
     async fn query<T: FromRedisValue + Send>(&self, cmd: Cmd) -> Result<T, StorageError> {
@@ -228,15 +233,7 @@ impl ValkeyStorage {
             Some((host, port)) => {
                 let routing =
                     RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port });
-                let value: Value = self
-                    .with(|backend| async move {
-                        match backend {
-                            Backend::Cluster(mut c) => c.route_command(cmd, routing).await,
-                            Backend::Standalone(mut c) => c.req_packed_command(&cmd).await,
-                        }
-                    })
-                    .await?;
-                redis::from_redis_value(value).map_err(|e| StorageError::Backend(e.to_string()))
+                self.routed(cmd, routing).await
             }
         }
     }
