@@ -163,27 +163,62 @@ fn counted(server: &seam_testkit::Server) -> i64 {
     keys.iter().filter_map(|k| redis::cmd("GET").arg(k).query::<String>(&mut c).ok()?.parse::<i64>().ok()).sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sentinel_failover_under_load() {
-    let topology = Arc::new(Mutex::new(ValkeySentinel::start()));
-    let (sentinels, old_primary) = {
-        let t = topology.lock().unwrap();
-        (t.sentinel_addresses().iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>(), t.primary.port())
-    };
+/// A primary, two replicas and three sentinels, and a gateway whose storages find the
+/// primary through them; with the primary's port (the upstream must outlive the gateway).
+async fn behind_sentinels() -> (Arc<Mutex<ValkeySentinel>>, Gateway, Upstream, u16) {
+    let topology = ValkeySentinel::start();
+    let sentinels: Vec<String> = topology.sentinel_addresses().iter().map(|a| format!("\"{a}\"")).collect();
+    let primary = topology.primary.port();
     let upstream = app().await;
     let config = format!("sentinels: [{}], masterName: {MASTER_NAME}", sentinels.join(", "));
     let gw = Gateway::start(&document(&config, &upstream.url())).await;
-    let killer = topology.clone();
-    let watcher = topology.clone();
-    let outcome = failover(
-        &gw,
-        "sentinel failover",
-        move || killer.lock().unwrap().primary.kill(),
-        move || watcher.lock().unwrap().primary_port().is_some_and(|p| p != old_primary),
-    )
-    .await;
+    (Arc::new(Mutex::new(topology)), gw, upstream, primary)
+}
+
+/// A 3-master, 3-replica cluster and a gateway on it; with the index of the master that
+/// holds the limiter's key (one request counted there).
+async fn behind_cluster() -> (Arc<Mutex<ValkeyCluster>>, Gateway, Upstream, usize) {
+    let cluster = ValkeyCluster::start_with_replicas();
+    let nodes: Vec<String> = cluster.addresses().iter().map(|a| format!("\"{a}\"")).collect();
+    let upstream = app().await;
+    let gw = Gateway::start(&document(&format!("nodes: [{}]", nodes.join(", ")), &upstream.url())).await;
+    let (status, _, _) = send(http::Request::get(gw.url("/limited")).body(Full::default()).unwrap()).await;
+    assert_eq!(status, 200);
+    let victim =
+        (0..cluster.nodes.len()).find(|&i| counted(&cluster.nodes[i]) > 0).expect("a master holds the counter");
+    (Arc::new(Mutex::new(cluster)), gw, upstream, victim)
+}
+
+/// Whether the replica of master `victim` has become a master.
+fn replica_promoted(cluster: &Arc<Mutex<ValkeyCluster>>, victim: usize) -> impl Fn() -> bool + use<> {
+    let cluster = cluster.clone();
+    move || {
+        let c = cluster.lock().unwrap();
+        let info: String =
+            redis::cmd("INFO").arg("replication").query(&mut c.replicas[victim].client()).unwrap_or_default();
+        info.contains("role:master")
+    }
+}
+
+/// Whether the sentinels name a primary other than the one on `old`.
+fn primary_moved(topology: &Arc<Mutex<ValkeySentinel>>, old: u16) -> impl Fn() -> bool + use<> {
+    let topology = topology.clone();
+    move || topology.lock().unwrap().primary_port().is_some_and(|p| p != old)
+}
+
+/// Only 200 and 503 were answered, and the 503s lasted less than `bound`.
+fn only_brief_503s(outcome: &Outcome, bound: Duration) {
     assert!(outcome.statuses.iter().all(|s| *s == 200 || *s == 503), "only 200 and 503: {:?}", outcome.statuses);
-    assert!(outcome.failing < Duration::from_secs(15), "503s for {:?}", outcome.failing);
+    assert!(outcome.failing < bound, "503s for {:?}", outcome.failing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_failover_under_load() {
+    let (topology, gw, _upstream, old_primary) = behind_sentinels().await;
+    let killer = topology.clone();
+    let kill = move || killer.lock().unwrap().primary.kill();
+    let outcome = failover(&gw, "sentinel failover", kill, primary_moved(&topology, old_primary)).await;
+    only_brief_503s(&outcome, Duration::from_secs(15));
     // The limiter's count went on on the new primary.
     let topology = topology.lock().unwrap();
     let new_primary = topology.current_primary().expect("a primary");
@@ -200,33 +235,12 @@ async fn sentinel_failover_under_load() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_failover_under_load() {
-    let cluster = Arc::new(Mutex::new(ValkeyCluster::start_with_replicas()));
-    let nodes: Vec<String> = cluster.lock().unwrap().addresses().iter().map(|a| format!("\"{a}\"")).collect();
-    let upstream = app().await;
-    let gw = Gateway::start(&document(&format!("nodes: [{}]", nodes.join(", ")), &upstream.url())).await;
     // The master that owns the limiter's key is the one killed.
-    let victim = {
-        let (status, _, _) = send(http::Request::get(gw.url("/limited")).body(Full::default()).unwrap()).await;
-        assert_eq!(status, 200);
-        let c = cluster.lock().unwrap();
-        (0..c.nodes.len()).find(|&i| counted(&c.nodes[i]) > 0).expect("a master holds the counter")
-    };
+    let (cluster, gw, _upstream, victim) = behind_cluster().await;
     let killer = cluster.clone();
-    let watcher = cluster.clone();
-    let outcome = failover(
-        &gw,
-        "cluster failover",
-        move || killer.lock().unwrap().nodes[victim].kill(),
-        move || {
-            let c = watcher.lock().unwrap();
-            let info: String =
-                redis::cmd("INFO").arg("replication").query(&mut c.replicas[victim].client()).unwrap_or_default();
-            info.contains("role:master")
-        },
-    )
-    .await;
-    assert!(outcome.statuses.iter().all(|s| *s == 200 || *s == 503), "only 200 and 503: {:?}", outcome.statuses);
-    assert!(outcome.failing < Duration::from_secs(20), "503s for {:?}", outcome.failing);
+    let kill = move || killer.lock().unwrap().nodes[victim].kill();
+    let outcome = failover(&gw, "cluster failover", kill, replica_promoted(&cluster, victim)).await;
+    only_brief_503s(&outcome, Duration::from_secs(20));
     let counted = counted(&cluster.lock().unwrap().replicas[victim]);
     let over_admitted = outcome.allowed as i64 + 1 - counted;
     eprintln!(
@@ -240,26 +254,14 @@ async fn cluster_failover_under_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentinel_switchover_under_load() {
     // SENTINEL FAILOVER: the old primary lives on as a replica and answers writes READONLY.
-    let topology = Arc::new(Mutex::new(ValkeySentinel::start()));
-    let (sentinels, old_primary) = {
-        let t = topology.lock().unwrap();
-        (t.sentinel_addresses().iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>(), t.primary.port())
-    };
-    let upstream = app().await;
-    let config = format!("sentinels: [{}], masterName: {MASTER_NAME}", sentinels.join(", "));
-    let gw = Gateway::start(&document(&config, &upstream.url())).await;
+    let (topology, gw, _upstream, old_primary) = behind_sentinels().await;
     let switcher = topology.clone();
-    let watcher = topology.clone();
     let switch = move || {
         let t = switcher.lock().unwrap();
         redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER_NAME).query::<()>(&mut t.sentinels[0].client()).unwrap();
     };
-    let outcome = failover(&gw, "sentinel switchover", switch, move || {
-        watcher.lock().unwrap().primary_port().is_some_and(|p| p != old_primary)
-    })
-    .await;
-    assert!(outcome.statuses.iter().all(|s| *s == 200 || *s == 503), "only 200 and 503: {:?}", outcome.statuses);
-    assert!(outcome.failing < Duration::from_secs(15), "503s for {:?}", outcome.failing);
+    let outcome = failover(&gw, "sentinel switchover", switch, primary_moved(&topology, old_primary)).await;
+    only_brief_503s(&outcome, Duration::from_secs(15));
     let topology = topology.lock().unwrap();
     let counted = counted(topology.current_primary().expect("a primary"));
     let over_admitted = outcome.allowed as i64 - counted;
@@ -281,31 +283,14 @@ async fn sentinel_switchover_under_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_manual_failover_under_load() {
     // CLUSTER FAILOVER on a replica: the slots move, the old master answers MOVED.
-    let cluster = Arc::new(Mutex::new(ValkeyCluster::start_with_replicas()));
-    let nodes: Vec<String> = cluster.lock().unwrap().addresses().iter().map(|a| format!("\"{a}\"")).collect();
-    let upstream = app().await;
-    let gw = Gateway::start(&document(&format!("nodes: [{}]", nodes.join(", ")), &upstream.url())).await;
-    let victim = {
-        let (status, _, _) = send(http::Request::get(gw.url("/limited")).body(Full::default()).unwrap()).await;
-        assert_eq!(status, 200);
-        let c = cluster.lock().unwrap();
-        (0..c.nodes.len()).find(|&i| counted(&c.nodes[i]) > 0).expect("a master holds the counter")
-    };
+    let (cluster, gw, _upstream, victim) = behind_cluster().await;
     let switcher = cluster.clone();
-    let watcher = cluster.clone();
     let switch = move || {
         let c = switcher.lock().unwrap();
         redis::cmd("CLUSTER").arg("FAILOVER").query::<()>(&mut c.replicas[victim].client()).unwrap();
     };
-    let outcome = failover(&gw, "cluster manual failover", switch, move || {
-        let c = watcher.lock().unwrap();
-        let info: String =
-            redis::cmd("INFO").arg("replication").query(&mut c.replicas[victim].client()).unwrap_or_default();
-        info.contains("role:master")
-    })
-    .await;
-    assert!(outcome.statuses.iter().all(|s| *s == 200 || *s == 503), "only 200 and 503: {:?}", outcome.statuses);
-    assert!(outcome.failing < Duration::from_secs(15), "503s for {:?}", outcome.failing);
+    let outcome = failover(&gw, "cluster manual failover", switch, replica_promoted(&cluster, victim)).await;
+    only_brief_503s(&outcome, Duration::from_secs(15));
     let counted = counted(&cluster.lock().unwrap().replicas[victim]);
     eprintln!("limiter: {} allowed, {counted} counted on the promoted replica", outcome.allowed + 1);
     assert!((outcome.allowed as i64 + 1 - counted).abs() <= 5, "{} allowed but {counted} counted", outcome.allowed + 1);

@@ -239,6 +239,21 @@ async fn a_response_abandoned_half_way_does_not_leave_its_connection_in_the_pool
 }
 
 /// An upstream that switches to a byte-echo protocol on `Upgrade: echo`.
+/// Asks `gateway` for an `Upgrade: echo` on `/ws` over a raw connection; the connection and
+/// the answer's head (read within 5 s).
+async fn upgrade_through(gateway: &Gateway) -> (tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    stream.write_all(b"GET /ws HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n").await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte)).await.unwrap().unwrap(), 1);
+        head.push(byte[0]);
+    }
+    (stream, String::from_utf8_lossy(&head).into_owned())
+}
+
 async fn upgrading_upstream() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -286,15 +301,8 @@ async fn an_upgrade_passes_through_http_action_and_bytes_flow_both_ways() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = upgrading_upstream().await;
     let gateway = proxy_to(addr).await;
-    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
-    stream.write_all(b"GET /ws HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n").await.unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte)).await.unwrap().unwrap(), 1);
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
+    let (mut stream, head) = upgrade_through(&gateway).await;
+    let head = head.to_lowercase();
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(head.contains("upgrade: echo"), "the 101 keeps its upgrade headers: {head}");
     for message in [&b"hello"[..], b"\x00\x01binary\xff", b"bye"] {
@@ -310,18 +318,11 @@ async fn an_upgrade_passes_through_http_action_and_bytes_flow_both_ways() {
 
 #[tokio::test]
 async fn an_upgraded_tunnel_ends_when_the_server_shuts_down() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let addr = upgrading_upstream().await;
     let mut gateway = proxy_to(addr).await;
-    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
-    stream.write_all(b"GET /ws HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n").await.unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let (mut stream, head) = upgrade_through(&gateway).await;
+    assert!(head.starts_with("HTTP/1.1 101"));
     gateway.stop();
     let mut rest = Vec::new();
     let ended = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
@@ -340,15 +341,8 @@ async fn an_idle_upgraded_tunnel_is_closed_after_the_action_timeout() {
         "  R: { gatewayPath: /*, action: Fw }",
     ))
     .await;
-    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
-    stream.write_all(b"GET /ws HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n").await.unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let (mut stream, head) = upgrade_through(&gateway).await;
+    assert!(head.starts_with("HTTP/1.1 101"));
     // Traffic keeps it open past the bound...
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(500)).await;
