@@ -42,3 +42,14 @@ def median_run(work, name, rounds):
     """The run of `name` (files `{work}/{name}-{round}.wrk`) with the median req/s."""
     runs = sorted((parse(f"{work}/{name}-{r}.wrk") for r in range(1, rounds + 1)), key=lambda x: x[0])
     return runs[len(runs) // 2]
+
+
+def comparison(work, rounds, rows, column="route"):
+    """The table of `rows` — (name of the runs, label) — each the median of its runs, with its
+    ratio to the first row's req/s."""
+    runs = [(label, median_run(work, name, rounds)) for name, label in rows]
+    base = runs[0][1][0]
+    lines = [f"| {column} | req/s | p50 ms | p99 ms | non-2xx | vs {rows[0][0]} |", "|---|---:|---:|---:|---:|---:|"]
+    for label, (rps, p50, p99, errors) in runs:
+        lines.append(f"| {label} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {rps / base:.2f}× |")
+    return "\n".join(lines)

@@ -51,14 +51,8 @@ done
 python3 - "$work" "$duration" "$rounds" <<'PY' | tee bench/jwt/results.md
 import sys, datetime
 sys.path.insert(0, "bench")
-from wrk import median_run, machine
+from wrk import comparison, machine
 work, duration, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-def median(name):
-    return median_run(work, name, rounds)
-plain, jwt = median("plain"), median("jwt")
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/jwt/run.sh {duration} {rounds}` (wrk -t2 -c64 -d{duration}, median of {rounds} interleaved rounds, seam with its default workers).\n")
-print("| route | req/s | p50 ms | p99 ms | non-2xx | vs plain |")
-print("|---|---:|---:|---:|---:|---:|")
-print(f"| HttpAction alone | {plain[0]:,.0f} | {plain[1]:.2f} | {plain[2]:.2f} | {plain[3]} | 1.00× |")
-print(f"| JWTValidationMiddleware (RS256, 2048-bit key) + HttpAction | {jwt[0]:,.0f} | {jwt[1]:.2f} | {jwt[2]:.2f} | {jwt[3]} | {jwt[0] / plain[0]:.2f}× |")
+print(comparison(work, rounds, [("plain", "HttpAction alone"), ("jwt", "JWTValidationMiddleware (RS256, 2048-bit key) + HttpAction")]))
 PY

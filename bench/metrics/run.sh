@@ -31,13 +31,9 @@ counted=$(curl -s "http://127.0.0.1:$scrape/metrics" | awk '/^seam_http_requests
 python3 - "$work" "$duration" "$rounds" "$counted" <<'PY' | tee bench/metrics/results.md
 import sys, datetime
 sys.path.insert(0, "bench")
-from wrk import median_run, machine
+from wrk import comparison, machine
 work, duration, rounds, counted = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(float(sys.argv[4]))
-off, on = median_run(work, "off", rounds), median_run(work, "on", rounds)
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/metrics/run.sh {duration} {rounds}` (wrk -t2 -c64 -d{duration}, median of {rounds} interleaved rounds, seam with its default workers).\n")
-print("| seam | req/s | p50 ms | p99 ms | non-2xx | vs off |")
-print("|---|---:|---:|---:|---:|---:|")
-print(f"| metrics off | {off[0]:,.0f} | {off[1]:.2f} | {off[2]:.2f} | {off[3]} | 1.00× |")
-print(f"| metrics on, scraped every second | {on[0]:,.0f} | {on[1]:.2f} | {on[2]:.2f} | {on[3]} | {on[0] / off[0]:.2f}× |")
+print(comparison(work, rounds, [("off", "metrics off"), ("on", "metrics on, scraped every second")], column="seam"))
 print(f"\nThe metrics-on seam counted {counted:,} requests in `seam_http_requests_total`.")
 PY

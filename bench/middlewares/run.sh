@@ -41,17 +41,11 @@ done
 lines=$(wc -l <"$work/access.log")
 
 python3 - "$work" "$duration" "$rounds" "$lines" <<'PY' | tee bench/middlewares/results.md
-import sys, datetime, statistics
+import sys, datetime
 sys.path.insert(0, "bench")
-from wrk import median_run, machine
+from wrk import comparison, machine
 work, duration, rounds, lines = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-def median(name):
-    return median_run(work, name, rounds)
-plain, full = median("plain"), median("full")
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/middlewares/run.sh {duration} {rounds}` (wrk -t2 -c64 -d{duration}, median of {rounds} interleaved rounds, seam with its default workers).\n")
-print("| route | req/s | p50 ms | p99 ms | non-2xx | vs plain |")
-print("|---|---:|---:|---:|---:|---:|")
-print(f"| HttpAction alone | {plain[0]:,.0f} | {plain[1]:.2f} | {plain[2]:.2f} | {plain[3]} | 1.00× |")
-print(f"| requestid + cors + helmet + logger (file) + HttpAction | {full[0]:,.0f} | {full[1]:.2f} | {full[2]:.2f} | {full[3]} | {full[0] / plain[0]:.2f}× |")
+print(comparison(work, rounds, [("plain", "HttpAction alone"), ("full", "requestid + cors + helmet + logger (file) + HttpAction")]))
 print(f"\nThe access log file got {lines:,} lines.")
 PY
