@@ -56,8 +56,9 @@ pub struct Session(std::sync::Arc<std::sync::Mutex<SessionData>>);
 /// What a [`Session`] holds.
 #[derive(Debug, Default)]
 pub struct SessionData {
-    /// The values.
-    pub values: serde_json::Map<String, serde_json::Value>,
+    /// The values, shared with the session middleware's cache of parsed sessions until the
+    /// request changes one (then copied).
+    pub values: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
     /// Whether the values changed during this request.
     pub changed: bool,
     /// Whether the session is to be destroyed.
@@ -67,6 +68,11 @@ pub struct SessionData {
 impl Session {
     /// A session holding `values`.
     pub fn new(values: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self::shared(std::sync::Arc::new(values))
+    }
+
+    /// A session holding `values` without copying them; they are copied on the first change.
+    pub fn shared(values: std::sync::Arc<serde_json::Map<String, serde_json::Value>>) -> Self {
         Session(std::sync::Arc::new(std::sync::Mutex::new(SessionData { values, changed: false, destroyed: false })))
     }
 
@@ -79,18 +85,24 @@ impl Session {
         self.data().values.get(key).cloned()
     }
 
+    /// Calls `f` with the value under `key` (without copying it).
+    pub fn with<R>(&self, key: &str, f: impl FnOnce(Option<&serde_json::Value>) -> R) -> R {
+        f(self.data().values.get(key))
+    }
+
     /// All values.
-    pub fn values(&self) -> serde_json::Map<String, serde_json::Value> {
+    pub fn values(&self) -> std::sync::Arc<serde_json::Map<String, serde_json::Value>> {
         self.data().values.clone()
     }
 
     /// Sets `key`; `null` removes it.
     pub fn set(&self, key: &str, value: serde_json::Value) {
         let mut data = self.data();
+        let values = std::sync::Arc::make_mut(&mut data.values);
         if value.is_null() {
-            data.values.remove(key);
+            values.remove(key);
         } else {
-            data.values.insert(key.to_owned(), value);
+            values.insert(key.to_owned(), value);
         }
         data.changed = true;
     }
@@ -105,7 +117,7 @@ impl Session {
     /// Ends the session: its data is deleted and its cookie expired.
     pub fn destroy(&self) {
         let mut data = self.data();
-        data.values.clear();
+        data.values = std::sync::Arc::default();
         data.destroyed = true;
     }
 

@@ -20,6 +20,8 @@ type Outcome = Result<(Arc<dyn Storage>, &'static str), ()>;
 /// The storages of a document, built on demand.
 pub struct Storages<'d> {
     offline: bool,
+    /// Whether operations are counted and timed (`server.metrics` is set).
+    instrumented: bool,
     parsed: BTreeMap<String, ParsedComponent<'d, dyn Storage>>,
     /// Names defined in `storages:` that cannot be built (their problems are reported).
     failed: BTreeSet<String>,
@@ -56,6 +58,7 @@ impl<'d> Storages<'d> {
         }
         Storages {
             offline,
+            instrumented: document.server.metrics.is_some(),
             parsed,
             failed,
             defined,
@@ -131,7 +134,10 @@ impl<'d> Storages<'d> {
         let offline = self.offline || parsed.broken;
         let cx = BuildContext::new(&parsed.def.name, Kind::Storage, offline, &nested);
         let outcome = match config.build(&cx).await {
-            Ok(storage) if !parsed.broken => Ok((InstrumentedStorage::wrap(name, storage), parsed.registration.name)),
+            Ok(storage) if !parsed.broken => {
+                let storage = if self.instrumented { InstrumentedStorage::wrap(name, storage) } else { storage };
+                Ok((storage, parsed.registration.name))
+            }
             Ok(_) => Err(()),
             Err(e) => {
                 let placed = place_all(parsed, e.problems());

@@ -1,8 +1,9 @@
 //! The gateway's Prometheus metrics: the families, registered once per process, and the
 //! handles components take when the graph is built (a request never looks a metric up by
-//! its labels). `server.metrics` decides whether they are served, and whether the host counts
-//! requests per route; the components' counters (upstreams, storages, sessions, limiter,
-//! cache) always count, at the cost of an atomic add each.
+//! its labels). `server.metrics` decides whether they are served, whether the host counts
+//! requests per route and whether storage operations are timed (the resolver wraps storages
+//! in [`InstrumentedStorage`] only then); the components' counters (upstreams, sessions,
+//! limiter, cache) always count, at the cost of an atomic add each.
 
 mod histogram;
 mod requests;

@@ -1,4 +1,5 @@
-//! Storage metrics, counted by a wrapper the host puts around every storage it builds.
+//! Storage metrics, counted by a wrapper the resolver puts around every storage it builds
+//! when `server.metrics` is set.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

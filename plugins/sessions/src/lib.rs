@@ -12,6 +12,7 @@ mod config;
 mod id;
 mod map_header;
 mod middleware;
+mod opened;
 mod seal;
 
 pub use config::{MapSessionToHeaderMiddlewareConfig, SameSite, SessionMiddlewareConfig};

@@ -23,12 +23,13 @@ fn same_name(a: &str, b: &str) -> bool {
         && a.bytes().zip(b.bytes()).all(|(x, y)| x == y || (x == b'_' || x == b'-') && (y == b'_' || y == b'-'))
 }
 
-fn as_text(value: &Value) -> Option<String> {
+/// The header value for a session value (`null`, or one that cannot be a header value: none).
+fn as_header(value: &Value) -> Option<HeaderValue> {
     match value {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(_) | Value::Number(_) => Some(value.to_string()),
-        Value::Array(_) | Value::Object(_) => serde_json::to_string(value).ok(),
+        Value::String(s) => HeaderValue::from_str(s).ok(),
+        Value::Bool(_) | Value::Number(_) => HeaderValue::from_str(&value.to_string()).ok(),
+        Value::Array(_) | Value::Object(_) => serde_json::to_string(value).ok().and_then(|s| HeaderValue::from_str(&s).ok()),
     }
 }
 
@@ -49,9 +50,7 @@ impl Middleware for MapSessionToHeaderMiddleware {
         let mut mapped = false;
         if let Some(session) = req.extensions().get::<Session>().cloned() {
             for (name, key) in &self.headers {
-                if let Some(text) = session.get(key).as_ref().and_then(as_text)
-                    && let Ok(value) = HeaderValue::from_str(&text)
-                {
+                if let Some(value) = session.with(key, |value| value.and_then(as_header)) {
                     req.headers_mut().insert(name.clone(), value);
                     mapped = true;
                 }

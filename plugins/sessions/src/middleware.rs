@@ -10,10 +10,11 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use seam_core::extensions::{PerClient, RequestScheme, Session, SessionHeaders as ControlHeaders};
 use seam_core::metrics::{Counter, Events};
 use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::config::{SameSite, SessionMiddlewareConfig};
 use crate::id;
+use crate::opened::OpenedSessions;
 use crate::seal::Sealer;
 
 /// Where the session id travels.
@@ -39,6 +40,8 @@ pub struct SessionMiddleware {
     sealer: Option<Sealer>,
     /// Whether a value that does not open was already logged.
     warned_unopened: AtomicBool,
+    /// Sessions parsed on earlier requests.
+    opened: OpenedSessions,
     /// The session control headers, handed to the middlewares after this one.
     control: ControlHeaders,
     config: SessionMiddlewareConfig,
@@ -58,8 +61,14 @@ fn unavailable(what: &str, e: &StorageError) -> Response {
 }
 
 /// The stored form: `{"created": <unix ms of the id>, "data": {...}}`.
-fn envelope(created: u64, data: Map<String, Value>) -> Bytes {
-    Bytes::from(json!({ "created": created, "data": data }).to_string())
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    created: u64,
+    data: &'a Map<String, Value>,
+}
+
+fn envelope(created: u64, data: &Map<String, Value>) -> Bytes {
+    Bytes::from(serde_json::to_vec(&Envelope { created, data }).unwrap_or_default())
 }
 
 /// A stored session, `(created, data)`, if `bytes` is one (fuzzed).
@@ -77,11 +86,44 @@ pub(crate) fn id_from_cookies<'a>(values: impl Iterator<Item = &'a str>, name: &
         .filter(|raw| id::is_valid(raw))
 }
 
+/// Removes the cookie `name` from the `Cookie` headers; other cookies stay (in one header).
+fn strip_cookie(headers: &mut http::HeaderMap, name: &str) {
+    // Most requests carry the session cookie alone: one header, one pair.
+    let mut values = headers.get_all(COOKIE).iter();
+    if let (Some(only), None) = (values.next(), values.next())
+        && let Some(rest) = only.as_bytes().strip_prefix(name.as_bytes())
+        && rest.first() == Some(&b'=')
+        && !rest.contains(&b';')
+    {
+        headers.remove(COOKIE);
+        return;
+    }
+    let is_session = |pair: &str| pair.split('=').next().map(str::trim) == Some(name);
+    let pairs = || {
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+    };
+    let kept = pairs()
+        .any(|pair| !is_session(pair))
+        .then(|| pairs().filter(|pair| !is_session(pair)).collect::<Vec<_>>().join("; "));
+    headers.remove(COOKIE);
+    if let Some(value) = kept.and_then(|kept| HeaderValue::from_str(&kept).ok()) {
+        headers.insert(COOKIE, value);
+    }
+}
+
 fn parse_envelope(bytes: &[u8]) -> Option<(u64, Map<String, Value>)> {
-    let value: Value = serde_json::from_slice(bytes).ok()?;
+    let Value::Object(mut value) = serde_json::from_slice(bytes).ok()? else { return None };
     let created = value.get("created")?.as_u64()?;
-    let data = value.get("data")?.as_object()?.clone();
-    Some((created, data))
+    match value.remove("data")? {
+        Value::Object(data) => Some((created, data)),
+        _ => None,
+    }
 }
 
 impl SessionMiddleware {
@@ -107,6 +149,7 @@ impl SessionMiddleware {
             destroy_header: headers.destroy,
             sealer,
             warned_unopened: AtomicBool::new(false),
+            opened: OpenedSessions::new(),
             control: ControlHeaders(control.into()),
             created: Events::Sessions.counter(name, "created"),
             renewed: Events::Sessions.counter(name, "renewed"),
@@ -115,11 +158,12 @@ impl SessionMiddleware {
     }
 
     /// The stored session `(created, data)` under `id`, opened when sessions are sealed.
-    fn read(&self, id: &str, bytes: &[u8]) -> Option<(u64, Map<String, Value>)> {
-        let parsed = match &self.sealer {
+    fn read(&self, id: &str, bytes: &Bytes) -> Option<(u64, Arc<Map<String, Value>>)> {
+        let parsed = self.opened.get_or_open(id, bytes, |bytes| match &self.sealer {
             None => parse_envelope(bytes),
             Some(sealer) => sealer.open(id, bytes).and_then(|plain| parse_envelope(&plain)),
-        };
+        });
+        let parsed = parsed.map(|opened| (opened.created, opened.data.clone()));
         if parsed.is_none() && !self.warned_unopened.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "a stored session does not open (another key, tampered, moved, or not in seam's format); \
@@ -130,7 +174,7 @@ impl SessionMiddleware {
     }
 
     /// The value to store for `id`, sealed when sessions are sealed.
-    fn write(&self, id: &str, created: u64, data: Map<String, Value>) -> Result<Bytes, StorageError> {
+    fn write(&self, id: &str, created: u64, data: &Map<String, Value>) -> Result<Bytes, StorageError> {
         let plain = envelope(created, data);
         match &self.sealer {
             None => Ok(plain),
@@ -155,24 +199,7 @@ impl SessionMiddleware {
             Lookup::Header(name) => {
                 req.headers_mut().remove(name);
             }
-            Lookup::Cookie(name) => {
-                let kept: Vec<String> = req
-                    .headers()
-                    .get_all(COOKIE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .flat_map(|v| v.split(';'))
-                    .map(str::trim)
-                    .filter(|pair| !pair.is_empty() && pair.split('=').next().map(str::trim) != Some(name.as_str()))
-                    .map(str::to_owned)
-                    .collect();
-                req.headers_mut().remove(COOKIE);
-                if !kept.is_empty()
-                    && let Ok(value) = HeaderValue::from_str(&kept.join("; "))
-                {
-                    req.headers_mut().insert(COOKIE, value);
-                }
-            }
+            Lookup::Cookie(name) => strip_cookie(req.headers_mut(), name),
         }
     }
 
@@ -248,7 +275,7 @@ impl SessionMiddleware {
 impl Middleware for SessionMiddleware {
     async fn handle(&self, mut req: Request, next: Next) -> Response {
         let mut loaded: Option<(String, u64)> = None;
-        let mut values = Map::new();
+        let mut values = Arc::default();
         if let Some(id) = self.incoming_id(&req) {
             match self.storage.get(&id).await {
                 Ok(Some(bytes)) => {
@@ -275,7 +302,7 @@ impl Middleware for SessionMiddleware {
             self.strip_from_request(&mut req);
         }
         let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
-        let session = Session::new(values);
+        let session = Session::shared(values);
         req.extensions_mut().insert(session.clone());
         req.extensions_mut().insert(self.control.clone());
         let mut response = next.run(req).await;
@@ -289,6 +316,7 @@ impl Middleware for SessionMiddleware {
         let now = unix_ms();
         if destroyed || (changed && session.is_empty()) {
             if let Some((id, _)) = &loaded {
+                self.opened.forget(id);
                 if let Err(e) = self.storage.delete(id).await {
                     return unavailable("destroying the session", &e);
                 }
@@ -317,18 +345,18 @@ impl Middleware for SessionMiddleware {
             },
         };
         let ttl = Some(self.config.cookie_expiration.get());
-        let stored = match self.write(&id, created, session.values()) {
+        let stored = match self.write(&id, created, &session.values()) {
             Ok(stored) => stored,
             Err(e) => return unavailable("sealing the session", &e),
         };
         if let Err(e) = self.storage.set(&id, stored, ttl).await {
             return unavailable("saving the session", &e);
         }
-        if rotate
-            && let Some((old, _)) = &loaded
-            && let Err(e) = self.storage.delete(old).await
-        {
-            return unavailable("retiring the renewed session id", &e);
+        if rotate && let Some((old, _)) = &loaded {
+            self.opened.forget(old);
+            if let Err(e) = self.storage.delete(old).await {
+                return unavailable("retiring the renewed session id", &e);
+            }
         }
         if loaded.is_none() {
             self.created.inc();
@@ -337,5 +365,31 @@ impl Middleware for SessionMiddleware {
         }
         self.send_id(&mut response, &id, false, https);
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stripped(cookies: &[&str]) -> Vec<String> {
+        let mut headers = http::HeaderMap::new();
+        for value in cookies {
+            headers.append(COOKIE, HeaderValue::from_str(value).unwrap());
+        }
+        strip_cookie(&mut headers, "session_id");
+        headers.get_all(COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn only_the_session_cookie_is_stripped() {
+        assert!(stripped(&["session_id=abc"]).is_empty());
+        assert!(stripped(&[" session_id = abc "]).is_empty());
+        assert_eq!(stripped(&["session_idx=abc"]), ["session_idx=abc"], "another cookie with a longer name stays");
+        assert_eq!(stripped(&["session_id=abc; theme=dark"]), ["theme=dark"]);
+        assert_eq!(stripped(&["theme=dark; session_id=abc; lang=en"]), ["theme=dark; lang=en"]);
+        assert_eq!(stripped(&["session_id=abc", "theme=dark"]), ["theme=dark"], "two Cookie headers");
+        assert!(stripped(&["session_id=abc", "session_id=def"]).is_empty());
+        assert!(stripped(&[]).is_empty());
     }
 }

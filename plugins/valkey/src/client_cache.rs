@@ -21,7 +21,7 @@ use crate::push::{self, Event};
 
 /// The local entries and whether they can be trusted.
 pub struct ClientCache {
-    entries: moka::sync::Cache<String, Cached>,
+    entries: quick_cache::sync::Cache<String, Cached>,
     generation: AtomicU64,
     live: AtomicBool,
     ttl: Duration,
@@ -46,7 +46,7 @@ impl ClientCache {
     /// Up to `max_entries` values, each kept at most `ttl` (and never past its key's TTL).
     pub fn new(storage: &str, max_entries: u64, ttl: Duration) -> ClientCache {
         ClientCache {
-            entries: moka::sync::Cache::builder().max_capacity(max_entries).time_to_live(ttl).build(),
+            entries: quick_cache::sync::Cache::new(usize::try_from(max_entries).unwrap_or(usize::MAX)),
             generation: AtomicU64::new(0),
             live: AtomicBool::new(false),
             ttl,
@@ -60,12 +60,15 @@ impl ClientCache {
     /// The cached value of `key` (`Some(None)`: known to be absent), if it can be trusted.
     pub fn lookup(&self, key: &str) -> Option<Option<Bytes>> {
         let found = self.live.load(Ordering::Acquire).then(|| self.entries.get(key)).flatten();
-        match found.filter(|cached| cached.until > Instant::now()) {
-            Some(cached) => {
+        match found {
+            Some(cached) if cached.until > Instant::now() => {
                 self.hits.inc();
                 Some(cached.value)
             }
-            None => {
+            expired => {
+                if expired.is_some() {
+                    self.entries.remove(key);
+                }
                 self.misses.inc();
                 None
             }
@@ -93,7 +96,7 @@ impl ClientCache {
             self.entries.insert(key.clone(), Cached { value, until });
             // An invalidation that landed while inserting wins.
             if self.generation.load(Ordering::Acquire) != ticket.0 {
-                self.entries.invalidate(&key);
+                self.entries.remove(&key);
             }
         }
     }
@@ -101,13 +104,13 @@ impl ClientCache {
     /// Drops `key` (this process wrote it).
     pub fn forget(&self, key: &str) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate(key);
+        self.entries.remove(key);
     }
 
     /// Drops everything (a reset, a lost tracking connection).
     pub fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate_all();
+        self.entries.clear();
     }
 
     fn invalidated(&self, data: &[Value]) {
@@ -116,7 +119,7 @@ impl ClientCache {
                 self.generation.fetch_add(1, Ordering::AcqRel);
                 for key in keys {
                     if let Value::BulkString(bytes) = key {
-                        self.entries.invalidate(String::from_utf8_lossy(bytes).as_ref());
+                        self.entries.remove(String::from_utf8_lossy(bytes).as_ref());
                     }
                 }
             }
@@ -133,6 +136,11 @@ impl ClientCache {
     /// Whether values are being answered from the process now.
     pub fn is_live(&self) -> bool {
         self.live.load(Ordering::Acquire)
+    }
+
+    /// Whether [`ClientCache::start`] was called.
+    pub fn is_started(&self) -> bool {
+        self.started.load(Ordering::Acquire)
     }
 
     /// Starts the tracking connection (once) on the current runtime.

@@ -79,7 +79,7 @@ pub struct ValkeyStorageConfig {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClientCacheConfig {
-    /// Most values kept in this process (least recently used ones go first).
+    /// Most values kept in this process (the least read ones go first).
     #[serde(default = "default_client_cache_entries")]
     #[schemars(default = "default_client_cache_entries")]
     pub max_entries: u64,

@@ -86,7 +86,9 @@ impl ValkeyStorage {
     /// The client cache, its invalidation connection started (on first use).
     fn client_cache(&self) -> Option<&ClientCache> {
         let (cache, client) = self.client_cache.as_ref()?;
-        cache.start(client.clone(), self.prefix.clone(), (self.timeouts.connect, self.timeouts.command));
+        if !cache.is_started() {
+            cache.start(client.clone(), self.prefix.clone(), (self.timeouts.connect, self.timeouts.command));
+        }
         Some(cache)
     }
 
