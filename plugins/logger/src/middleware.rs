@@ -24,6 +24,8 @@ pub(crate) struct LoggerMiddleware {
     pid: String,
     /// Whether a tag reads request headers, so they are kept for the line (known at build).
     needs_headers: bool,
+    /// Whether a tag reads the request's locals.
+    needs_locals: bool,
 }
 
 impl LoggerMiddleware {
@@ -43,8 +45,10 @@ impl LoggerMiddleware {
                 )
             )
         });
+        let needs_locals = parts.iter().any(|p| matches!(p, Part::Tag(Tag::Locals(_))));
         LoggerMiddleware {
             needs_headers,
+            needs_locals,
             parts,
             zone,
             strftime,
@@ -56,14 +60,15 @@ impl LoggerMiddleware {
         }
     }
 
-    fn time(&self) -> String {
+    /// Appends the text of `${time}`, made again when it is `timeInterval` older than `now`.
+    fn push_time(&self, line: &mut String, now: Instant) {
         let mut clock = self.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if clock.0.is_none_or(|at| at.elapsed() >= self.interval) {
-            let now = jiff::Timestamp::now().to_zoned(self.zone.clone());
-            clock.1 = now.strftime(&self.strftime).to_string();
-            clock.0 = Some(Instant::now());
+        if clock.0.is_none_or(|at| now.saturating_duration_since(at) >= self.interval) {
+            let zoned = jiff::Timestamp::now().to_zoned(self.zone.clone());
+            clock.1 = zoned.strftime(&self.strftime).to_string();
+            clock.0 = Some(now);
         }
-        clock.1.clone()
+        line.push_str(&clock.1);
     }
 }
 
@@ -79,22 +84,25 @@ struct Seen {
     locals: Option<Locals>,
 }
 
-/// Go's `time.Duration` text (`152.302µs`, `1.5ms`, `2.003s`), as Fiber prints `${latency}`.
-fn go_duration(d: Duration) -> String {
+/// Appends Go's `time.Duration` text (`152.302µs`, `1.5ms`, `2.003s`), as Fiber prints
+/// `${latency}`.
+fn push_go_duration(line: &mut String, d: Duration) {
     let nanos = d.as_nanos();
-    if nanos < 1_000 {
-        format!("{nanos}ns")
-    } else if nanos < 1_000_000 {
-        trim(format!("{:.3}", nanos as f64 / 1e3)) + "µs"
-    } else if nanos < 1_000_000_000 {
-        trim(format!("{:.6}", nanos as f64 / 1e6)) + "ms"
-    } else {
-        trim(format!("{:.9}", nanos as f64 / 1e9)) + "s"
-    }
-}
-
-fn trim(text: String) -> String {
-    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text }
+    let (value, decimals, unit) = match nanos {
+        0..1_000 => {
+            let _ = write!(line, "{nanos}ns");
+            return;
+        }
+        1_000..1_000_000 => (nanos as f64 / 1e3, 3, "µs"),
+        1_000_000..1_000_000_000 => (nanos as f64 / 1e6, 6, "ms"),
+        _ => (nanos as f64 / 1e9, 9, "s"),
+    };
+    let start = line.len();
+    let _ = write!(line, "{value:.decimals$}");
+    // Go prints no trailing zeros (and no point when nothing follows it).
+    let kept = line[start..].trim_end_matches('0').trim_end_matches('.').len();
+    line.truncate(start + kept);
+    line.push_str(unit);
 }
 
 #[async_trait]
@@ -109,10 +117,11 @@ impl Middleware for LoggerMiddleware {
             route: req.extensions().get::<MatchedRoute>().map(|r| r.pattern.clone()),
             scheme: req.extensions().get::<RequestScheme>().map_or("http", |s| s.0),
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-            locals: req.extensions().get::<Locals>().cloned(),
+            locals: if self.needs_locals { req.extensions().get::<Locals>().cloned() } else { None },
         };
         let response = next.run(req).await;
-        let latency = started.elapsed();
+        let now = Instant::now();
+        let latency = now.saturating_duration_since(started);
         let mut line = String::with_capacity(128);
         for part in &self.parts {
             let tag = match part {
@@ -127,11 +136,11 @@ impl Middleware for LoggerMiddleware {
             };
             match tag {
                 Tag::Pid => line.push_str(&self.pid),
-                Tag::Time => line.push_str(&self.time()),
+                Tag::Time => self.push_time(&mut line, now),
                 Tag::Status => {
                     let _ = write!(line, "{}", response.status().as_u16());
                 }
-                Tag::Latency => line.push_str(&go_duration(latency)),
+                Tag::Latency => push_go_duration(&mut line, latency),
                 Tag::Ip => {
                     if let Some(ip) = seen.ip {
                         let _ = write!(line, "{ip}");
@@ -190,8 +199,13 @@ impl Middleware for LoggerMiddleware {
 
 #[cfg(test)]
 mod tests {
-    use super::go_duration;
     use std::time::Duration;
+
+    fn go_duration(d: Duration) -> String {
+        let mut line = String::from("latency=");
+        super::push_go_duration(&mut line, d);
+        line.strip_prefix("latency=").unwrap().to_owned()
+    }
 
     #[test]
     fn latency_as_go_prints_it() {
@@ -199,5 +213,9 @@ mod tests {
         assert_eq!(go_duration(Duration::from_nanos(152_302)), "152.302µs");
         assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
         assert_eq!(go_duration(Duration::from_millis(2003)), "2.003s");
+        assert_eq!(go_duration(Duration::from_micros(1)), "1µs");
+        assert_eq!(go_duration(Duration::from_millis(10)), "10ms");
+        assert_eq!(go_duration(Duration::from_secs(100)), "100s");
+        assert_eq!(go_duration(Duration::ZERO), "0ns");
     }
 }
