@@ -29,7 +29,9 @@ fn as_header(value: &Value) -> Option<HeaderValue> {
         Value::Null => None,
         Value::String(s) => HeaderValue::from_str(s).ok(),
         Value::Bool(_) | Value::Number(_) => HeaderValue::from_str(&value.to_string()).ok(),
-        Value::Array(_) | Value::Object(_) => serde_json::to_string(value).ok().and_then(|s| HeaderValue::from_str(&s).ok()),
+        Value::Array(_) | Value::Object(_) => {
+            serde_json::to_string(value).ok().and_then(|s| HeaderValue::from_str(&s).ok())
+        }
     }
 }
 
