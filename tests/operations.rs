@@ -254,11 +254,15 @@ async fn watch_reloads_after_an_atomic_save() {
 }
 
 fn cache_document(valkey: u16, prefix: &str, upstream: &str) -> String {
+    cache_document_for(valkey, prefix, upstream, "[GET]")
+}
+
+fn cache_document_for(valkey: u16, prefix: &str, upstream: &str, methods: &str) -> String {
     format!(
         "storages:\n  Shared: {{ use: plugins.valkey.storages.ValkeyStorage, config: {{ host: 127.0.0.1, port: {valkey}, prefix: \"{prefix}\" }} }}\n\
          middlewares:\n  Pages: {{ use: plugins.cache.middlewares.CacheMiddleware, config: {{ storage: Shared, localSize: 1048576, localMaxAge: 60s }} }}\n\
          actions:\n  Origin: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{upstream}\" }} }}\n\
-         routes:\n  Site: {{ gatewayPath: /*, methods: [GET], middlewares: [Pages], action: Origin }}\n"
+         routes:\n  Site: {{ gatewayPath: /*, methods: {methods}, middlewares: [Pages], action: Origin }}\n"
     )
 }
 
@@ -321,6 +325,34 @@ async fn a_purge_reaches_the_shared_storage_and_the_local_copies_of_every_instan
     assert!(said.contains("purged 3 entries of cache `Pages`"), "{said}");
     until_miss(&a.url("/other"), bound).await;
     until_miss(&b.url("/page"), bound).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc9111_4_4_an_invalidation_reaches_the_local_copies_of_every_instance_at_once() {
+    let valkey = Valkey::start();
+    let prefix = seam_testkit::unique_prefix("invalidate");
+    let origin = Upstream::start(|req| async move {
+        let status = if req.method() == http::Method::GET { 200 } else { 204 };
+        http::Response::builder()
+            .status(status)
+            .header("cache-control", "max-age=600")
+            .body(Full::new(Bytes::from("items")))
+            .unwrap()
+    })
+    .await;
+    // In-process copies are kept up to 60 s: only the announcement can make them go sooner.
+    let body = cache_document_for(valkey.port(), &prefix, &origin.url(), "[GET, POST]");
+    let (a, b) = (SeamProcess::start(&body).await, SeamProcess::start(&body).await);
+    for page in ["/items", "/other"] {
+        assert_eq!(x_cache(&a.url(page)).await, "MISS");
+        assert_eq!(x_cache(&b.url(page)).await, "HIT", "the second instance keeps a copy of the shared entry");
+    }
+
+    let post = http::Request::post(a.url("/items")).header("host", "site.test").body(Full::new(Bytes::new())).unwrap();
+    assert_eq!(support::send(post).await.0, 204);
+    let took = until_miss(&b.url("/items"), Duration::from_secs(2)).await;
+    eprintln!("the other instance followed the invalidation within {took:?}");
+    assert_eq!(x_cache(&b.url("/other")).await, "HIT", "other entries stay");
 }
 
 #[test]

@@ -12,12 +12,13 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use seam_core::extensions::SessionHeaders;
 use seam_core::metrics::{Counter, Events};
-use seam_core::{Body, Middleware, Next, Request, Response, Storage, async_trait, json_error, unix_ms};
+use seam_core::{Body, Capability, Middleware, Next, Request, Response, Storage, async_trait, json_error, unix_ms};
 use tokio::sync::watch;
 
 use crate::config::CacheMiddlewareConfig;
 use crate::entry::{self, Decoded, Freshness};
 use crate::privacy::{self, Access};
+use crate::purge::{self, Announcement};
 use crate::{conditional, freshness};
 
 /// How long a request waits for another request's fetch of the same key before fetching for
@@ -144,14 +145,15 @@ impl CacheMiddleware {
         )
     }
 
-    /// Drops the in-process tier whenever a purge is announced on the storage (and when the
+    /// Follows the announcements on the storage: drops the in-process copy of an entry another
+    /// instance invalidated, and the whole in-process tier on a purge (and when the
     /// announcements resume after an outage, since some may have been missed).
     pub async fn listen_for_purges(mut self) -> Self {
         let inner = &self.0;
-        if inner.local.is_none() || !inner.storage.capabilities().has(seam_core::Capability::Broadcast) {
+        if inner.local.is_none() || !inner.storage.capabilities().has(Capability::Broadcast) {
             return self;
         }
-        let mut purges = match inner.storage.subscribe(&crate::purge::channel(&inner.name)).await {
+        let mut purges = match inner.storage.subscribe(&purge::channel(&inner.name)).await {
             Ok(purges) => purges,
             Err(e) => {
                 tracing::warn!(cache = %inner.name, "cannot hear of purges ({e}); local copies still expire after localMaxAge");
@@ -160,10 +162,13 @@ impl CacheMiddleware {
         };
         let weak = Arc::downgrade(inner);
         let task = tokio::spawn(async move {
-            while purges.recv().await.is_some() {
+            while let Some(message) = purges.recv().await {
                 let Some(inner) = weak.upgrade() else { return };
                 if let Some(local) = &inner.local {
-                    local.invalidate_all();
+                    match Announcement::heard(&message) {
+                        Announcement::Entry(key) => local.invalidate(&key),
+                        Announcement::Everything => local.invalidate_all(),
+                    }
                 }
             }
         });
@@ -500,6 +505,13 @@ impl Inner {
         }
         if let Err(e) = self.storage.delete(&key).await {
             tracing::warn!(cache = %self.name, "cache storage unavailable, `{target}` not invalidated: {e}");
+            return;
+        }
+        // The other instances drop their in-process copies now, not after `localMaxAge`.
+        if self.storage.capabilities().has(Capability::Broadcast)
+            && let Err(e) = self.storage.publish(&purge::channel(&self.name), purge::entry_invalidated(&key)).await
+        {
+            tracing::warn!(cache = %self.name, "cannot announce that `{target}` was invalidated (other instances follow within localMaxAge): {e}");
         }
     }
 

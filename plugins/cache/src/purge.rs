@@ -18,6 +18,30 @@ pub fn channel(name: &str) -> String {
     format!("cache-purge:{name}")
 }
 
+/// What an announcement on a cache's channel asks of every instance's in-process tier.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Announcement {
+    /// One entry was invalidated (RFC 9111 §4.4): drop the copy under this storage key.
+    Entry(String),
+    /// A purge, or announcements that may have been missed: drop every copy.
+    Everything,
+}
+
+/// The announcement that the entry under `key` was invalidated.
+pub fn entry_invalidated(key: &str) -> Bytes {
+    Bytes::from(format!("key:{key}"))
+}
+
+impl Announcement {
+    /// What `message` asks (anything but a well-formed entry announcement drops everything).
+    pub fn heard(message: &[u8]) -> Announcement {
+        match message.strip_prefix(b"key:").map(std::str::from_utf8) {
+            Some(Ok(key)) if !key.is_empty() => Announcement::Entry(key.to_owned()),
+            _ => Announcement::Everything,
+        }
+    }
+}
+
 /// The parts of a key written by the cache: name, method, host, path, query.
 fn parts(key: &str) -> Option<[&str; 5]> {
     let mut rest = key.strip_prefix("cache:")?;
@@ -69,6 +93,15 @@ pub async fn purge(storage: &dyn Storage, name: &str, selection: &Selection) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn announcements_are_read_back() {
+        let key = "cache:5:Pages3:GET9:localhost6:/items0:";
+        assert_eq!(Announcement::heard(&entry_invalidated(key)), Announcement::Entry(key.to_owned()));
+        for purge in [&b"all"[..], b"path:/items", b"", b"key:", b"key:\xff"] {
+            assert_eq!(Announcement::heard(purge), Announcement::Everything, "{purge:?}");
+        }
+    }
 
     #[test]
     fn keys_are_read_back_part_by_part() {
