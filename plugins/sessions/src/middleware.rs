@@ -88,16 +88,6 @@ pub(crate) fn id_from_cookies<'a>(values: impl Iterator<Item = &'a str>, name: &
 
 /// Removes the cookie `name` from the `Cookie` headers; other cookies stay (in one header).
 fn strip_cookie(headers: &mut http::HeaderMap, name: &str) {
-    // Most requests carry the session cookie alone: one header, one pair.
-    let mut values = headers.get_all(COOKIE).iter();
-    if let (Some(only), None) = (values.next(), values.next())
-        && let Some(rest) = only.as_bytes().strip_prefix(name.as_bytes())
-        && rest.first() == Some(&b'=')
-        && !rest.contains(&b';')
-    {
-        headers.remove(COOKIE);
-        return;
-    }
     let is_session = |pair: &str| pair.split('=').next().map(str::trim) == Some(name);
     let pairs = || {
         headers
@@ -108,6 +98,7 @@ fn strip_cookie(headers: &mut http::HeaderMap, name: &str) {
             .map(str::trim)
             .filter(|pair| !pair.is_empty())
     };
+    // Most requests carry the session cookie alone: then nothing is rebuilt.
     let kept = pairs()
         .any(|pair| !is_session(pair))
         .then(|| pairs().filter(|pair| !is_session(pair)).collect::<Vec<_>>().join("; "));

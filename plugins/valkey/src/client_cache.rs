@@ -60,15 +60,13 @@ impl ClientCache {
     /// The cached value of `key` (`Some(None)`: known to be absent), if it can be trusted.
     pub fn lookup(&self, key: &str) -> Option<Option<Bytes>> {
         let found = self.live.load(Ordering::Acquire).then(|| self.entries.get(key)).flatten();
-        match found {
-            Some(cached) if cached.until > Instant::now() => {
+        // An expired entry is left in place: the read from Valkey that follows replaces it.
+        match found.filter(|cached| cached.until > Instant::now()) {
+            Some(cached) => {
                 self.hits.inc();
                 Some(cached.value)
             }
-            expired => {
-                if expired.is_some() {
-                    self.entries.remove(key);
-                }
+            None => {
                 self.misses.inc();
                 None
             }
