@@ -14,6 +14,7 @@
 //! | NUL and other control characters, raw or encoded | 400 |
 //! | a trailing `/` | kept |
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Why a path was refused (answered 400).
@@ -113,6 +114,29 @@ fn segment(raw: &str, rules: PathRules) -> Result<String, Refused> {
         }
     }
     Ok(out)
+}
+
+/// [`canonical`] without a copy when `path` is canonical already, as nearly every request's
+/// path is: nothing to decode, refuse, merge or resolve.
+pub fn canonical_borrowed(path: &str, rules: PathRules) -> Result<Cow<'_, str>, Refused> {
+    if already_canonical(path) { Ok(Cow::Borrowed(path)) } else { canonical(path, rules).map(Cow::Owned) }
+}
+
+/// Whether `path` is its own canonical form under any rules: absolute, no escape, `\`, `;`
+/// or control character, no empty segment but a trailing one, no `.` or `..` segment.
+fn already_canonical(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else { return false };
+    if path.bytes().any(|b| matches!(b, b'%' | b'\\' | b';') || b < 0x20 || b == 0x7f) {
+        return false;
+    }
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || segment == "." || segment == ".." {
+            return false;
+        }
+    }
+    true
 }
 
 /// The canonical form of the path of a request target (the part before `?`).
@@ -243,6 +267,16 @@ mod properties {
             prop_assert!(!upper.contains("%2E"), "an encoded dot is decoded: {path} -> {out}");
             prop_assert!(!out.chars().any(char::is_control), "{path} -> {out}");
             prop_assert_eq!(canonical(&out, PathRules::default()), Ok(out.clone()), "idempotent for {}", path);
+        }
+
+        #[test]
+        fn the_borrowed_form_is_the_canonical_form(path in hostile_path(), any in "\\PC*") {
+            for rules in [PathRules::default(), PathRules { allow_encoded_slashes: true, allow_path_parameters: true }] {
+                for path in [&path, &any, &format!("/{any}")] {
+                    let borrowed = canonical_borrowed(path, rules).map(Cow::into_owned);
+                    prop_assert_eq!(borrowed, canonical(path, rules), "{:?}", path);
+                }
+            }
         }
 
         #[test]

@@ -12,7 +12,7 @@ use seam_core::pipeline::Pipeline;
 use seam_core::{Action, Body, Middleware, Request, Response, Storage, json_error, json_response};
 
 use super::body_limit::{LimitedBody, TOO_LARGE};
-use super::canonical::{PathRules, canonical};
+use super::canonical::{PathRules, canonical_borrowed};
 use super::forwarded::{TrustedProxies, strip_untrusted};
 use super::router::{Lookup, RouteEntry, Router};
 use super::write_timeout::DeadlineBody;
@@ -79,7 +79,8 @@ impl App {
     pub async fn handle(&self, req: http::Request<Incoming>, peer: SocketAddr) -> Response {
         let started = Instant::now();
         let method = req.method().clone();
-        let path = req.uri().path().to_owned();
+        // The access log line's path, copied only when the line is written.
+        let path = tracing::enabled!(target: "seam::access", tracing::Level::INFO).then(|| req.uri().path().to_owned());
         let (mut response, route) = self.dispatch(req, peer, started).await;
         if let Some(timeout) = self.write_timeout {
             response = response.map(|body| Body::new(DeadlineBody::new(body, timeout)));
@@ -91,7 +92,7 @@ impl App {
         tracing::info!(
             target: "seam::access",
             method = %method,
-            path = %path,
+            path = path.as_deref().unwrap_or_default(),
             route = route.map_or("-", |r| &*r.name),
             status = response.status().as_u16(),
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -107,12 +108,16 @@ impl App {
         peer: SocketAddr,
         started: Instant,
     ) -> (Response, Option<&RouteEntry>) {
-        // One canonical path, before anything looks at it.
-        let path = match canonical(req.uri().path(), self.path_rules) {
+        // One canonical path, before anything looks at it. (The URI is held apart from the
+        // request, a reference count, so the path borrows from it while the request changes.)
+        let uri = req.uri().clone();
+        let path = match canonical_borrowed(uri.path(), self.path_rules) {
             Ok(path) => path,
             Err(refused) => return (json_error(StatusCode::BAD_REQUEST, refused.detail()), None),
         };
-        if path != req.uri().path() {
+        if let std::borrow::Cow::Owned(path) = &path
+            && path != uri.path()
+        {
             let target = match req.uri().query() {
                 Some(query) => format!("{path}?{query}"),
                 None => path.clone(),

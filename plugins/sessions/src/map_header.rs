@@ -59,7 +59,7 @@ impl Middleware for MapSessionToHeaderMiddleware {
             }
         }
         let mut response = next.run(req).await;
-        if mapped {
+        if mapped && response.extensions().get::<PerClient>().is_none() {
             // Built from this client's session values: no shared cache may store it.
             response.extensions_mut().insert(PerClient);
         }

@@ -20,8 +20,12 @@ use seam_core::metrics::{Counter, Events};
 use crate::push::{self, Event};
 
 /// The local entries and whether they can be trusted.
+///
+/// Entries are keyed by the storage's own key, without its prefix, so a read looks its key
+/// up as it is given; the prefix is taken off the keys the server names in invalidations.
 pub struct ClientCache {
     entries: quick_cache::sync::Cache<String, Cached>,
+    prefix: String,
     generation: AtomicU64,
     live: AtomicBool,
     ttl: Duration,
@@ -43,10 +47,12 @@ struct Cached {
 pub struct Ticket(u64);
 
 impl ClientCache {
-    /// Up to `max_entries` values, each kept at most `ttl` (and never past its key's TTL).
-    pub fn new(storage: &str, max_entries: u64, ttl: Duration) -> ClientCache {
+    /// Up to `max_entries` values of the keys under `prefix`, each kept at most `ttl` (and
+    /// never past its key's TTL).
+    pub fn new(storage: &str, prefix: String, max_entries: u64, ttl: Duration) -> ClientCache {
         ClientCache {
             entries: quick_cache::sync::Cache::new(usize::try_from(max_entries).unwrap_or(usize::MAX)),
+            prefix,
             generation: AtomicU64::new(0),
             live: AtomicBool::new(false),
             ttl,
@@ -57,7 +63,8 @@ impl ClientCache {
         }
     }
 
-    /// The cached value of `key` (`Some(None)`: known to be absent), if it can be trusted.
+    /// The cached value of `key` (without the prefix; `Some(None)`: known to be absent), if it
+    /// can be trusted.
     pub fn lookup(&self, key: &str) -> Option<Option<Bytes>> {
         let found = self.live.load(Ordering::Acquire).then(|| self.entries.get(key)).flatten();
         // An expired entry is left in place: the read from Valkey that follows replaces it.
@@ -99,7 +106,7 @@ impl ClientCache {
         }
     }
 
-    /// Drops `key` (this process wrote it).
+    /// Drops `key` (without the prefix; this process wrote it).
     pub fn forget(&self, key: &str) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.entries.remove(key);
@@ -116,8 +123,11 @@ impl ClientCache {
             Some(Value::Array(keys)) => {
                 self.generation.fetch_add(1, Ordering::AcqRel);
                 for key in keys {
-                    if let Value::BulkString(bytes) = key {
-                        self.entries.remove(String::from_utf8_lossy(bytes).as_ref());
+                    // The server names the full key; only keys under the prefix are kept here.
+                    if let Value::BulkString(bytes) = key
+                        && let Some(own) = bytes.strip_prefix(self.prefix.as_bytes())
+                    {
+                        self.entries.remove(String::from_utf8_lossy(own).as_ref());
                     }
                 }
             }
@@ -142,11 +152,11 @@ impl ClientCache {
     }
 
     /// Starts the tracking connection (once) on the current runtime.
-    pub fn start(self: &Arc<Self>, client: redis::Client, prefix: String, timeouts: (Duration, Duration)) {
+    pub fn start(self: &Arc<Self>, client: redis::Client, timeouts: (Duration, Duration)) {
         if self.started.swap(true, Ordering::AcqRel) {
             return;
         }
-        let task = tokio::spawn(track(Arc::downgrade(self), client, prefix, timeouts));
+        let task = tokio::spawn(track(Arc::downgrade(self), client, self.prefix.clone(), timeouts));
         *self.tracker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task.abort_handle());
     }
 

@@ -72,7 +72,7 @@ impl ValkeyStorage {
         let mut storage = ValkeyStorage::new(name, config.prefix.clone(), Target::from_config(config)?);
         if let Some(cache) = &config.client_cache {
             let client = standalone_client(config, redis::ProtocolVersion::RESP3)?;
-            storage.client_cache = Some((Arc::new(ClientCache::new(name, cache.max_entries, cache.ttl.get())), client));
+            storage.client_cache = Some((Arc::new(ClientCache::new(name, config.prefix.clone(), cache.max_entries, cache.ttl.get())), client));
         }
         if config.nodes.is_empty() && config.sentinels.is_empty() {
             storage.pubsub = Some(standalone_client(config, redis::ProtocolVersion::RESP3)?);
@@ -87,7 +87,7 @@ impl ValkeyStorage {
     fn client_cache(&self) -> Option<&ClientCache> {
         let (cache, client) = self.client_cache.as_ref()?;
         if !cache.is_started() {
-            cache.start(client.clone(), self.prefix.clone(), (self.timeouts.connect, self.timeouts.command));
+            cache.start(client.clone(), (self.timeouts.connect, self.timeouts.command));
         }
         Some(cache)
     }
@@ -97,9 +97,10 @@ impl ValkeyStorage {
         self.client_cache.as_ref().is_some_and(|(cache, _)| cache.is_live())
     }
 
-    fn forget(&self, full_key: &str) {
+    /// Drops `key` (without the prefix) from the client cache.
+    fn forget(&self, key: &str) {
         if let Some((cache, _)) = &self.client_cache {
-            cache.forget(full_key);
+            cache.forget(key);
         }
     }
 
@@ -295,8 +296,8 @@ fn millis(ttl: Duration) -> u64 {
 #[async_trait]
 impl Storage for ValkeyStorage {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
-        let full = self.key(key);
         let Some(cache) = self.client_cache() else {
+            let full = self.key(key);
             let get = redis::cmd("GET").arg(&full).to_owned();
             let value: Result<Option<Vec<u8>>, _> = self.query(get.clone()).await;
             // Behind sentinels, a read that met the old primary is read again from the one
@@ -307,9 +308,10 @@ impl Storage for ValkeyStorage {
             };
             return Ok(value.map(Bytes::from));
         };
-        if let Some(value) = cache.lookup(&full) {
+        if let Some(value) = cache.lookup(key) {
             return Ok(value);
         }
+        let full = self.key(key);
         let ticket = cache.ticket();
         // The value and how long it lives, in one round trip.
         let mut pipe = redis::pipe();
@@ -323,7 +325,7 @@ impl Storage for ValkeyStorage {
             })
             .await?;
         let value = value.map(Bytes::from);
-        cache.store(ticket, full, value.clone(), pttl);
+        cache.store(ticket, key.to_owned(), value.clone(), pttl);
         Ok(value)
     }
 
@@ -340,32 +342,32 @@ impl Storage for ValkeyStorage {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
+        let full = self.key(key);
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(key)).arg(value.as_ref());
+        cmd.arg(&full).arg(value.as_ref());
         if let Some(ttl) = effective_ttl(ttl) {
             cmd.arg("PX").arg(millis(ttl));
         }
-        let full = self.key(key);
-        self.forget(&full);
+        self.forget(key);
         let result = self.query::<()>(cmd).await;
-        self.forget(&full);
+        self.forget(key);
         result?;
         self.replicated(&full).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StorageError> {
         let full = self.key(key);
-        self.forget(&full);
+        self.forget(key);
         let removed: Result<i64, _> = self.query(redis::cmd("UNLINK").arg(&full).to_owned()).await;
-        self.forget(&full);
+        self.forget(key);
         let removed = removed? > 0;
         self.replicated(&full).await?;
         Ok(removed)
     }
 
     async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
+        self.forget(key);
         let key = self.key(key);
-        self.forget(&key);
         let Some(ttl) = effective_ttl(ttl) else {
             let value = self.query(redis::cmd("INCRBY").arg(&key).arg(delta).to_owned()).await?;
             self.replicated(&key).await?;
