@@ -13,8 +13,47 @@ source bench/lib.sh
 needs wrk nginx
 cargo build --release --quiet -p seam
 no_compiler_running
-up=$(port); gw=$(port)
+up=$(port); gw=$(port); same=$(port)
 start_upstream "$up"
+# The control: an upstream that itself answers with the 16 headers the four middlewares add
+# (same names, same lengths), so the plain route to it carries the same bytes as the full
+# route without running any middleware. It separates what the middlewares' code costs from
+# what the bigger answer costs seam, the kernel and wrk.
+mkdir -p "$work/same"
+cat >"$work/same/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/same/nginx.pid;
+error_log stderr error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$same;
+    location = / {
+      add_header x-xss-protection 0;
+      add_header x-content-type-options nosniff;
+      add_header x-frame-options SAMEORIGIN;
+      add_header cross-origin-embedder-policy require-corp;
+      add_header cross-origin-opener-policy same-origin;
+      add_header cross-origin-resource-policy same-origin;
+      add_header origin-agent-cluster "?1";
+      add_header referrer-policy no-referrer;
+      add_header x-dns-prefetch-control off;
+      add_header x-download-options noopen;
+      add_header x-permitted-cross-domain-policies none;
+      add_header vary Origin;
+      add_header access-control-allow-origin https://app.example.com;
+      add_header access-control-allow-credentials true;
+      add_header x-request-id 00000000-0000-4000-8000-000000000000;
+      return 200 "hello from the upstream\n";
+    }
+  }
+}
+NGINX
+nginx -p "$work/same" -c "$work/same/nginx.conf" -g 'daemon off;' 2>/dev/null &
+pids+=($!)
+wait_port "$same"
 cat >"$work/seam.yaml" <<CONF
 server:
   address: 127.0.0.1:$gw
@@ -28,13 +67,15 @@ middlewares:
     config: { output: "$work/access.log", format: "\${time} \${status} \${latency} \${method} \${url} \${requestId}\\n" }
 actions:
   Up: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: "http://127.0.0.1:$up" } }
+  SameHeaders: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: "http://127.0.0.1:$same" } }
 routes:
   Plain: { gatewayPath: /plain/*, action: Up }
   Full: { gatewayPath: /full/*, middlewares: [Id, Cors, Helmet, Log], action: Up }
+  Headers: { gatewayPath: /headers/*, action: SameHeaders }
 CONF
 start_seam "$work/seam.yaml" "$gw"
 for round in $(seq "$rounds"); do
-    for route in plain full; do
+    for route in plain full headers; do
         wrk -t2 -c64 -d"$duration" --latency -H "Origin: https://app.example.com" "http://127.0.0.1:$gw/$route/" >"$work/$route-$round.wrk"
     done
 done
@@ -43,9 +84,11 @@ lines=$(wc -l <"$work/access.log")
 python3 - "$work" "$duration" "$rounds" "$lines" <<'PY' | tee bench/middlewares/results.md
 import sys, datetime
 sys.path.insert(0, "bench")
-from wrk import comparison, machine
+from wrk import comparison, machine, median_run
 work, duration, rounds, lines = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/middlewares/run.sh {duration} {rounds}` (wrk -t2 -c64 -d{duration}, median of {rounds} interleaved rounds, seam with its default workers).\n")
-print(comparison(work, rounds, [("plain", "HttpAction alone"), ("full", "requestid + cors + helmet + logger (file) + HttpAction")]))
+print(comparison(work, rounds, [("plain", "HttpAction alone"), ("full", "requestid + cors + helmet + logger (file) + HttpAction"), ("headers", "control: HttpAction alone, the upstream sending the same 16 headers")]))
+full, same = median_run(work, "full", rounds)[0], median_run(work, "headers", rounds)[0]
+print(f"\nThe middlewares against the control (same answer, no middleware): {full / same:.2f}×.")
 print(f"\nThe access log file got {lines:,} lines.")
 PY

@@ -14,9 +14,12 @@ pub(crate) struct HelmetMiddleware {
 }
 
 impl HelmetMiddleware {
+    /// Sets `name` unless the upstream did and `override` is off; one lookup either way.
     fn put(&self, headers: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) {
-        if self.override_upstream || !headers.contains_key(name) {
-            headers.insert(name.clone(), value.clone());
+        if self.override_upstream {
+            headers.insert(name, value.clone());
+        } else if let http::header::Entry::Vacant(slot) = headers.entry(name) {
+            slot.insert(value.clone());
         }
     }
 }

@@ -88,9 +88,10 @@ pub async fn forward(
     let mut request = http::Request::from_parts(parts, body);
     set_forwarded(&mut request, client_host, upstream.authority().as_str(), preserve_host);
     let span = start_span(&mut request);
-    let started = std::time::Instant::now();
+    // The clock is read only when the duration is recorded.
+    let started = upstream.metrics.as_ref().map(|_| std::time::Instant::now());
     let sent = send(client, upstream, request, client_upgrade, lifecycle, timeout).await;
-    if let Some(metrics) = &upstream.metrics {
+    if let (Some(metrics), Some(started)) = (&upstream.metrics, started) {
         match &sent {
             Ok(_) => metrics.duration.observe(started.elapsed().as_secs_f64()),
             Err(e) => metrics.failed(e.kind()),

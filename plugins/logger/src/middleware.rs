@@ -1,7 +1,7 @@
 //! The runtime of `LoggerMiddleware`.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use http::header::{CONTENT_LENGTH, HOST, REFERER, USER_AGENT};
@@ -11,6 +11,7 @@ use seam_core::{Middleware, Next, Request, Response, async_trait};
 
 use crate::sink::Sink;
 use crate::template::{Part, Tag};
+use thread_local::ThreadLocal;
 
 pub(crate) struct LoggerMiddleware {
     parts: Vec<Part>,
@@ -19,13 +20,16 @@ pub(crate) struct LoggerMiddleware {
     interval: Duration,
     colors: bool,
     sink: Sink,
-    /// The text of `${time}` and when it was made.
-    clock: Mutex<(Option<Instant>, String)>,
+    /// The text of `${time}` and when it was made, kept by each worker thread for itself
+    /// (no lock shared between the workers on every request).
+    clock: ThreadLocal<RefCell<(Option<Instant>, String)>>,
     pid: String,
     /// Whether a tag reads request headers, so they are kept for the line (known at build).
     needs_headers: bool,
     /// Whether a tag reads the request's locals.
     needs_locals: bool,
+    /// Whether a tag reads the matched route.
+    needs_route: bool,
 }
 
 impl LoggerMiddleware {
@@ -46,7 +50,9 @@ impl LoggerMiddleware {
             )
         });
         let needs_locals = parts.iter().any(|p| matches!(p, Part::Tag(Tag::Locals(_))));
+        let needs_route = parts.iter().any(|p| matches!(p, Part::Tag(Tag::Route)));
         LoggerMiddleware {
+            needs_route,
             needs_headers,
             needs_locals,
             parts,
@@ -55,14 +61,14 @@ impl LoggerMiddleware {
             interval,
             colors: !disable_colors,
             sink,
-            clock: Mutex::new((None, String::new())),
+            clock: ThreadLocal::new(),
             pid: std::process::id().to_string(),
         }
     }
 
     /// Appends the text of `${time}`, made again when it is `timeInterval` older than `now`.
     fn push_time(&self, line: &mut String, now: Instant) {
-        let mut clock = self.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut clock = self.clock.get_or_default().borrow_mut();
         if clock.0.is_none_or(|at| now.saturating_duration_since(at) >= self.interval) {
             let zoned = jiff::Timestamp::now().to_zoned(self.zone.clone());
             clock.1 = zoned.strftime(&self.strftime).to_string();
@@ -84,25 +90,56 @@ struct Seen {
     locals: Option<Locals>,
 }
 
-/// Appends Go's `time.Duration` text (`152.302µs`, `1.5ms`, `2.003s`), as Fiber prints
-/// `${latency}`.
+/// Appends Go's `time.Duration` text (`152.302µs`, `1.5ms`, `2.003s`, `1m40s`), as Fiber
+/// prints `${latency}`: Go's own integer algorithm (`time.Duration.String`), so the digits
+/// are exact and no float is formatted per request.
 fn push_go_duration(line: &mut String, d: Duration) {
     let nanos = d.as_nanos();
-    let (value, decimals, unit) = match nanos {
-        0..1_000 => {
-            let _ = write!(line, "{nanos}ns");
-            return;
-        }
-        1_000..1_000_000 => (nanos as f64 / 1e3, 3, "µs"),
-        1_000_000..1_000_000_000 => (nanos as f64 / 1e6, 6, "ms"),
-        _ => (nanos as f64 / 1e9, 9, "s"),
+    let mut digits = itoa::Buffer::new();
+    if nanos < 1_000 {
+        line.push_str(digits.format(nanos));
+        line.push_str("ns");
+        return;
+    }
+    let (scale, places, unit) = match nanos {
+        ..1_000_000 => (1_000, 3, "µs"),
+        ..1_000_000_000 => (1_000_000, 6, "ms"),
+        _ => (1_000_000_000, 9, "s"),
     };
-    let start = line.len();
-    let _ = write!(line, "{value:.decimals$}");
-    // Go prints no trailing zeros (and no point when nothing follows it).
-    let kept = line[start..].trim_end_matches('0').trim_end_matches('.').len();
-    line.truncate(start + kept);
+    let whole = nanos / scale;
+    if places < 9 {
+        line.push_str(digits.format(whole));
+    } else {
+        // From a second up Go writes hours and minutes before the seconds: `1h2m3.5s`.
+        let (hours, minutes, seconds) = (whole / 3600, whole / 60 % 60, whole % 60);
+        if hours > 0 {
+            line.push_str(digits.format(hours));
+            line.push('h');
+        }
+        if whole >= 60 {
+            line.push_str(digits.format(minutes));
+            line.push('m');
+        }
+        line.push_str(digits.format(seconds));
+    }
+    push_fraction(line, nanos % scale, places);
     line.push_str(unit);
+}
+
+/// Appends `.` and the `places` digits of `fraction`, without trailing zeros (nothing when
+/// it is zero), as Go's `fmtFrac`.
+fn push_fraction(line: &mut String, mut fraction: u128, places: usize) {
+    if fraction == 0 {
+        return;
+    }
+    let mut text = [b'0'; 9];
+    for slot in text[..places].iter_mut().rev() {
+        *slot = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
+    }
+    let end = text[..places].iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1);
+    line.push('.');
+    line.extend(text[..end].iter().map(|&b| char::from(b)));
 }
 
 #[async_trait]
@@ -114,7 +151,7 @@ impl Middleware for LoggerMiddleware {
             uri: req.uri().clone(),
             headers: if self.needs_headers { req.headers().clone() } else { http::HeaderMap::new() },
             ip: req.extensions().get::<ClientIp>().map(|c| c.0),
-            route: req.extensions().get::<MatchedRoute>().map(|r| r.pattern.clone()),
+            route: if self.needs_route { req.extensions().get::<MatchedRoute>().map(|r| r.pattern.clone()) } else { None },
             scheme: req.extensions().get::<RequestScheme>().map_or("http", |s| s.0),
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
             locals: if self.needs_locals { req.extensions().get::<Locals>().cloned() } else { None },
@@ -137,9 +174,7 @@ impl Middleware for LoggerMiddleware {
             match tag {
                 Tag::Pid => line.push_str(&self.pid),
                 Tag::Time => self.push_time(&mut line, now),
-                Tag::Status => {
-                    let _ = write!(line, "{}", response.status().as_u16());
-                }
+                Tag::Status => line.push_str(response.status().as_str()),
                 Tag::Latency => push_go_duration(&mut line, latency),
                 Tag::Ip => {
                     if let Some(ip) = seen.ip {
@@ -163,7 +198,7 @@ impl Middleware for LoggerMiddleware {
                         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
                         .or(response.body().size_hint().exact())
                         .unwrap_or(0);
-                    let _ = write!(line, "{sent}");
+                    line.push_str(itoa::Buffer::new().format(sent));
                 }
                 Tag::BytesReceived => {
                     let received = header(&seen.headers, &CONTENT_LENGTH);
@@ -215,7 +250,14 @@ mod tests {
         assert_eq!(go_duration(Duration::from_millis(2003)), "2.003s");
         assert_eq!(go_duration(Duration::from_micros(1)), "1µs");
         assert_eq!(go_duration(Duration::from_millis(10)), "10ms");
-        assert_eq!(go_duration(Duration::from_secs(100)), "100s");
+        assert_eq!(go_duration(Duration::from_secs(100)), "1m40s", "Go writes minutes from 60s up");
+        assert_eq!(go_duration(Duration::from_secs(60)), "1m0s");
+        assert_eq!(go_duration(Duration::from_millis(3_723_500)), "1h2m3.5s");
+        assert_eq!(go_duration(Duration::from_secs(7200)), "2h0m0s");
+        assert_eq!(go_duration(Duration::from_nanos(1_000_000_001)), "1.000000001s");
+        assert_eq!(go_duration(Duration::from_nanos(999_999)), "999.999µs");
+        assert_eq!(go_duration(Duration::from_nanos(1_000)), "1µs");
+        assert_eq!(go_duration(Duration::from_nanos(1_100_000)), "1.1ms");
         assert_eq!(go_duration(Duration::ZERO), "0ns");
     }
 }
