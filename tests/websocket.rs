@@ -169,3 +169,140 @@ async fn a_graceful_shutdown_closes_websockets_with_1001_and_waits_for_them() {
     }
     assert_eq!(closed.lock().unwrap().clone().map(|f| f.code), Some(CloseCode::Away));
 }
+
+/// A TCP stream that counts the bytes it carries, to see what crossed the wire.
+struct Counting {
+    inner: tokio::net::TcpStream,
+    read: Arc<std::sync::atomic::AtomicUsize>,
+    written: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tokio::io::AsyncRead for Counting {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.read.fetch_add(buf.filled().len() - before, std::sync::atomic::Ordering::Relaxed);
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Counting {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if let std::task::Poll::Ready(Ok(n)) = &polled {
+            self.written.fetch_add(*n, std::sync::atomic::Ordering::Relaxed);
+        }
+        polled
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A client offering permessage-deflate (yawc), over a stream that counts its bytes.
+async fn deflating_client(
+    gateway: &Gateway,
+    path: &str,
+) -> (yawc::WebSocket<Counting>, Arc<std::sync::atomic::AtomicUsize>, Arc<std::sync::atomic::AtomicUsize>) {
+    let (read, written) = (Arc::default(), Arc::default());
+    let inner = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let io = Counting { inner, read: Arc::clone(&read), written: Arc::clone(&written) };
+    let options = yawc::Options::default()
+        .with_compression_level(yawc::CompressionLevel::fast())
+        .with_max_payload_read(4 << 20)
+        .with_max_read_buffer(8 << 20);
+    let ws = yawc::WebSocket::handshake(ws_url(gateway, path).parse().unwrap(), io, options).await.expect("handshake");
+    (ws, read, written)
+}
+
+/// The next data frame, answering nothing else (yawc answers pings itself).
+async fn next_data(ws: &mut yawc::WebSocket<Counting>) -> Option<yawc::Frame> {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a frame within 5s")?;
+        if matches!(frame.opcode(), yawc::OpCode::Text | yawc::OpCode::Binary | yawc::OpCode::Close) {
+            return Some(frame);
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_enable_compression_messages_to_and_from_the_client_travel_deflated() {
+    let (upstream, closed) = echo_server().await;
+    let gateway = gateway(&upstream, "enableCompression: true, pingInterval: 100ms, pongTimeout: 400ms").await;
+    let (mut ws, read, written) = deflating_client(&gateway, "/ws/room").await;
+    let text: String = "the same line of a chat message, again and again\n".repeat(5_000);
+    ws.send(yawc::Frame::text(text.clone())).await.unwrap();
+    let echoed = next_data(&mut ws).await.expect("the echo");
+    assert_eq!(echoed.opcode(), yawc::OpCode::Text);
+    assert_eq!(echoed.as_str(), text, "the upstream got the message inflated and sent it back whole");
+    let (read, written) =
+        (read.load(std::sync::atomic::Ordering::Relaxed), written.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(written < text.len() / 10, "{written} bytes went up for {} of text", text.len());
+    assert!(read < text.len() / 10, "{read} bytes came down for {} of text", text.len());
+    // A second of pings at 100 ms: the client answers them (yawc does), and the gateway sees
+    // the pongs through the compressing side, so it does not take the client as gone.
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        if let Ok(frame) = tokio::time::timeout(Duration::from_millis(50), ws.next()).await {
+            let frame = frame.expect("the connection stays open");
+            assert_ne!(frame.opcode(), yawc::OpCode::Close, "closed while answering pings");
+        }
+    }
+    let binary = vec![7u8; 70_000];
+    ws.send(yawc::Frame::binary(binary.clone())).await.unwrap();
+    let echoed = next_data(&mut ws).await.expect("the binary echo");
+    assert_eq!((echoed.opcode(), echoed.payload().as_ref()), (yawc::OpCode::Binary, binary.as_slice()));
+    ws.send(yawc::Frame::close(yawc::close::CloseCode::from(4001), "bye")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(frame) = closed.lock().unwrap().clone() {
+            assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4001, "bye"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the upstream never saw the close");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A client that offers nothing gets plain frames from the same action.
+    let (mut plain, response) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/room")).await.unwrap();
+    assert!(response.headers().get("sec-websocket-extensions").is_none());
+    plain.send(Message::Text("plain".into())).await.unwrap();
+    assert_eq!(plain.next().await.unwrap().unwrap(), Message::Text("plain".into()));
+}
+
+#[tokio::test]
+async fn a_deflated_message_that_inflates_past_max_message_size_closes_the_connection() {
+    let (upstream, _) = echo_server().await;
+    let gateway = gateway(&upstream, "enableCompression: true, maxMessageSize: 65536, pingInterval: 10s").await;
+    let (mut ws, _, written) = deflating_client(&gateway, "/ws/x").await;
+    // 4 MiB of zeros: a few KiB on the wire, 64 times the limit once inflated.
+    ws.send(yawc::Frame::binary(vec![0u8; 4 << 20])).await.unwrap();
+    assert!(written.load(std::sync::atomic::Ordering::Relaxed) < 64 * 1024, "the bomb went compressed");
+    match next_data(&mut ws).await {
+        None => {}
+        Some(frame) => {
+            assert_eq!(frame.opcode(), yawc::OpCode::Close, "nothing is echoed: the upstream never got it");
+            assert_eq!(frame.close_code().map(u16::from), Some(1009), "message too big");
+        }
+    }
+    // A message within the limit still passes on a new connection.
+    let (mut ws, _, _) = deflating_client(&gateway, "/ws/x").await;
+    ws.send(yawc::Frame::binary(vec![1u8; 60_000])).await.unwrap();
+    assert_eq!(next_data(&mut ws).await.expect("the echo").payload().len(), 60_000);
+}

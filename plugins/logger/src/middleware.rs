@@ -102,8 +102,8 @@ fn push_go_duration(line: &mut String, d: Duration) {
         return;
     }
     let (scale, places, unit) = match nanos {
-        ..1_000_000 => (1_000, 3, "µs"),
-        ..1_000_000_000 => (1_000_000, 6, "ms"),
+        1_000..1_000_000 => (1_000, 3, "µs"),
+        1_000_000..1_000_000_000 => (1_000_000, 6, "ms"),
         _ => (1_000_000_000, 9, "s"),
     };
     let whole = nanos / scale;
@@ -151,7 +151,11 @@ impl Middleware for LoggerMiddleware {
             uri: req.uri().clone(),
             headers: if self.needs_headers { req.headers().clone() } else { http::HeaderMap::new() },
             ip: req.extensions().get::<ClientIp>().map(|c| c.0),
-            route: if self.needs_route { req.extensions().get::<MatchedRoute>().map(|r| r.pattern.clone()) } else { None },
+            route: if self.needs_route {
+                req.extensions().get::<MatchedRoute>().map(|r| r.pattern.clone())
+            } else {
+                None
+            },
             scheme: req.extensions().get::<RequestScheme>().map_or("http", |s| s.0),
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
             locals: if self.needs_locals { req.extensions().get::<Locals>().cloned() } else { None },

@@ -72,7 +72,10 @@ impl ValkeyStorage {
         let mut storage = ValkeyStorage::new(name, config.prefix.clone(), Target::from_config(config)?);
         if let Some(cache) = &config.client_cache {
             let client = standalone_client(config, redis::ProtocolVersion::RESP3)?;
-            storage.client_cache = Some((Arc::new(ClientCache::new(name, config.prefix.clone(), cache.max_entries, cache.ttl.get())), client));
+            storage.client_cache = Some((
+                Arc::new(ClientCache::new(name, config.prefix.clone(), cache.max_entries, cache.ttl.get())),
+                client,
+            ));
         }
         if config.nodes.is_empty() && config.sentinels.is_empty() {
             storage.pubsub = Some(standalone_client(config, redis::ProtocolVersion::RESP3)?);

@@ -15,7 +15,16 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::check::{is_websocket_upgrade, upgrade_required};
+use crate::deflate::Deflating;
 use crate::pump::{Timers, pump};
+
+/// `enableCompression`: what the compressing client side is made with.
+pub(crate) struct Compression {
+    pub(crate) pool: yawc::DeflatePool,
+    pub(crate) max_message_size: usize,
+    pub(crate) read_buffer: usize,
+    pub(crate) write_buffer: usize,
+}
 
 pub(crate) struct WebSocketAction {
     pub(crate) endpoint: http::Uri,
@@ -25,6 +34,8 @@ pub(crate) struct WebSocketAction {
     pub(crate) handshake: Duration,
     pub(crate) timers: Timers,
     pub(crate) ws: WebSocketConfig,
+    /// With `enableCompression`.
+    pub(crate) deflate: Option<Compression>,
 }
 
 impl WebSocketAction {
@@ -86,9 +97,9 @@ impl Action for WebSocketAction {
                 return json_error(StatusCode::FORBIDDEN, "this origin may not open a WebSocket here");
             }
         }
-        let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        if req.extensions().get::<hyper::upgrade::OnUpgrade>().is_none() {
             return upgrade_required();
-        };
+        }
         // The upstream first: an upstream that cannot be reached is an HTTP error, not a
         // connection that opens and dies.
         let target = self.target(&req);
@@ -120,6 +131,43 @@ impl Action for WebSocketAction {
                 );
             }
         };
+        let chosen = upstream_response.headers().get(SEC_WEBSOCKET_PROTOCOL).cloned();
+        let (timers, ws) = (self.timers, self.ws);
+        let lifecycle = req.extensions().get::<seam_core::extensions::Lifecycle>().cloned();
+        let hold = lifecycle.as_ref().map(seam_core::extensions::Lifecycle::hold);
+        if let Some(deflate) = &self.deflate {
+            // yawc answers the handshake: it agrees on permessage-deflate when the client
+            // offers it, and takes the connection over once the 101 is sent.
+            let options = crate::deflate::options(
+                &deflate.pool,
+                deflate.max_message_size,
+                deflate.read_buffer,
+                deflate.write_buffer,
+            );
+            let (handshake, upgrading) = match yawc::WebSocket::upgrade_with_options(&mut req, options) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::debug!("WebSocket handshake refused: {e}");
+                    return upgrade_required();
+                }
+            };
+            let (parts, _) = handshake.into_parts();
+            let mut response = Response::from_parts(parts, Body::empty());
+            if let Some(chosen) = chosen {
+                response.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, chosen);
+            }
+            tokio::spawn(async move {
+                let _hold = hold;
+                match upgrading.await {
+                    Ok(client) => pump(Deflating(client), upstream, timers, lifecycle).await,
+                    Err(e) => tracing::debug!("WebSocket client upgrade failed: {e}"),
+                }
+            });
+            return response;
+        }
+        let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+            return upgrade_required();
+        };
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();
@@ -128,12 +176,9 @@ impl Action for WebSocketAction {
         if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
             headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
         }
-        if let Some(chosen) = upstream_response.headers().get(SEC_WEBSOCKET_PROTOCOL) {
-            headers.insert(SEC_WEBSOCKET_PROTOCOL, chosen.clone());
+        if let Some(chosen) = chosen {
+            headers.insert(SEC_WEBSOCKET_PROTOCOL, chosen);
         }
-        let (timers, ws) = (self.timers, self.ws);
-        let lifecycle = req.extensions().get::<seam_core::extensions::Lifecycle>().cloned();
-        let hold = lifecycle.as_ref().map(seam_core::extensions::Lifecycle::hold);
         tokio::spawn(async move {
             let _hold = hold;
             match on_upgrade.await {

@@ -35,7 +35,7 @@ pub struct WebSocketActionConfig {
     pub read_buffer_size: usize,
     /// Write buffer of each connection, in bytes.
     pub write_buffer_size: usize,
-    /// Accepted for Seam compatibility: seam does not negotiate permessage-deflate, so messages pass uncompressed.
+    /// Negotiate permessage-deflate (RFC 7692) with clients that offer it, without context takeover, as Seam does: messages to and from the client travel compressed; the upstream side stays uncompressed. `maxMessageSize` bounds each message after inflation.
     pub enable_compression: bool,
     /// Largest message accepted from either side, in bytes; a larger one closes the connection (1009).
     pub max_message_size: usize,
@@ -117,6 +117,14 @@ impl Component for WebSocketActionConfig {
                 max_inactivity: (!self.max_inactivity.get().is_zero()).then(|| self.max_inactivity.get()),
             },
             ws,
+            // Compressors shared by the action's connections: with no context takeover a
+            // connection needs one only while it compresses a message.
+            deflate: self.enable_compression.then(|| crate::action::Compression {
+                pool: yawc::DeflatePool::new(std::thread::available_parallelism().map_or(2, usize::from) * 2),
+                max_message_size: self.max_message_size,
+                read_buffer: self.read_buffer_size.max(1024),
+                write_buffer: self.write_buffer_size.max(1024),
+            }),
         }))
     }
 }

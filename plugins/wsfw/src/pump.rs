@@ -2,13 +2,11 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error, Message};
 
 /// The connection's clocks.
 #[derive(Clone, Copy, Debug)]
@@ -20,6 +18,13 @@ pub struct Timers {
     /// Close when no message went either way for this long.
     pub max_inactivity: Option<Duration>,
 }
+
+/// One side of the relay: the messages it sends, and a sink for the messages it gets. A
+/// tungstenite `WebSocketStream` is one, and so is a compressing client
+/// ([`crate::deflate::Deflating`]).
+pub trait Side: Stream<Item = Result<Message, Error>> + Sink<Message, Error = Error> + Unpin {}
+
+impl<T> Side for T where T: Stream<Item = Result<Message, Error>> + Sink<Message, Error = Error> + Unpin {}
 
 /// What one received message did.
 enum Relay {
@@ -34,16 +39,12 @@ enum Relay {
 /// Passes what `from` (the `names.0` side) sent on to `to` (the `names.1` side): data as is,
 /// a close frame with its code and reason; when either side fails, the other is told it went
 /// away (1001).
-async fn relay<F, T>(
-    received: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    to: &mut WebSocketStream<T>,
-    from: &mut WebSocketStream<F>,
+async fn relay(
+    received: Option<Result<Message, Error>>,
+    to: &mut impl Side,
+    from: &mut impl Side,
     names: (&'static str, &'static str),
-) -> Relay
-where
-    F: AsyncRead + AsyncWrite + Unpin,
-    T: AsyncRead + AsyncWrite + Unpin,
-{
+) -> Relay {
     let gone = |who: &str| {
         closing(CloseCode::Away, if who == "client" { "the client went away" } else { "the upstream went away" })
     };
@@ -51,7 +52,7 @@ where
         Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Relay::Control,
         Some(Ok(Message::Close(frame))) => {
             let _ = to.send(Message::Close(frame)).await;
-            let _ = to.close(None).await;
+            let _ = to.close().await;
             Relay::End
         }
         Some(Ok(message)) => {
@@ -80,15 +81,12 @@ fn closing(code: CloseCode, reason: &'static str) -> Message {
 /// Forwards messages both ways. Each side's writes are awaited before the next read, so a
 /// slow reader holds its sender back instead of growing a buffer. Close frames are passed
 /// on with their code and reason.
-pub async fn pump<C, U>(
-    mut client: WebSocketStream<C>,
-    mut upstream: WebSocketStream<U>,
+pub async fn pump(
+    mut client: impl Side,
+    mut upstream: impl Side,
     timers: Timers,
     lifecycle: Option<seam_core::extensions::Lifecycle>,
-) where
-    C: AsyncRead + AsyncWrite + Unpin,
-    U: AsyncRead + AsyncWrite + Unpin,
-{
+) {
     let far = Duration::from_secs(86_400 * 365);
     let mut ping = tokio::time::interval_at(Instant::now() + timers.ping_interval, timers.ping_interval);
     let mut awaiting_pong = false;
@@ -133,14 +131,14 @@ pub async fn pump<C, U>(
             () = &mut pong_due, if awaiting_pong => {
                 tracing::debug!("WebSocket client did not answer a ping in {:?}", timers.pong_timeout);
                 let _ = upstream.send(closing(CloseCode::Away, "the client stopped answering")).await;
-                let _ = client.close(None).await;
+                let _ = client.close().await;
                 return;
             }
             () = &mut stopping => {
                 // The server shuts down: both sides are told it is going away (1001).
                 let _ = client.send(closing(CloseCode::Away, "the gateway is shutting down")).await;
                 let _ = upstream.send(closing(CloseCode::Away, "the gateway is shutting down")).await;
-                let _ = tokio::time::timeout(Duration::from_secs(1), client.close(None)).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), client.close()).await;
                 return;
             }
             () = &mut inactive => {
