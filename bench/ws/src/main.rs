@@ -3,6 +3,9 @@
 //! rounds drives CONNECTIONS clients, each sending a 64-byte message and waiting for its
 //! echo, first straight at the echo server, then through seam. Prints a Markdown table of
 //! the medians; then opens 1000 idle connections through seam and reports its RSS growth.
+//! A second table does the same with 1 KiB text messages (JSON-like, compressible), adding
+//! a route with `enableCompression` driven by clients that offer permessage-deflate (yawc),
+//! and the RSS of 1000 idle compressing connections.
 
 use std::time::{Duration, Instant};
 
@@ -30,21 +33,74 @@ async fn echo_server() -> u16 {
     port
 }
 
-/// (messages per second, p99 in ms) of `connections` clients for `seconds` against `url`.
-async fn drive(url: &str, connections: usize, seconds: u64) -> (f64, f64) {
+/// A 1 KiB text message shaped like what WebSocket APIs send (JSON with repeated keys).
+fn json_text() -> String {
+    let mut text = String::from("[");
+    let mut i = 0;
+    while text.len() < 1000 {
+        text.push_str(&format!(
+            "{{\"id\":{i},\"symbol\":\"BTCUSDT\",\"price\":\"{}.{:02}\",\"side\":\"buy\"}},",
+            40_000 + i * 7,
+            i % 100
+        ));
+        i += 1;
+    }
+    text.pop();
+    text.push(']');
+    text
+}
+
+/// Like [`drive`], with the text message `text`, from clients that offer permessage-deflate.
+async fn drive_deflate(url: &str, connections: usize, seconds: u64, text: &str) -> (f64, f64) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let url = url.to_owned();
+        let (url, text) = (url.to_owned(), text.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let options = yawc::Options::default().with_compression_level(yawc::CompressionLevel::fast());
+            let mut ws = yawc::WebSocket::connect(url.parse().unwrap()).with_options(options).await.expect("connect");
+            let mut histogram = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                ws.send(yawc::Frame::text(text.clone())).await.unwrap();
+                loop {
+                    let frame = ws.next().await.expect("an echo");
+                    if frame.opcode() == yawc::OpCode::Text {
+                        break;
+                    }
+                }
+                histogram.record(sent.elapsed().as_micros() as u64).unwrap();
+            }
+            let _ = ws.close().await;
+            histogram
+        }));
+    }
+    let mut all = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+    for task in tasks {
+        all.add(task.await.unwrap()).unwrap();
+    }
+    (all.len() as f64 / seconds as f64, all.value_at_quantile(0.99) as f64 / 1000.0)
+}
+
+/// (messages per second, p99 in ms) of `connections` clients for `seconds` against `url`,
+/// each sending `message` and waiting for its echo.
+async fn drive(url: &str, connections: usize, seconds: u64) -> (f64, f64) {
+    drive_with(url, connections, seconds, Message::Binary(vec![b'x'; 64].into())).await
+}
+
+async fn drive_with(url: &str, connections: usize, seconds: u64, message: Message) -> (f64, f64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (url, message) = (url.to_owned(), message.clone());
         tasks.push(tokio::spawn(async move {
             let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
             let mut histogram = hdrhistogram::Histogram::<u64>::new(3).unwrap();
-            let payload = vec![b'x'; 64];
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                ws.send(Message::Binary(payload.clone().into())).await.unwrap();
+                ws.send(message.clone()).await.unwrap();
                 match ws.next().await {
-                    Some(Ok(Message::Binary(_))) => {}
+                    Some(Ok(Message::Binary(_) | Message::Text(_))) => {}
                     other => panic!("no echo: {other:?}"),
                 }
                 histogram.record(sent.elapsed().as_micros() as u64).unwrap();
@@ -92,7 +148,8 @@ async fn main() {
         format!(
             "server: {{ address: 127.0.0.1:{gateway}, disableStartupMessage: true, concurrency: 100000 }}\n\
              actions:\n  Ws: {{ use: plugins.wsfw.actions.WebSocketAction, config: {{ upstreamEndpoint: \"ws://127.0.0.1:{echo}\", pingInterval: 1m, maxInactivity: 10m }} }}\n\
-             routes:\n  R: {{ gatewayPath: /*, action: Ws }}\n"
+             \x20 Deflate: {{ use: plugins.wsfw.actions.WebSocketAction, config: {{ upstreamEndpoint: \"ws://127.0.0.1:{echo}\", pingInterval: 1m, maxInactivity: 10m, enableCompression: true }} }}\n\
+             routes:\n  Z: {{ gatewayPath: /z/*, action: Deflate }}\n  R: {{ gatewayPath: /*, action: Ws }}\n"
         ),
     )
     .unwrap();
@@ -130,6 +187,41 @@ async fn main() {
     let after = rss_kib(child.id());
     println!(
         "\n1000 idle WebSocket connections through seam: RSS {before} KiB → {after} KiB, {:.1} KiB per connection (both legs: client and upstream).",
+        (after.saturating_sub(before)) as f64 / 1000.0
+    );
+    drop(idle);
+
+    let text = json_text();
+    let deflate_url = format!("ws://127.0.0.1:{gateway}/z/");
+    let (mut direct, mut plain, mut deflated) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        direct.push(drive_with(&direct_url, connections, seconds, Message::Text(text.clone().into())).await);
+        plain.push(drive_with(&seam_url, connections, seconds, Message::Text(text.clone().into())).await);
+        deflated.push(drive_deflate(&deflate_url, connections, seconds, &text).await);
+    }
+    let rate = |runs: &Vec<(f64, f64)>| median(runs.iter().map(|r| r.0).collect());
+    let p99 = |runs: &Vec<(f64, f64)>| median(runs.iter().map(|r| r.1).collect());
+    println!("\n{}-byte JSON text messages:\n", text.len());
+    println!("| path | messages/s | p99 ms | vs direct |");
+    println!("|---|---:|---:|---:|");
+    for (label, runs) in [
+        ("echo server direct", &direct),
+        ("through seam, plain", &plain),
+        ("through seam, permessage-deflate to the client (`enableCompression`)", &deflated),
+    ] {
+        println!("| {label} | {:.0} | {:.2} | {:.2}× |", rate(runs), p99(runs), rate(runs) / rate(&direct));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(child.id());
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        let options = yawc::Options::default().with_compression_level(yawc::CompressionLevel::fast());
+        idle.push(yawc::WebSocket::connect(deflate_url.parse().unwrap()).with_options(options).await.expect("idle"));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(child.id());
+    println!(
+        "\n1000 idle compressing connections through seam: RSS {before} KiB → {after} KiB, {:.1} KiB per connection.",
         (after.saturating_sub(before)) as f64 / 1000.0
     );
     drop(idle);

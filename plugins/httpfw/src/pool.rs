@@ -31,7 +31,9 @@ struct Idle {
 }
 
 thread_local! {
-    static IDLE: RefCell<HashMap<Authority, VecDeque<Idle>>> = RefCell::new(HashMap::new());
+    /// By `host:port` as the upstream URL spells it: looked up with the `&str` the request
+    /// already has (one hash of the string, no copy).
+    static IDLE: RefCell<HashMap<Box<str>, VecDeque<Idle>, ahash::RandomState>> = RefCell::new(HashMap::default());
 }
 
 /// Why a request could not be sent.
@@ -83,7 +85,7 @@ fn detail(e: &hyper::Error) -> String {
 fn checkout(authority: &Authority) -> Option<SendRequest<Body>> {
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
-        let queue = idle.get_mut(authority)?;
+        let queue = idle.get_mut(authority.as_str())?;
         while let Some(front) = queue.front() {
             if front.since.elapsed() < IDLE_FOR {
                 break;
@@ -106,11 +108,16 @@ fn checkin(authority: Authority, sender: SendRequest<Body>) {
     }
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
-        let queue = idle.entry(authority).or_default();
+        let returned = Idle { sender, since: Instant::now() };
+        let Some(queue) = idle.get_mut(authority.as_str()) else {
+            // The first connection to this upstream on this thread names its queue.
+            idle.insert(authority.as_str().into(), VecDeque::from([returned]));
+            return;
+        };
         if queue.len() >= MAX_IDLE {
             queue.pop_front();
         }
-        queue.push_back(Idle { sender, since: Instant::now() });
+        queue.push_back(returned);
     });
 }
 
