@@ -4,15 +4,20 @@
 //! An entry is used only when the storage returned exactly the bytes it was made from: a
 //! session changed by any instance, or deleted and recreated, has other bytes and is parsed
 //! afresh. Nothing here can outlive or contradict the storage; it only saves the work.
+//!
+//! Each worker thread keeps its own parsed sessions: a hit takes no lock and touches no
+//! reference count another worker touches (a hot session is parsed once per worker).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use quick_cache::Weighter;
 use serde_json::{Map, Value};
+use thread_local::ThreadLocal;
 
-/// The most bytes of stored sessions the cache keeps (per session middleware); the parsed
-/// form costs a small multiple of it.
+/// The most bytes of stored sessions the cache keeps per session middleware, shared out
+/// between the threads that serve it; the parsed form costs a small multiple of it.
 const CAPACITY_BYTES: u64 = 8 << 20;
 /// What an entry costs beyond its bytes (the id, the map's nodes).
 const ENTRY_OVERHEAD: u64 = 128;
@@ -37,13 +42,26 @@ impl Weighter<String, Arc<Opened>> for ByStoredSize {
     }
 }
 
-/// Parsed sessions by id.
-pub struct OpenedSessions(quick_cache::sync::Cache<String, Arc<Opened>, ByStoredSize>);
+type PerThread = quick_cache::unsync::Cache<String, Arc<Opened>, ByStoredSize>;
+
+/// Parsed sessions by id, kept by each thread for itself.
+pub struct OpenedSessions {
+    threads: ThreadLocal<RefCell<PerThread>>,
+    /// What one thread keeps at most.
+    capacity: u64,
+}
 
 impl OpenedSessions {
     pub fn new() -> Self {
-        let estimated_items = (CAPACITY_BYTES / 512) as usize;
-        OpenedSessions(quick_cache::sync::Cache::with_weighter(estimated_items, CAPACITY_BYTES, ByStoredSize))
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
+        OpenedSessions { threads: ThreadLocal::new(), capacity: (CAPACITY_BYTES / threads).max(1 << 20) }
+    }
+
+    fn mine(&self) -> &RefCell<PerThread> {
+        self.threads.get_or(|| {
+            let estimated_items = (self.capacity / 512) as usize;
+            RefCell::new(quick_cache::unsync::Cache::with_weighter(estimated_items, self.capacity, ByStoredSize))
+        })
     }
 
     /// The session under `id` if `raw` is what it was parsed from; else `open(raw)`, kept
@@ -54,18 +72,21 @@ impl OpenedSessions {
         raw: &Bytes,
         open: impl FnOnce(&[u8]) -> Option<(u64, Map<String, Value>)>,
     ) -> Option<Arc<Opened>> {
-        if let Some(hit) = self.0.get(id).filter(|hit| hit.raw == *raw) {
-            return Some(hit);
+        let mine = self.mine();
+        if let Some(hit) = mine.borrow().get(id).filter(|hit| hit.raw == *raw) {
+            return Some(hit.clone());
         }
         let (created, data) = open(raw)?;
-        let opened = Arc::new(Opened { raw: raw.clone(), created, data: Arc::new(data) });
-        self.0.insert(id.to_owned(), opened.clone());
+        // The thread's own copy of the bytes, compared on every later hit.
+        let opened = Arc::new(Opened { raw: Bytes::copy_from_slice(raw), created, data: Arc::new(data) });
+        mine.borrow_mut().insert(id.to_owned(), opened.clone());
         Some(opened)
     }
 
-    /// Drops what is kept for `id` (the session was destroyed or moved).
+    /// Drops what this thread keeps for `id` (the session was destroyed or moved). Other
+    /// threads' copies stay until pushed out: they no longer match what is stored.
     pub fn forget(&self, id: &str) {
-        self.0.remove(id);
+        self.mine().borrow_mut().remove(id);
     }
 }
 
@@ -118,7 +139,8 @@ mod tests {
         for i in 0..1000 {
             cache.get_or_open(&format!("id{i}"), &big, parse).unwrap();
         }
-        assert!(cache.0.weight() <= CAPACITY_BYTES, "{} bytes kept", cache.0.weight());
-        assert!(cache.0.len() < 1000);
+        let mine = cache.mine().borrow();
+        assert!(mine.weight() <= cache.capacity && cache.capacity <= CAPACITY_BYTES, "{} bytes kept", mine.weight());
+        assert!(mine.len() < 1000);
     }
 }

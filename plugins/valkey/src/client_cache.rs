@@ -8,7 +8,12 @@
 //! invalidation can never leave a stale value behind. A read that raced with an invalidation
 //! (the value was fetched before the push arrived) is not stored: every read takes a ticket,
 //! the generation of invalidations it started under, and is stored only if none came since.
+//! Each worker thread answers hot keys from its own copies, which are used only while the
+//! generation has not moved since they were copied: every removal moves it before and
+//! after, so no copy survives an invalidation, even one copied while it was being applied.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -16,8 +21,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use redis::{PushInfo, PushKind, Value};
 use seam_core::metrics::{Counter, Events};
+use thread_local::ThreadLocal;
 
 use crate::push::{self, Event};
+
+/// Most entries each thread keeps in front of the shared entries (it starts over when full).
+const FRONT_ENTRIES: usize = 4096;
+
+/// A thread's own copies of hot entries: a hit reads nothing another worker writes (no
+/// shard lock, no shared reference count), so the workers do not take turns at one cache
+/// line. An entry is used only while no invalidation has happened since it was copied.
+type Front = HashMap<String, (Cached, u64), ahash::RandomState>;
 
 /// The local entries and whether they can be trusted.
 ///
@@ -25,6 +39,8 @@ use crate::push::{self, Event};
 /// up as it is given; the prefix is taken off the keys the server names in invalidations.
 pub struct ClientCache {
     entries: quick_cache::sync::Cache<String, Cached>,
+    /// Per thread: copies of entries, each with the generation it was copied under.
+    front: ThreadLocal<RefCell<Front>>,
     prefix: String,
     generation: AtomicU64,
     live: AtomicBool,
@@ -52,6 +68,7 @@ impl ClientCache {
     pub fn new(storage: &str, prefix: String, max_entries: u64, ttl: Duration) -> ClientCache {
         ClientCache {
             entries: quick_cache::sync::Cache::new(usize::try_from(max_entries).unwrap_or(usize::MAX)),
+            front: ThreadLocal::new(),
             prefix,
             generation: AtomicU64::new(0),
             live: AtomicBool::new(false),
@@ -66,12 +83,34 @@ impl ClientCache {
     /// The cached value of `key` (without the prefix; `Some(None)`: known to be absent), if it
     /// can be trusted.
     pub fn lookup(&self, key: &str) -> Option<Option<Bytes>> {
-        let found = self.live.load(Ordering::Acquire).then(|| self.entries.get(key)).flatten();
+        if !self.live.load(Ordering::Acquire) {
+            self.misses.inc();
+            return None;
+        }
+        // Read before the shared entries: an invalidation after this makes the copy below
+        // carry an old generation, so it is never used.
+        let generation = self.generation.load(Ordering::Acquire);
+        let now = Instant::now();
+        let front = self.front.get_or_default();
+        if let Some((cached, made)) = front.borrow().get(key)
+            && *made == generation
+            && cached.until > now
+        {
+            self.hits.inc();
+            return Some(cached.value.clone());
+        }
         // An expired entry is left in place: the read from Valkey that follows replaces it.
-        match found.filter(|cached| cached.until > Instant::now()) {
+        match self.entries.get(key).filter(|cached| cached.until > now) {
             Some(cached) => {
                 self.hits.inc();
-                Some(cached.value)
+                // This thread's own copy of the bytes: its reference count is this thread's.
+                let copy = Cached { value: cached.value.as_deref().map(Bytes::copy_from_slice), until: cached.until };
+                let mut front = front.borrow_mut();
+                if front.len() >= FRONT_ENTRIES {
+                    front.clear();
+                }
+                front.insert(key.to_owned(), (copy.clone(), generation));
+                Some(copy.value)
             }
             None => {
                 self.misses.inc();
@@ -106,22 +145,31 @@ impl ClientCache {
         }
     }
 
+    /// Runs `remove` between two steps of the generation. The step before makes a read in
+    /// flight ([`ClientCache::store`]) drop what it fetched; the step after makes every
+    /// thread's copies ([`ClientCache::lookup`]) unusable, including a copy taken from an
+    /// entry `remove` had not reached yet.
+    fn removing(&self, remove: impl FnOnce()) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        remove();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Drops `key` (without the prefix; this process wrote it).
     pub fn forget(&self, key: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.remove(key);
+        self.removing(|| {
+            self.entries.remove(key);
+        });
     }
 
     /// Drops everything (a reset, a lost tracking connection).
     pub fn forget_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.clear();
+        self.removing(|| self.entries.clear());
     }
 
     fn invalidated(&self, data: &[Value]) {
         match data.first() {
-            Some(Value::Array(keys)) => {
-                self.generation.fetch_add(1, Ordering::AcqRel);
+            Some(Value::Array(keys)) => self.removing(|| {
                 for key in keys {
                     // The server names the full key; only keys under the prefix are kept here.
                     if let Value::BulkString(bytes) = key
@@ -130,7 +178,7 @@ impl ClientCache {
                         self.entries.remove(String::from_utf8_lossy(own).as_ref());
                     }
                 }
-            }
+            }),
             // After FLUSHDB / FLUSHALL the server sends null instead of the keys.
             _ => self.forget_all(),
         }
@@ -213,4 +261,47 @@ async fn track(cache: Weak<ClientCache>, client: redis::Client, prefix: String, 
         }
     };
     push::keep(client, timeouts, tracking, follow, std::future::pending()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live_cache() -> ClientCache {
+        let cache = ClientCache::new("test", "p:".into(), 100, Duration::from_secs(60));
+        cache.set_live(true);
+        cache
+    }
+
+    fn keep(cache: &ClientCache, key: &str, value: &'static [u8]) {
+        let ticket = cache.ticket();
+        cache.store(ticket, key.into(), Some(Bytes::from_static(value)), -1);
+    }
+
+    #[test]
+    fn a_thread_copy_is_never_used_after_an_invalidation() {
+        let cache = live_cache();
+        keep(&cache, "k", b"v1");
+        assert_eq!(cache.lookup("k"), Some(Some(Bytes::from_static(b"v1"))), "from the shared entries");
+        assert_eq!(cache.lookup("k"), Some(Some(Bytes::from_static(b"v1"))), "from this thread's copy");
+        cache.invalidated(&[Value::Array(vec![Value::BulkString(b"p:k".to_vec())])]);
+        assert_eq!(cache.lookup("k"), None, "the copy went with the shared entry");
+        keep(&cache, "k", b"v2");
+        assert_eq!(cache.lookup("k"), Some(Some(Bytes::from_static(b"v2"))));
+        cache.forget("k");
+        assert_eq!(cache.lookup("k"), None, "a local write drops the copy too");
+        keep(&cache, "k", b"v3");
+        assert_eq!(cache.lookup("k"), Some(Some(Bytes::from_static(b"v3"))));
+        cache.set_live(false);
+        assert_eq!(cache.lookup("k"), None, "nothing is answered without the tracking connection");
+    }
+
+    #[test]
+    fn an_invalidation_of_another_prefix_or_key_keeps_the_entry() {
+        let cache = live_cache();
+        keep(&cache, "k", b"v");
+        cache.invalidated(&[Value::Array(vec![Value::BulkString(b"other:k".to_vec())])]);
+        // The copies are dropped (any invalidation moves the generation), the shared entry stays.
+        assert_eq!(cache.lookup("k"), Some(Some(Bytes::from_static(b"v"))));
+    }
 }
