@@ -36,32 +36,39 @@ start_valkey() {
     wait_port "$1"
 }
 
-# Starts an nginx upstream on PORT (one worker): `/` and `/hello` answer a short text,
-# other paths are files under $work/html (with ETag and Last-Modified); under `/stale/`
-# they also say `Cache-Control: max-age=0`, so a cache revalidates them on every use.
-start_upstream() {
-    mkdir -p "$work/html" "$work/up"
-    chmod 755 "$work/html"
-    cat >"$work/up/nginx.conf" <<CONF
+# Starts nginx NAME (one worker, no access log, long keep-alive) on PORT, its `server`
+# block made of SERVER_BODY; its files go under $work/NAME.
+start_nginx() { # name port server_body
+    mkdir -p "$work/$1"
+    cat >"$work/$1/nginx.conf" <<CONF
 worker_processes 1;
-pid $work/up/nginx.pid;
+pid $work/$1/nginx.pid;
 error_log stderr error;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:$1;
-    root $work/html;
-    location = / { return 200 "hello from the upstream\n"; }
-    location /hello { return 200 "hello from the upstream\n"; }
-    location /stale/ { alias $work/html/; add_header Cache-Control "max-age=0"; }
+    listen 127.0.0.1:$2;
+$3
   }
 }
 CONF
-    nginx -p "$work/up" -c "$work/up/nginx.conf" -g 'daemon off;' 2>/dev/null &
+    nginx -p "$work/$1" -c "$work/$1/nginx.conf" -g 'daemon off;' 2>/dev/null &
     pids+=($!)
-    wait_port "$1"
+    wait_port "$2"
+}
+
+# Starts an nginx upstream on PORT (one worker): `/` and `/hello` answer a short text,
+# other paths are files under $work/html (with ETag and Last-Modified); under `/stale/`
+# they also say `Cache-Control: max-age=0`, so a cache revalidates them on every use.
+start_upstream() {
+    mkdir -p "$work/html"
+    chmod 755 "$work/html"
+    start_nginx up "$1" "    root $work/html;
+    location = / { return 200 \"hello from the upstream\\n\"; }
+    location /hello { return 200 \"hello from the upstream\\n\"; }
+    location /stale/ { alias $work/html/; add_header Cache-Control \"max-age=0\"; }"
 }
 
 # Runs `seam run CONFIG` (release build, access log off) and waits for PORT.

@@ -43,6 +43,18 @@ async fn echo_server() -> (String, Arc<Mutex<Option<CloseFrame>>>) {
     (url, closed)
 }
 
+/// The close frame the echo server received, waiting up to 5 s for it (`why` if none came).
+async fn upstream_close(closed: &Mutex<Option<CloseFrame>>, why: &str) -> CloseFrame {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(frame) = closed.lock().unwrap().clone() {
+            return frame;
+        }
+        assert!(Instant::now() < deadline, "{why}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn gateway(upstream: &str, config: &str) -> Gateway {
     Gateway::start(&format!(
         "{SERVER}middlewares:\n  OnlyWs: {{ use: plugins.wsfw.middlewares.CheckWebSocketUpgradeMiddleware }}\n\
@@ -68,15 +80,8 @@ async fn frames_both_ways_and_the_close_code_reaches_the_upstream() {
     ws.send(Message::Binary(binary.clone().into())).await.unwrap();
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::Binary(binary.into()));
     ws.close(Some(CloseFrame { code: CloseCode::Library(4001), reason: "bye".into() })).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(frame) = closed.lock().unwrap().clone() {
-            assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4001, "bye"));
-            break;
-        }
-        assert!(Instant::now() < deadline, "the upstream never saw the close");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let frame = upstream_close(&closed, "the upstream never saw the close").await;
+    assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4001, "bye"));
 }
 
 #[tokio::test]
@@ -106,15 +111,8 @@ async fn a_client_that_stops_answering_pings_is_taken_as_gone() {
     let gateway = gateway(&upstream, "pingInterval: 200ms, pongTimeout: 500ms, maxInactivity: 0s").await;
     // Handshake, then never read: the library cannot answer the pings.
     let (_silent, _) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/x")).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(frame) = closed.lock().unwrap().clone() {
-            assert_eq!(frame.code, CloseCode::Away, "{frame:?}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the silent client was never dropped");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let frame = upstream_close(&closed, "the silent client was never dropped").await;
+    assert_eq!(frame.code, CloseCode::Away, "{frame:?}");
 }
 
 #[tokio::test]
@@ -162,12 +160,8 @@ async fn a_graceful_shutdown_closes_websockets_with_1001_and_waits_for_them() {
     assert_eq!(close.map(|f| f.code), Some(CloseCode::Away), "going away (1001)");
     let done = gateway.done.take().unwrap();
     tokio::time::timeout(Duration::from_secs(10), done).await.expect("the server stopped").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while closed.lock().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the upstream was told too");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(closed.lock().unwrap().clone().map(|f| f.code), Some(CloseCode::Away));
+    let frame = upstream_close(&closed, "the upstream was told too").await;
+    assert_eq!(frame.code, CloseCode::Away);
 }
 
 /// A TCP stream that counts the bytes it carries, to see what crossed the wire.
@@ -270,15 +264,8 @@ async fn with_enable_compression_messages_to_and_from_the_client_travel_deflated
     let echoed = next_data(&mut ws).await.expect("the binary echo");
     assert_eq!((echoed.opcode(), echoed.payload().as_ref()), (yawc::OpCode::Binary, binary.as_slice()));
     ws.send(yawc::Frame::close(yawc::close::CloseCode::from(4001), "bye")).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(frame) = closed.lock().unwrap().clone() {
-            assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4001, "bye"));
-            break;
-        }
-        assert!(Instant::now() < deadline, "the upstream never saw the close");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let frame = upstream_close(&closed, "the upstream never saw the close").await;
+    assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4001, "bye"));
     // A client that offers nothing gets plain frames from the same action.
     let (mut plain, response) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/room")).await.unwrap();
     assert!(response.headers().get("sec-websocket-extensions").is_none());

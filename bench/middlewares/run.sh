@@ -19,18 +19,7 @@ start_upstream "$up"
 # (same names, same lengths), so the plain route to it carries the same bytes as the full
 # route without running any middleware. It separates what the middlewares' code costs from
 # what the bigger answer costs seam, the kernel and wrk.
-mkdir -p "$work/same"
-cat >"$work/same/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/same/nginx.pid;
-error_log stderr error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$same;
-    location = / {
+start_nginx same "$same" '    location = / {
       add_header x-xss-protection 0;
       add_header x-content-type-options nosniff;
       add_header x-frame-options SAMEORIGIN;
@@ -47,13 +36,7 @@ http {
       add_header access-control-allow-credentials true;
       add_header x-request-id 00000000-0000-4000-8000-000000000000;
       return 200 "hello from the upstream\n";
-    }
-  }
-}
-NGINX
-nginx -p "$work/same" -c "$work/same/nginx.conf" -g 'daemon off;' 2>/dev/null &
-pids+=($!)
-wait_port "$same"
+    }'
 cat >"$work/seam.yaml" <<CONF
 server:
   address: 127.0.0.1:$gw

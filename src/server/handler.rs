@@ -124,7 +124,7 @@ impl App {
             };
             match target.parse::<http::uri::PathAndQuery>() {
                 Ok(pq) => {
-                    let mut parts = req.uri().clone().into_parts();
+                    let mut parts = uri.clone().into_parts();
                     parts.path_and_query = Some(pq);
                     match http::Uri::from_parts(parts) {
                         Ok(uri) => *req.uri_mut() = uri,

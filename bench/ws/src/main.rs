@@ -126,6 +126,21 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Seam's RSS (KiB) before and after `open` made 1000 connections, held until measured.
+async fn idle_rss<T, F, Fut>(pid: u32, mut open: F) -> (u64, u64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let before = rss_kib(pid);
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        idle.push(open().await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    (before, rss_kib(pid))
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -178,18 +193,14 @@ async fn main() {
     println!("| echo server direct | {d_rate:.0} | {d_p99:.2} | 1.00× |");
     println!("| through seam's WebSocketAction (--workers 1) | {s_rate:.0} | {s_p99:.2} | {:.2}× |", s_rate / d_rate);
 
-    let before = rss_kib(child.id());
-    let mut idle = Vec::new();
-    for _ in 0..1000 {
-        idle.push(tokio_tungstenite::connect_async(seam_url.clone()).await.expect("idle connection").0);
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kib(child.id());
+    let (before, after) = idle_rss(child.id(), || async {
+        tokio_tungstenite::connect_async(seam_url.clone()).await.expect("idle connection").0
+    })
+    .await;
     println!(
         "\n1000 idle WebSocket connections through seam: RSS {before} KiB → {after} KiB, {:.1} KiB per connection (both legs: client and upstream).",
         (after.saturating_sub(before)) as f64 / 1000.0
     );
-    drop(idle);
 
     let text = json_text();
     let deflate_url = format!("ws://127.0.0.1:{gateway}/z/");
@@ -212,19 +223,15 @@ async fn main() {
         println!("| {label} | {:.0} | {:.2} | {:.2}× |", rate(runs), p99(runs), rate(runs) / rate(&direct));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = rss_kib(child.id());
-    let mut idle = Vec::new();
-    for _ in 0..1000 {
+    let (before, after) = idle_rss(child.id(), || async {
         let options = yawc::Options::default().with_compression_level(yawc::CompressionLevel::fast());
-        idle.push(yawc::WebSocket::connect(deflate_url.parse().unwrap()).with_options(options).await.expect("idle"));
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kib(child.id());
+        yawc::WebSocket::connect(deflate_url.parse().unwrap()).with_options(options).await.expect("idle")
+    })
+    .await;
     println!(
         "\n1000 idle compressing connections through seam: RSS {before} KiB → {after} KiB, {:.1} KiB per connection.",
         (after.saturating_sub(before)) as f64 / 1000.0
     );
-    drop(idle);
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);

@@ -248,20 +248,26 @@ mod tests {
 
     #[test]
     fn latency_as_go_prints_it() {
-        assert_eq!(go_duration(Duration::from_nanos(450)), "450ns");
-        assert_eq!(go_duration(Duration::from_nanos(152_302)), "152.302µs");
-        assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
-        assert_eq!(go_duration(Duration::from_millis(2003)), "2.003s");
-        assert_eq!(go_duration(Duration::from_micros(1)), "1µs");
-        assert_eq!(go_duration(Duration::from_millis(10)), "10ms");
-        assert_eq!(go_duration(Duration::from_secs(100)), "1m40s", "Go writes minutes from 60s up");
-        assert_eq!(go_duration(Duration::from_secs(60)), "1m0s");
-        assert_eq!(go_duration(Duration::from_millis(3_723_500)), "1h2m3.5s");
-        assert_eq!(go_duration(Duration::from_secs(7200)), "2h0m0s");
-        assert_eq!(go_duration(Duration::from_nanos(1_000_000_001)), "1.000000001s");
-        assert_eq!(go_duration(Duration::from_nanos(999_999)), "999.999µs");
-        assert_eq!(go_duration(Duration::from_nanos(1_000)), "1µs");
-        assert_eq!(go_duration(Duration::from_nanos(1_100_000)), "1.1ms");
-        assert_eq!(go_duration(Duration::ZERO), "0ns");
+        let cases = [
+            (Duration::from_nanos(450), "450ns"),
+            (Duration::from_nanos(152_302), "152.302µs"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_millis(2003), "2.003s"),
+            (Duration::from_micros(1), "1µs"),
+            (Duration::from_millis(10), "10ms"),
+            // Go writes minutes from 60s up, and hours from 3600s.
+            (Duration::from_secs(100), "1m40s"),
+            (Duration::from_secs(60), "1m0s"),
+            (Duration::from_millis(3_723_500), "1h2m3.5s"),
+            (Duration::from_secs(7200), "2h0m0s"),
+            (Duration::from_nanos(1_000_000_001), "1.000000001s"),
+            (Duration::from_nanos(999_999), "999.999µs"),
+            (Duration::from_nanos(1_000), "1µs"),
+            (Duration::from_nanos(1_100_000), "1.1ms"),
+            (Duration::ZERO, "0ns"),
+        ];
+        for (duration, go) in cases {
+            assert_eq!(go_duration(duration), go, "{duration:?}");
+        }
     }
 }

@@ -18,14 +18,6 @@ use crate::check::{is_websocket_upgrade, upgrade_required};
 use crate::deflate::Deflating;
 use crate::pump::{Timers, pump};
 
-/// `enableCompression`: what the compressing client side is made with.
-pub(crate) struct Compression {
-    pub(crate) pool: yawc::DeflatePool,
-    pub(crate) max_message_size: usize,
-    pub(crate) read_buffer: usize,
-    pub(crate) write_buffer: usize,
-}
-
 pub(crate) struct WebSocketAction {
     pub(crate) endpoint: http::Uri,
     /// Allowed origins, lower case; `None`: any.
@@ -34,8 +26,8 @@ pub(crate) struct WebSocketAction {
     pub(crate) handshake: Duration,
     pub(crate) timers: Timers,
     pub(crate) ws: WebSocketConfig,
-    /// With `enableCompression`.
-    pub(crate) deflate: Option<Compression>,
+    /// With `enableCompression`: the compressing client side's options.
+    pub(crate) deflate: Option<yawc::Options>,
 }
 
 impl WebSocketAction {
@@ -138,13 +130,7 @@ impl Action for WebSocketAction {
         if let Some(deflate) = &self.deflate {
             // yawc answers the handshake: it agrees on permessage-deflate when the client
             // offers it, and takes the connection over once the 101 is sent.
-            let options = crate::deflate::options(
-                &deflate.pool,
-                deflate.max_message_size,
-                deflate.read_buffer,
-                deflate.write_buffer,
-            );
-            let (handshake, upgrading) = match yawc::WebSocket::upgrade_with_options(&mut req, options) {
+            let (handshake, upgrading) = match yawc::WebSocket::upgrade_with_options(&mut req, deflate.clone()) {
                 Ok(pair) => pair,
                 Err(e) => {
                     tracing::debug!("WebSocket handshake refused: {e}");

@@ -117,13 +117,12 @@ impl Component for WebSocketActionConfig {
                 max_inactivity: (!self.max_inactivity.get().is_zero()).then(|| self.max_inactivity.get()),
             },
             ws,
-            // Compressors shared by the action's connections: with no context takeover a
-            // connection needs one only while it compresses a message.
-            deflate: self.enable_compression.then(|| crate::action::Compression {
-                pool: yawc::DeflatePool::new(std::thread::available_parallelism().map_or(2, usize::from) * 2),
-                max_message_size: self.max_message_size,
-                read_buffer: self.read_buffer_size.max(1024),
-                write_buffer: self.write_buffer_size.max(1024),
+            deflate: self.enable_compression.then(|| {
+                crate::deflate::options(
+                    self.max_message_size,
+                    self.read_buffer_size.max(1024),
+                    self.write_buffer_size.max(1024),
+                )
             }),
         }))
     }

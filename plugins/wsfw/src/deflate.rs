@@ -17,17 +17,19 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error, Message, Utf8Bytes};
 use yawc::{CompressionLevel, DeflatePool, Frame, OpCode, Options};
 
-/// The yawc options of a compressing client side: deflate at Go's default level for
-/// websockets (fastest), no context takeover, compressors shared by `pool`, and the same
-/// limits as the uncompressed side.
-pub fn options(pool: &DeflatePool, max_message_size: usize, read_buffer: usize, write_buffer: usize) -> Options {
+/// The yawc options of an action's compressing client sides, made once at build: deflate
+/// at Go's default level for websockets (fastest), no context takeover, compressors shared
+/// by the action's connections (without context takeover a connection needs one only while
+/// it compresses a message), and the same limits as the uncompressed side.
+pub fn options(max_message_size: usize, read_buffer: usize, write_buffer: usize) -> Options {
+    let pool = DeflatePool::new(std::thread::available_parallelism().map_or(2, usize::from) * 2);
     // yawc's limits are exclusive: a message of exactly `maxMessageSize` passes.
     let limit = max_message_size.saturating_add(1);
     Options::default()
         .with_compression_level(CompressionLevel::fast())
         .server_no_context_takeover()
         .client_no_context_takeover()
-        .with_deflate_pool(pool.clone())
+        .with_deflate_pool(pool)
         .with_max_payload_read(limit)
         .with_max_read_buffer(limit)
         .with_read_buffer_capacity(read_buffer)
