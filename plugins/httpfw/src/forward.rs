@@ -66,8 +66,15 @@ pub async fn forward(
     timeout: Duration,
     preserve_host: bool,
 ) -> Result<Response, ForwardError> {
-    let target =
-        upstream.target(parts.extensions.get::<PathParams>(), parts.uri.query()).map_err(ForwardError::Other)?;
+    let params = parts.extensions.get::<PathParams>();
+    // Plain HTTP goes out in origin form on a pooled connection; TLS through the client,
+    // which takes the absolute URI.
+    let target = if upstream.is_plain_http() {
+        upstream.path_and_query(params, parts.uri.query()).map(http::Uri::from)
+    } else {
+        upstream.target(params, parts.uri.query())
+    }
+    .map_err(ForwardError::Other)?;
     // A protocol upgrade (WebSocket) keeps its upgrade headers and is joined on 101.
     let upgrade = upgrade::requested(&parts.headers)
         .and_then(|value| parts.extensions.remove::<hyper::upgrade::OnUpgrade>().map(|on| (value, on)));
@@ -86,7 +93,7 @@ pub async fn forward(
     parts.uri = target;
     parts.version = Version::HTTP_11;
     let mut request = http::Request::from_parts(parts, body);
-    set_forwarded(&mut request, client_host, upstream.authority().as_str(), preserve_host);
+    set_forwarded(&mut request, client_host, upstream.host(), preserve_host);
     let span = start_span(&mut request);
     // The clock is read only when the duration is recorded.
     let started = upstream.metrics.as_ref().map(|_| std::time::Instant::now());
@@ -118,16 +125,13 @@ fn start_span(request: &mut http::Request<Body>) -> Option<Box<dyn UpstreamSpan>
 async fn send(
     client: &UpstreamClient,
     upstream: &Upstream,
-    mut request: http::Request<Body>,
+    request: http::Request<Body>,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     lifecycle: Option<seam_core::extensions::Lifecycle>,
     timeout: Duration,
 ) -> Result<Response, ForwardError> {
     if upstream.is_plain_http() {
-        // The lean path: a connection of this thread, origin-form request target.
-        if let Some(pq) = request.uri().path_and_query().cloned() {
-            *request.uri_mut() = http::Uri::from(pq);
-        }
+        // The lean path: a connection of this thread, the target already in origin form.
         if let Some(client) = client_upgrade {
             let sent = tokio::time::timeout(timeout, pool::send_upgrade(upstream.authority(), request)).await;
             let mut response = match sent {

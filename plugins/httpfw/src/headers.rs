@@ -1,13 +1,40 @@
 //! Hop-by-hop headers (RFC 9110 §7.6.1) and `X-Forwarded-*`.
 
-use http::header::{CONNECTION, HOST, HeaderName, HeaderValue, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::header::{
+    CONNECTION, HOST, HeaderName, HeaderValue, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING,
+    UPGRADE,
+};
 use http::{HeaderMap, Request};
 use seam_core::extensions::{ClientAddr, RequestScheme};
 
-const HOP_BY_HOP: [&str; 4] = ["keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization"];
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// The headers that never cross a proxy, whatever `Connection` says.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        CONNECTION,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        UPGRADE,
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        PROXY_AUTHENTICATE,
+        PROXY_AUTHORIZATION,
+    ]
+    .contains(name)
+}
 
 /// Removes the hop-by-hop headers, including every header named by `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names, no lookup by hash.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(CONNECTION)
         .iter()
@@ -18,10 +45,17 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in named {
         headers.remove(name);
     }
-    for name in [CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE] {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
+    for name in [
+        CONNECTION,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        UPGRADE,
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        PROXY_AUTHENTICATE,
+        PROXY_AUTHORIZATION,
+    ] {
         headers.remove(name);
     }
 }
@@ -32,36 +66,35 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 pub fn set_forwarded<B>(
     req: &mut Request<B>,
     original_host: Option<HeaderValue>,
-    upstream_host: &str,
+    upstream_host: &HeaderValue,
     preserve_host: bool,
 ) {
     if let Some(ClientAddr(peer)) = req.extensions().get::<ClientAddr>().copied() {
         let ip = peer.ip().to_canonical().to_string();
-        let value = match req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        let value = match req.headers().get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
             Some(existing) if !existing.trim().is_empty() => format!("{existing}, {ip}"),
             _ => ip,
         };
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            req.headers_mut().insert("x-forwarded-for", value);
+        // The string's buffer becomes the value (checked, not copied).
+        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
+            req.headers_mut().insert(X_FORWARDED_FOR, value);
         }
     }
-    if !req.headers().contains_key("x-forwarded-proto") {
-        let scheme = req.extensions().get::<RequestScheme>().map(|s| s.0).unwrap_or("http");
-        req.headers_mut().insert("x-forwarded-proto", HeaderValue::from_static(scheme));
+    let scheme = req.extensions().get::<RequestScheme>().map(|s| s.0).unwrap_or("http");
+    if let http::header::Entry::Vacant(slot) = req.headers_mut().entry(X_FORWARDED_PROTO) {
+        slot.insert(HeaderValue::from_static(scheme));
     }
     if let Some(host) = &original_host
-        && !req.headers().contains_key("x-forwarded-host")
+        && let http::header::Entry::Vacant(slot) = req.headers_mut().entry(X_FORWARDED_HOST)
     {
-        req.headers_mut().insert("x-forwarded-host", host.clone());
+        slot.insert(host.clone());
     }
     match (preserve_host, original_host) {
         (true, Some(host)) => {
             req.headers_mut().insert(HOST, host);
         }
         _ => {
-            if let Ok(value) = HeaderValue::from_str(upstream_host) {
-                req.headers_mut().insert(HOST, value);
-            }
+            req.headers_mut().insert(HOST, upstream_host.clone());
         }
     }
 }
@@ -81,5 +114,30 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go_without_a_connection_header() {
+        for name in [
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "keep-alive",
+            "proxy-connection",
+            "proxy-authenticate",
+            "proxy-authorization",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_static("x"));
+            h.insert("x-kept", HeaderValue::from_static("1"));
+            remove_hop_by_hop(&mut h);
+            assert_eq!(h.keys().collect::<Vec<_>>(), ["x-kept"], "{name}");
+        }
+        let mut clean = HeaderMap::new();
+        clean.insert("x-kept", HeaderValue::from_static("1"));
+        clean.append("x-kept", HeaderValue::from_static("2"));
+        remove_hop_by_hop(&mut clean);
+        assert_eq!(clean.get_all("x-kept").iter().count(), 2);
     }
 }

@@ -11,6 +11,8 @@ pub struct Upstream {
     pub text: String,
     scheme: Scheme,
     authority: Authority,
+    /// `authority` as the `Host` value sent upstream, made once.
+    host: http::HeaderValue,
     path: String,
     query: Option<String>,
     /// Its Prometheus handles, once the action that calls it is known.
@@ -32,7 +34,16 @@ impl Upstream {
             Some((_, host)) => text.replacen(authority.as_str(), &format!("***@{host}"), 1),
             None => text.to_owned(),
         };
-        Ok(Upstream { text: shown, scheme, authority, path, query: uri.query().map(str::to_owned), metrics: None })
+        let host = http::HeaderValue::from_str(authority.as_str()).map_err(|e| format!("`{text}`: {e}"))?;
+        Ok(Upstream {
+            text: shown,
+            scheme,
+            authority,
+            host,
+            path,
+            query: uri.query().map(str::to_owned),
+            metrics: None,
+        })
     }
 
     /// This endpoint, counted in the metrics as called by action `action`.
@@ -52,9 +63,28 @@ impl Upstream {
         &self.authority
     }
 
-    /// The URI for a request: the endpoint's path with `:param` placeholders filled from
-    /// the route, then the part of the path the route's `*` matched, then the query.
+    /// `host[:port]` as a header value, for `Host`.
+    pub fn host(&self) -> &http::HeaderValue {
+        &self.host
+    }
+
+    /// The absolute URI for a request (see [`Upstream::path_and_query`]).
     pub fn target(&self, params: Option<&PathParams>, request_query: Option<&str>) -> Result<Uri, String> {
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(self.path_and_query(params, request_query)?)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
+    /// The origin-form target of a request: the endpoint's path with `:param` placeholders
+    /// filled from the route, then the part of the path the route's `*` matched, then the query.
+    pub fn path_and_query(
+        &self,
+        params: Option<&PathParams>,
+        request_query: Option<&str>,
+    ) -> Result<PathAndQuery, String> {
         let mut path = String::with_capacity(self.path.len() + 32);
         for segment in self.path.split('/').skip(1) {
             path.push('/');
@@ -78,23 +108,13 @@ impl Upstream {
         if path.is_empty() {
             path.push('/');
         }
-        let query = match (&self.query, request_query.filter(|q| !q.is_empty())) {
-            (Some(a), Some(b)) => Some(format!("{a}&{b}")),
-            (Some(a), None) => Some(a.clone()),
-            (None, Some(b)) => Some(b.to_owned()),
-            (None, None) => None,
-        };
-        let path_and_query = match query {
-            Some(q) => format!("{path}?{q}"),
-            None => path,
-        };
-        let pq: PathAndQuery = path_and_query.parse().map_err(|e| format!("invalid upstream path: {e}"))?;
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(pq)
-            .build()
-            .map_err(|e| e.to_string())
+        let queries = [self.query.as_deref(), request_query.filter(|q| !q.is_empty())];
+        for (i, query) in queries.into_iter().flatten().enumerate() {
+            path.push(if i == 0 { '?' } else { '&' });
+            path.push_str(query);
+        }
+        // The string's buffer becomes the URI's (checked, not copied).
+        PathAndQuery::try_from(path).map_err(|e| format!("invalid upstream path: {e}"))
     }
 }
 
