@@ -14,48 +14,34 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The headers that never cross a proxy, whatever `Connection` says.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    [
-        CONNECTION,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-        UPGRADE,
-        KEEP_ALIVE,
-        PROXY_CONNECTION,
-        PROXY_AUTHENTICATE,
-        PROXY_AUTHORIZATION,
-    ]
-    .contains(name)
-}
+const HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+];
 
 /// Removes the hop-by-hop headers, including every header named by `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass over the names, no lookup by hash.
-    if !headers.keys().any(is_hop_by_hop) {
+    // Most requests carry none: one pass over the names, no lookup by hash.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
         return;
     }
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    // The headers `Connection` names, looked up by their text (no name is built); the
+    // values are reference-counted views, so cloning them copies nothing.
+    let listed = headers.get_all(CONNECTION).iter().count();
+    for i in 0..listed {
+        let Some(value) = headers.get_all(CONNECTION).iter().nth(i).cloned() else { break };
+        for name in value.to_str().unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            headers.remove(name);
+        }
     }
-    for name in [
-        CONNECTION,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-        UPGRADE,
-        KEEP_ALIVE,
-        PROXY_CONNECTION,
-        PROXY_AUTHENTICATE,
-        PROXY_AUTHORIZATION,
-    ] {
+    for name in HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -70,13 +56,19 @@ pub fn set_forwarded<B>(
     preserve_host: bool,
 ) {
     if let Some(ClientAddr(peer)) = req.extensions().get::<ClientAddr>().copied() {
-        let ip = peer.ip().to_canonical().to_string();
+        let ip = peer.ip().to_canonical();
         let value = match req.headers().get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(existing) if !existing.trim().is_empty() => format!("{existing}, {ip}"),
-            _ => ip,
+            Some(existing) if !existing.trim().is_empty() => HeaderValue::from_str(&format!("{existing}, {ip}")),
+            _ => {
+                // The usual case: the address alone, written on the stack and copied once.
+                let mut buffer = [0u8; 64];
+                let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+                let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{ip}"));
+                let written = usize::try_from(cursor.position()).unwrap_or(0);
+                HeaderValue::from_bytes(&buffer[..written])
+            }
         };
-        // The string's buffer becomes the value (checked, not copied).
-        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
+        if let Ok(value) = value {
             req.headers_mut().insert(X_FORWARDED_FOR, value);
         }
     }

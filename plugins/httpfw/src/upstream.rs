@@ -85,7 +85,15 @@ impl Upstream {
         params: Option<&PathParams>,
         request_query: Option<&str>,
     ) -> Result<PathAndQuery, String> {
-        let mut path = String::with_capacity(self.path.len() + 32);
+        let rest = params.and_then(PathParams::wildcard).map(|rest| rest.trim_start_matches('/')).unwrap_or_default();
+        let queries = [self.query.as_deref(), request_query.filter(|q| !q.is_empty())];
+        if self.path.is_empty() && rest.is_empty() && queries.iter().all(Option::is_none) {
+            return Ok(PathAndQuery::from_static("/"));
+        }
+        // Sized exactly (placeholders aside), so the buffer is handed to the URI as it is.
+        let rest_len = if rest.is_empty() { 0 } else { rest.len() + 1 };
+        let exact = self.path.len() + rest_len + queries.iter().flatten().map(|q| q.len() + 1).sum::<usize>();
+        let mut path = String::with_capacity(exact.max(1));
         for segment in self.path.split('/').skip(1) {
             path.push('/');
             match segment.strip_prefix(':') {
@@ -96,19 +104,13 @@ impl Upstream {
                 None => path.push_str(segment),
             }
         }
-        if let Some(rest) = params.and_then(PathParams::wildcard) {
-            let rest = rest.trim_start_matches('/');
-            if !rest.is_empty() {
-                path.push('/');
-                path.push_str(rest);
-            } else if path.is_empty() {
-                path.push('/');
-            }
+        if !rest.is_empty() {
+            path.push('/');
+            path.push_str(rest);
         }
         if path.is_empty() {
             path.push('/');
         }
-        let queries = [self.query.as_deref(), request_query.filter(|q| !q.is_empty())];
         for (i, query) in queries.into_iter().flatten().enumerate() {
             path.push(if i == 0 { '?' } else { '&' });
             path.push_str(query);

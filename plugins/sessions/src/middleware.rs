@@ -266,13 +266,13 @@ impl SessionMiddleware {
 impl Middleware for SessionMiddleware {
     async fn handle(&self, mut req: Request, next: Next) -> Response {
         let mut loaded: Option<(String, u64)> = None;
-        let mut values = Arc::default();
+        let mut values = None;
         if let Some(id) = self.incoming_id(&req) {
             match self.storage.get(&id).await {
                 Ok(Some(bytes)) => {
                     if let Some((created, data)) = self.read(&id, &bytes) {
                         loaded = Some((id, created));
-                        values = data;
+                        values = Some(data);
                     }
                 }
                 Ok(None) => {}
@@ -293,7 +293,7 @@ impl Middleware for SessionMiddleware {
             self.strip_from_request(&mut req);
         }
         let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
-        let session = Session::shared(values);
+        let session = Session::shared(values.unwrap_or_default());
         req.extensions_mut().insert(session.clone());
         req.extensions_mut().insert(self.control.clone());
         let mut response = next.run(req).await;
@@ -304,7 +304,6 @@ impl Middleware for SessionMiddleware {
         }
 
         let (changed, destroyed) = session.state();
-        let now = unix_ms();
         if destroyed || (changed && session.is_empty()) {
             if let Some((id, _)) = &loaded {
                 self.opened.forget(id);
@@ -317,8 +316,10 @@ impl Middleware for SessionMiddleware {
             return response;
         }
         let renew_after = self.config.auto_renew_after.get().as_millis() as u64;
-        let aged = !self.config.disable_auto_renew
-            && loaded.as_ref().is_some_and(|(_, created)| now.saturating_sub(*created) > renew_after);
+        // The clock is read only for a session that may be renewed or will be stored.
+        let renewable = !self.config.disable_auto_renew && loaded.is_some();
+        let now = if renewable || changed { unix_ms() } else { 0 };
+        let aged = renewable && loaded.as_ref().is_some_and(|(_, created)| now.saturating_sub(*created) > renew_after);
         // An upstream that changes an existing session (a login) moves it to a new id, and the
         // old id is deleted at once: an id planted before the login never sees the new data.
         let rotate = aged || (set && changed && loaded.is_some());
