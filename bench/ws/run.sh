@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# WebSocket echo through seam's WebSocketAction beside the echo server direct, interleaved
+# WebSocket echo through seam (WebSocketAction, and HttpAction passing the upgrade through)
+# and through nginx (the peer) beside the echo server direct, interleaved
 # rounds, medians; then RSS per idle connection.
 #
 #   bash bench/ws/run.sh [SECONDS] [ROUNDS] [CONNECTIONS]   # writes bench/ws/results.md and prints it
@@ -9,6 +10,7 @@ seconds=${1:-5}
 rounds=${2:-3}
 connections=${3:-32}
 source bench/lib.sh
+needs nginx
 cargo build --release --quiet -p seam -p seam-bench-ws
 no_compiler_running
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -1,8 +1,10 @@
 //! `seam-bench-ws SEAM_BINARY [SECONDS] [ROUNDS] [CONNECTIONS]`: starts a WebSocket echo
-//! server, a seam in front of it (`WebSocketAction`, `--workers 1`), and in interleaved
-//! rounds drives CONNECTIONS clients, each sending a 64-byte message and waiting for its
-//! echo, first straight at the echo server, then through seam. Prints a Markdown table of
-//! the medians; then opens 1000 idle connections through seam and reports its RSS growth.
+//! server, a seam in front of it (`WebSocketAction`, and a plain `HttpAction` route that
+//! passes the upgrade through; `--workers 1`) and the peer, an nginx with one worker proxying
+//! WebSockets (`proxy_pass` with the `Upgrade` headers). In interleaved rounds it drives
+//! CONNECTIONS clients, each sending a 64-byte message and waiting for its echo: straight at
+//! the echo server, through seam's two routes, through nginx. Prints a Markdown table of the
+//! medians; then opens 1000 idle connections through seam and reports its RSS growth.
 //! A second table does the same with 1 KiB text messages (JSON-like, compressible), adding
 //! a route with `enableCompression` driven by clients that offer permessage-deflate (yawc),
 //! and the RSS of 1000 idle compressing connections.
@@ -141,6 +143,55 @@ where
     (before, rss_kib(pid))
 }
 
+/// The peer: nginx with one worker proxying WebSockets to the echo server, as its manual
+/// shows (`proxy_http_version 1.1` and the `Upgrade`/`Connection` headers); stopped on drop.
+struct Nginx {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl Nginx {
+    fn start(dir: &std::path::Path, echo: u16) -> Nginx {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let root = dir.join("nginx");
+        std::fs::create_dir_all(&root).unwrap();
+        let conf = root.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "worker_processes 1;\npid {root}/nginx.pid;\nerror_log stderr error;\n\
+                 events {{ worker_connections 8192; }}\n\
+                 http {{\n  access_log off;\n\
+                 \x20 map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}\n\
+                 \x20 server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+                 \x20     proxy_pass http://127.0.0.1:{echo};\n      proxy_http_version 1.1;\n\
+                 \x20     proxy_set_header Upgrade $http_upgrade;\n      proxy_set_header Connection $connection_upgrade;\n\
+                 \x20     proxy_read_timeout 10m;\n    }}\n  }}\n}}\n",
+                root = root.display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("nginx")
+            .args(["-p", root.to_str().unwrap(), "-c", conf.to_str().unwrap(), "-g", "daemon off;"])
+            .spawn()
+            .expect("nginx runs (apt-get install -y nginx)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "nginx did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Nginx { port, child }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // TERM, not KILL: the master then stops its worker (a killed master leaves it running).
+        let _ = std::process::Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -164,7 +215,8 @@ async fn main() {
             "server: {{ address: 127.0.0.1:{gateway}, disableStartupMessage: true, concurrency: 100000 }}\n\
              actions:\n  Ws: {{ use: plugins.wsfw.actions.WebSocketAction, config: {{ upstreamEndpoint: \"ws://127.0.0.1:{echo}\", pingInterval: 1m, maxInactivity: 10m }} }}\n\
              \x20 Deflate: {{ use: plugins.wsfw.actions.WebSocketAction, config: {{ upstreamEndpoint: \"ws://127.0.0.1:{echo}\", pingInterval: 1m, maxInactivity: 10m, enableCompression: true }} }}\n\
-             routes:\n  Z: {{ gatewayPath: /z/*, action: Deflate }}\n  R: {{ gatewayPath: /*, action: Ws }}\n"
+             \x20 Pass: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"http://127.0.0.1:{echo}\", timeout: 10m }} }}\n\
+             routes:\n  Z: {{ gatewayPath: /z/*, action: Deflate }}\n  H: {{ gatewayPath: /h/*, action: Pass }}\n  R: {{ gatewayPath: /*, action: Ws }}\n"
         ),
     )
     .unwrap();
@@ -178,20 +230,30 @@ async fn main() {
         assert!(started.elapsed() < Duration::from_secs(20), "seam did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+    let nginx = Nginx::start(&dir, echo);
     let direct_url = format!("ws://127.0.0.1:{echo}/");
     let seam_url = format!("ws://127.0.0.1:{gateway}/");
-    let (mut direct, mut through) = (Vec::new(), Vec::new());
+    let paths = [
+        ("echo server direct", direct_url.clone()),
+        ("through seam's WebSocketAction (--workers 1)", seam_url.clone()),
+        ("through seam's HttpAction, upgrade passed through (--workers 1)", format!("ws://127.0.0.1:{gateway}/h/")),
+        ("through nginx (1 worker, `proxy_pass` with `Upgrade`)", format!("ws://127.0.0.1:{}/", nginx.port)),
+    ];
+    let mut runs = vec![Vec::new(); paths.len()];
     for _ in 0..rounds {
-        direct.push(drive(&direct_url, connections, seconds).await);
-        through.push(drive(&seam_url, connections, seconds).await);
+        for (runs, (_, url)) in runs.iter_mut().zip(&paths) {
+            runs.push(drive(url, connections, seconds).await);
+        }
     }
-    let (d_rate, d_p99) = (median(direct.iter().map(|r| r.0).collect()), median(direct.iter().map(|r| r.1).collect()));
-    let (s_rate, s_p99) =
-        (median(through.iter().map(|r| r.0).collect()), median(through.iter().map(|r| r.1).collect()));
-    println!("| path | messages/s | p99 ms | vs direct |");
-    println!("|---|---:|---:|---:|");
-    println!("| echo server direct | {d_rate:.0} | {d_p99:.2} | 1.00× |");
-    println!("| through seam's WebSocketAction (--workers 1) | {s_rate:.0} | {s_p99:.2} | {:.2}× |", s_rate / d_rate);
+    let medians: Vec<(f64, f64)> =
+        runs.iter().map(|r| (median(r.iter().map(|r| r.0).collect()), median(r.iter().map(|r| r.1).collect()))).collect();
+    let (direct_rate, nginx_rate) = (medians[0].0, medians[3].0);
+    println!("| path | messages/s | p99 ms | vs direct | vs nginx |");
+    println!("|---|---:|---:|---:|---:|");
+    for ((name, _), (rate, p99)) in paths.iter().zip(&medians) {
+        println!("| {name} | {rate:.0} | {p99:.2} | {:.2}× | {:.2}× |", rate / direct_rate, rate / nginx_rate);
+    }
+    drop(nginx);
 
     let (before, after) = idle_rss(child.id(), || async {
         tokio_tungstenite::connect_async(seam_url.clone()).await.expect("idle connection").0
