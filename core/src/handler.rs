@@ -44,31 +44,50 @@ pub trait Action: Send + Sync + 'static {
     async fn close(&self) {}
 }
 
+/// The middlewares of a chain, in order, and its action.
+#[derive(Clone)]
+pub struct Chain {
+    middlewares: Box<[Arc<dyn Middleware>]>,
+    action: Arc<dyn Action>,
+}
+
+impl Chain {
+    /// `middlewares` in order, then `action`.
+    pub fn new(middlewares: Vec<Arc<dyn Middleware>>, action: Arc<dyn Action>) -> Self {
+        Chain { middlewares: middlewares.into(), action }
+    }
+}
+
 /// The rest of a chain: the middlewares after the current one, then the action.
 #[derive(Clone)]
 pub struct Next {
-    chain: Arc<[Arc<dyn Middleware>]>,
+    chain: Arc<Chain>,
     position: usize,
-    action: Arc<dyn Action>,
 }
 
 impl Next {
     /// The whole chain: `middlewares` in order, then `action`.
-    pub fn new(chain: Arc<[Arc<dyn Middleware>]>, action: Arc<dyn Action>) -> Self {
-        Next { chain, position: 0, action }
+    pub fn new(middlewares: Arc<[Arc<dyn Middleware>]>, action: Arc<dyn Action>) -> Self {
+        Next::start(Arc::new(Chain { middlewares: middlewares.iter().cloned().collect(), action }))
+    }
+
+    /// The whole of `chain`.
+    pub fn start(chain: Arc<Chain>) -> Self {
+        Next { chain, position: 0 }
     }
 
     /// Runs the rest of the chain on `req`.
     pub async fn run(self, req: Request) -> Response {
-        match self.chain.get(self.position).cloned() {
-            Some(middleware) => {
-                let next = Next { position: self.position + 1, ..self };
-                middleware.handle(req, next).await
-            }
+        let position = self.position;
+        // The chain's one reference count is taken, not the middleware's: `Pipeline` hands
+        // each worker thread a chain of its own, so nothing here is shared between workers.
+        let chain = self.chain.clone();
+        match chain.middlewares.get(position) {
+            Some(middleware) => middleware.handle(req, Next { position: position + 1, ..self }).await,
             None if req.extensions().get::<crate::extensions::PreflightOnly>().is_some() => {
                 json_error(http::StatusCode::METHOD_NOT_ALLOWED, "the route does not serve OPTIONS")
             }
-            None => self.action.handle(req).await,
+            None => chain.action.handle(req).await,
         }
     }
 }

@@ -2,23 +2,26 @@
 
 use std::sync::Arc;
 
-use crate::handler::{Action, Middleware, Next, Request, Response};
+use crate::handler::{Action, Chain, Middleware, Next, Request, Response};
+use crate::per_thread::PerThread;
 
 /// The middlewares of one route (global, then service, then route) and its action.
 #[derive(Clone)]
 pub struct Pipeline {
-    middlewares: Arc<[Arc<dyn Middleware>]>,
-    action: Arc<dyn Action>,
+    /// Each worker thread runs its own copy of the chain (the same components): a request
+    /// counts references on that copy only.
+    chain: Arc<PerThread<Arc<Chain>>>,
 }
 
 impl Pipeline {
     /// A pipeline running `middlewares` in order, then `action`.
     pub fn new(middlewares: Vec<Arc<dyn Middleware>>, action: Arc<dyn Action>) -> Self {
-        Pipeline { middlewares: middlewares.into(), action }
+        let chain = Arc::new(Chain::new(middlewares, action));
+        Pipeline { chain: Arc::new(PerThread::new(chain, |chain| Arc::new(Chain::clone(chain)))) }
     }
 
     /// Runs the request through the whole chain.
     pub async fn run(&self, req: Request) -> Response {
-        Next::new(self.middlewares.clone(), self.action.clone()).run(req).await
+        Next::start(self.chain.get().clone()).run(req).await
     }
 }

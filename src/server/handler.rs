@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CONTENT_LENGTH, HOST, ORIGIN};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
-use seam_core::extensions::{ClientAddr, ClientIp, MatchedRoute, PreflightOnly, RequestId, RequestScheme};
+use seam_core::extensions::{ClientAddr, ClientIp, PreflightOnly, RequestId, RequestScheme};
 use seam_core::pipeline::Pipeline;
 use seam_core::{Action, Body, Middleware, Request, Response, Storage, json_error, json_response};
 
@@ -216,11 +216,7 @@ impl App {
         let body = Body::new(LimitedBody::new(body, self.body_limit, deadline, rejected.clone()));
         let (response, route) = match target {
             Ok((route, mut params)) => {
-                parts.extensions.insert(MatchedRoute {
-                    name: route.name.clone(),
-                    service: route.service.clone(),
-                    pattern: route.pattern.clone(),
-                });
+                parts.extensions.insert(route.matched.get().clone());
                 // The router matches without the trailing slash (unless strict); the upstream
                 // still gets it.
                 if !self.strict_routing

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use http::Method;
 use seam_config::resolver::{ServedRoute, WILDCARD, normalize};
-use seam_core::extensions::PathParams;
+use seam_core::extensions::{MatchedRoute, PathParams};
+use seam_core::per_thread::PerThread;
 use seam_core::pipeline::Pipeline;
 
 /// One served route.
@@ -18,6 +19,8 @@ pub struct RouteEntry {
     pub pattern: Arc<str>,
     /// Its chain.
     pub pipeline: Pipeline,
+    /// What requests it serves carry as [`MatchedRoute`], a copy per worker thread.
+    pub matched: PerThread<MatchedRoute>,
     /// Its request counters and duration histogram.
     pub metrics: seam_core::metrics::RequestMetrics,
 }
@@ -98,6 +101,18 @@ impl Router {
                 service: served.service.as_deref().map(Into::into),
                 pattern: served.path.as_str().into(),
                 pipeline: served.pipeline.clone(),
+                matched: PerThread::new(
+                    MatchedRoute {
+                        name: served.route.as_str().into(),
+                        service: served.service.as_deref().map(Into::into),
+                        pattern: served.path.as_str().into(),
+                    },
+                    |m| MatchedRoute {
+                        name: Arc::from(&*m.name),
+                        service: m.service.as_deref().map(Arc::from),
+                        pattern: Arc::from(&*m.pattern),
+                    },
+                ),
                 metrics: seam_core::metrics::RequestMetrics::new(&served.route, served.service.as_deref()),
             });
             let methods: Vec<Option<Method>> = if served.methods.is_empty() {

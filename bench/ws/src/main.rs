@@ -245,8 +245,10 @@ async fn main() {
             runs.push(drive(url, connections, seconds).await);
         }
     }
-    let medians: Vec<(f64, f64)> =
-        runs.iter().map(|r| (median(r.iter().map(|r| r.0).collect()), median(r.iter().map(|r| r.1).collect()))).collect();
+    let medians: Vec<(f64, f64)> = runs
+        .iter()
+        .map(|r| (median(r.iter().map(|r| r.0).collect()), median(r.iter().map(|r| r.1).collect())))
+        .collect();
     let (direct_rate, nginx_rate) = (medians[0].0, medians[3].0);
     println!("| path | messages/s | p99 ms | vs direct | vs nginx |");
     println!("|---|---:|---:|---:|---:|");

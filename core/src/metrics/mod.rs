@@ -7,6 +7,7 @@
 
 mod histogram;
 mod requests;
+mod sharded;
 mod storage;
 
 use std::sync::LazyLock;
@@ -20,6 +21,7 @@ pub use histogram::Histogram;
 pub use prometheus_client::metrics::counter::Counter;
 pub use prometheus_client::metrics::gauge::Gauge;
 pub use requests::RequestMetrics;
+pub use sharded::ShardedCounter;
 pub use storage::{InstrumentedStorage, StorageMetrics};
 
 /// A label set: names and values.
@@ -53,7 +55,7 @@ pub struct Families {
     sessions: Family<Labels, Counter>,
     limiter: Family<Labels, Counter>,
     cache: Family<Labels, Counter>,
-    client_cache: Family<Labels, Counter>,
+    client_cache: Family<Labels, ShardedCounter>,
     connections: Family<Labels, Gauge>,
     build_info: Family<Labels, Gauge>,
     reloads: Family<Labels, Counter>,
@@ -226,8 +228,12 @@ pub enum Events {
     Limiter,
     /// `seam_cache_requests_total{middleware,outcome}`: hit, miss, stored, bypass.
     Cache,
-    /// `seam_storage_client_cache_lookups_total{storage,outcome}`: hit, miss.
-    ClientCache,
+}
+
+/// `seam_storage_client_cache_lookups_total{storage,outcome}` (hit, miss) of `storage`:
+/// counted per thread, since a hit is a hot path of every worker.
+pub fn client_cache_counter(storage: &str, outcome: &'static str) -> ShardedCounter {
+    families().client_cache.get_or_create_owned(&vec![("storage", storage.to_owned()), ("outcome", outcome.to_owned())])
 }
 
 impl Events {
@@ -238,7 +244,6 @@ impl Events {
             Events::Sessions => (&f.sessions, "middleware", "event"),
             Events::Limiter => (&f.limiter, "middleware", "outcome"),
             Events::Cache => (&f.cache, "middleware", "outcome"),
-            Events::ClientCache => (&f.client_cache, "storage", "outcome"),
         };
         family.get_or_create_owned(&vec![(who, component.to_owned()), (what, event.to_owned())])
     }

@@ -3,13 +3,14 @@
 use http::header::STRICT_TRANSPORT_SECURITY;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use seam_core::extensions::RequestScheme;
+use seam_core::per_thread::PerThread;
 use seam_core::{Middleware, Next, Request, Response, async_trait};
 
 pub(crate) struct HelmetMiddleware {
-    /// Every header but HSTS, values checked at build.
-    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// Every header but HSTS, values checked at build (a copy per worker thread).
+    pub(crate) headers: PerThread<Vec<(HeaderName, HeaderValue)>>,
     /// `Strict-Transport-Security`, sent only over HTTPS.
-    pub(crate) hsts: Option<HeaderValue>,
+    pub(crate) hsts: PerThread<Option<HeaderValue>>,
     pub(crate) override_upstream: bool,
 }
 
@@ -30,11 +31,12 @@ impl Middleware for HelmetMiddleware {
         let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
         let mut response = next.run(req).await;
         let headers = response.headers_mut();
-        headers.reserve(self.headers.len() + 1);
-        for (name, value) in &self.headers {
+        let mine = self.headers.get();
+        headers.reserve(mine.len() + 1);
+        for (name, value) in mine {
             self.put(headers, name, value);
         }
-        if https && let Some(hsts) = &self.hsts {
+        if https && let Some(hsts) = self.hsts.get() {
             self.put(headers, &STRICT_TRANSPORT_SECURITY, hsts);
         }
         response

@@ -10,8 +10,8 @@ use crate::template;
 /// One line per request from a template of Fiber's tags, written to stdout (or `output`): `${time} ${status} ${latency} ${method} ${path}` and more.
 ///
 /// The template is checked when the document loads: an unknown tag is an error at its line.
-/// Lines are handed to a writer thread; if the output falls behind by 65536 lines, new lines
-/// are dropped (and the number dropped is written once it catches up) rather than slowing
+/// Lines are handed to a writer thread; if the output falls behind a worker by 65536 lines,
+/// its new lines are dropped (and the number dropped is written once it catches up) rather than slowing
 /// requests.
 #[seam_core::component(name = "plugins.logger.middlewares.LoggerMiddleware")]
 #[derive(Clone, Debug)]

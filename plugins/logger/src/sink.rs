@@ -1,23 +1,27 @@
 //! Where lines go: stdout, stderr or a file, written by a thread of its own. A request only
-//! appends its line to a shared buffer (no system call, no wake-up); the writer takes the
-//! buffer every `FLUSH_EVERY` and writes it in one go. When `BUFFERED_LINES` are waiting
-//! (the output cannot keep up), new lines are dropped, counted, and the count is written
-//! once the output catches up, instead of holding requests.
+//! appends its line to its worker thread's buffer (no system call, no wake-up, no lock
+//! another worker takes); the writer takes every buffer each `FLUSH_EVERY` and writes them
+//! in one go, so lines of one worker keep their order and lines of different workers are
+//! written in batches. When `BUFFERED_LINES` are waiting in a worker's buffer (the output
+//! cannot keep up), its new lines are dropped, counted, and the count is written once the
+//! output catches up, instead of holding requests.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Lines waiting for the writer before new ones are dropped.
+use thread_local::ThreadLocal;
+
+/// Lines waiting for the writer in one worker's buffer before its new ones are dropped.
 pub const BUFFERED_LINES: usize = 65_536;
 
 /// How often the writer takes what is waiting.
 const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
 struct Shared {
-    /// Waiting text and how many lines it holds.
-    pending: Mutex<(String, usize)>,
+    /// Per writing thread: waiting text and how many lines it holds.
+    pending: ThreadLocal<Mutex<(String, usize)>>,
     dropped: AtomicU64,
     stopped: AtomicBool,
 }
@@ -43,7 +47,7 @@ impl Sink {
             ),
         };
         let shared = Arc::new(Shared {
-            pending: Mutex::new((String::with_capacity(64 * 1024), 0)),
+            pending: ThreadLocal::new(),
             dropped: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
         });
@@ -57,7 +61,8 @@ impl Sink {
 
     /// Queues `line` for the writer; never waits for the output.
     pub fn write(&self, line: &str) {
-        let mut pending = self.shared.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mine = self.shared.pending.get_or(|| Mutex::new((String::with_capacity(16 * 1024), 0)));
+        let mut pending = mine.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if pending.1 >= BUFFERED_LINES {
             drop(pending);
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
@@ -84,14 +89,16 @@ fn write_all(writer: Box<dyn Write + Send>, shared: &Shared) {
     loop {
         std::thread::park_timeout(FLUSH_EVERY);
         let stopping = shared.stopped.load(Ordering::Acquire);
-        {
-            let mut pending = shared.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            std::mem::swap(&mut pending.0, &mut taken);
-            pending.1 = 0;
-        }
-        if !taken.is_empty() {
-            let _ = out.write_all(taken.as_bytes());
-            taken.clear();
+        for buffer in shared.pending.iter() {
+            {
+                let mut pending = buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                std::mem::swap(&mut pending.0, &mut taken);
+                pending.1 = 0;
+            }
+            if !taken.is_empty() {
+                let _ = out.write_all(taken.as_bytes());
+                taken.clear();
+            }
         }
         let lost = shared.dropped.swap(0, Ordering::Relaxed);
         if lost > 0 {

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use http::HeaderName;
+use seam_core::per_thread::{PerThread, fresh_name};
 use seam_core::{BuildContext, BuildError, Component, Middleware, Problem, async_trait};
 
 use crate::middleware::RequestIdMiddleware;
@@ -36,6 +37,8 @@ impl Component for RequestIdMiddlewareConfig {
         if self.context_key.is_empty() {
             return Err(Problem::field("contextKey", "contextKey must not be empty").into());
         }
-        Ok(Arc::new(RequestIdMiddleware { header, context_key: self.context_key.as_str().into() }))
+        let names = (header, Arc::<str>::from(self.context_key.as_str()));
+        let names = PerThread::new(names, |(header, key)| (fresh_name(header), Arc::from(&**key)));
+        Ok(Arc::new(RequestIdMiddleware { names }))
     }
 }

@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue};
 use seam_core::extensions::{Locals, RequestId};
+use seam_core::per_thread::PerThread;
 use seam_core::{Middleware, Next, Request, Response, async_trait};
 
 /// Longest client-supplied id kept.
 const MAX_LEN: usize = 128;
 
 pub(crate) struct RequestIdMiddleware {
-    pub(crate) header: HeaderName,
-    pub(crate) context_key: Arc<str>,
+    /// The header's name and the `contextKey`, a copy per worker thread.
+    pub(crate) names: PerThread<(HeaderName, Arc<str>)>,
 }
 
 /// A client-supplied id worth keeping: short, and nothing that could break a log line or a
@@ -25,7 +26,8 @@ pub fn is_sane(id: &[u8]) -> bool {
 #[async_trait]
 impl Middleware for RequestIdMiddleware {
     async fn handle(&self, mut req: Request, next: Next) -> Response {
-        let supplied = req.headers().get(&self.header).filter(|v| is_sane(v.as_bytes())).cloned();
+        let (header, context_key) = self.names.get();
+        let supplied = req.headers().get(header).filter(|v| is_sane(v.as_bytes())).cloned();
         let value = supplied.unwrap_or_else(|| {
             // A thread-local generator (uuid's `fast-rng`): no system call per request.
             let mut buffer = uuid::Uuid::encode_buffer();
@@ -34,11 +36,11 @@ impl Middleware for RequestIdMiddleware {
         });
         // `is_sane` admits only visible ASCII, so the value is text.
         let id: Arc<str> = value.to_str().unwrap_or_default().into();
-        req.headers_mut().insert(self.header.clone(), value.clone());
+        req.headers_mut().insert(header.clone(), value.clone());
         req.extensions_mut().insert(RequestId(id.clone()));
-        Locals::set(req.extensions_mut(), self.context_key.clone(), id.clone());
+        Locals::set(req.extensions_mut(), context_key.clone(), id.clone());
         let mut response = next.run(req).await;
-        response.headers_mut().insert(self.header.clone(), value);
+        response.headers_mut().insert(header.clone(), value);
         response.extensions_mut().insert(RequestId(id));
         response
     }

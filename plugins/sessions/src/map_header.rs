@@ -2,17 +2,22 @@
 
 use http::{HeaderName, HeaderValue};
 use seam_core::extensions::{PerClient, Session};
+use seam_core::per_thread::{PerThread, fresh_name};
 use seam_core::{Middleware, Next, Request, Response, async_trait};
 use serde_json::Value;
 
 /// Copies session values into request headers.
 pub struct MapSessionToHeaderMiddleware {
-    headers: Vec<(HeaderName, String)>,
+    /// Header name → session key, a copy per worker thread.
+    headers: PerThread<Vec<(HeaderName, String)>>,
 }
 
 impl MapSessionToHeaderMiddleware {
     /// Header name → session key.
     pub fn new(headers: Vec<(HeaderName, String)>) -> Self {
+        let headers = PerThread::new(headers, |headers| {
+            headers.iter().map(|(name, key)| (fresh_name(name), key.clone())).collect()
+        });
         MapSessionToHeaderMiddleware { headers }
     }
 }
@@ -40,10 +45,11 @@ impl Middleware for MapSessionToHeaderMiddleware {
     async fn handle(&self, mut req: Request, next: Next) -> Response {
         // A client must never be able to set these headers itself, not even as `X_User_Id`,
         // which WSGI, CGI and Rack upstreams read as `X-User-Id`.
+        let mine = self.headers.get();
         let spoofed: Vec<HeaderName> = req
             .headers()
             .keys()
-            .filter(|sent| self.headers.iter().any(|(name, _)| same_name(sent.as_str(), name.as_str())))
+            .filter(|sent| mine.iter().any(|(name, _)| same_name(sent.as_str(), name.as_str())))
             .cloned()
             .collect();
         for name in spoofed {
@@ -51,7 +57,7 @@ impl Middleware for MapSessionToHeaderMiddleware {
         }
         let mut mapped = false;
         if let Some(session) = req.extensions().get::<Session>().cloned() {
-            for (name, key) in &self.headers {
+            for (name, key) in mine {
                 if let Some(value) = session.with(key, |value| value.and_then(as_header)) {
                     req.headers_mut().insert(name.clone(), value);
                     mapped = true;

@@ -9,6 +9,7 @@ use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use seam_core::extensions::{PerClient, RequestScheme, Session, SessionHeaders as ControlHeaders};
 use seam_core::metrics::{Counter, Events};
+use seam_core::per_thread::{PerThread, fresh_name};
 use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
 use serde_json::{Map, Value};
 
@@ -42,8 +43,9 @@ pub struct SessionMiddleware {
     warned_unopened: AtomicBool,
     /// Sessions parsed on earlier requests.
     opened: OpenedSessions,
-    /// The session control headers, handed to the middlewares after this one.
-    control: ControlHeaders,
+    /// The session control headers, handed to the middlewares after this one (a copy per
+    /// worker thread).
+    control: PerThread<ControlHeaders>,
     config: SessionMiddlewareConfig,
     lookup: Lookup,
     storage: Arc<dyn Storage>,
@@ -141,7 +143,9 @@ impl SessionMiddleware {
             sealer,
             warned_unopened: AtomicBool::new(false),
             opened: OpenedSessions::new(),
-            control: ControlHeaders(control.into()),
+            control: PerThread::new(ControlHeaders(control.into()), |c| {
+                ControlHeaders(c.0.iter().map(fresh_name).collect())
+            }),
             created: Events::Sessions.counter(name, "created"),
             renewed: Events::Sessions.counter(name, "renewed"),
             destroyed: Events::Sessions.counter(name, "destroyed"),
@@ -295,7 +299,7 @@ impl Middleware for SessionMiddleware {
         let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
         let session = Session::shared(values.unwrap_or_default());
         req.extensions_mut().insert(session.clone());
-        req.extensions_mut().insert(self.control.clone());
+        req.extensions_mut().insert(self.control.get().clone());
         let mut response = next.run(req).await;
         let set = self.apply_response_headers(&session, &mut response);
         if loaded.is_some() || set {

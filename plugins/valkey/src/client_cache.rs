@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redis::{PushInfo, PushKind, Value};
-use seam_core::metrics::{Counter, Events};
+use seam_core::metrics::{ShardedCounter, client_cache_counter};
 use thread_local::ThreadLocal;
 
 use crate::push::{self, Event};
@@ -48,8 +48,8 @@ pub struct ClientCache {
     started: AtomicBool,
     tracker: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
     /// `seam_storage_client_cache_lookups_total{storage,outcome}`.
-    hits: Counter,
-    misses: Counter,
+    hits: ShardedCounter,
+    misses: ShardedCounter,
 }
 
 #[derive(Clone)]
@@ -75,8 +75,8 @@ impl ClientCache {
             ttl,
             started: AtomicBool::new(false),
             tracker: std::sync::Mutex::new(None),
-            hits: Events::ClientCache.counter(storage, "hit"),
-            misses: Events::ClientCache.counter(storage, "miss"),
+            hits: client_cache_counter(storage, "hit"),
+            misses: client_cache_counter(storage, "miss"),
         }
     }
 
