@@ -46,14 +46,14 @@ pub trait Action: Send + Sync + 'static {
 
 /// The middlewares of a chain, in order, and its action.
 #[derive(Clone)]
-pub struct Chain {
+pub(crate) struct Chain {
     middlewares: Box<[Arc<dyn Middleware>]>,
     action: Arc<dyn Action>,
 }
 
 impl Chain {
     /// `middlewares` in order, then `action`.
-    pub fn new(middlewares: Vec<Arc<dyn Middleware>>, action: Arc<dyn Action>) -> Self {
+    pub(crate) fn new(middlewares: Vec<Arc<dyn Middleware>>, action: Arc<dyn Action>) -> Self {
         Chain { middlewares: middlewares.into(), action }
     }
 }
@@ -66,13 +66,8 @@ pub struct Next {
 }
 
 impl Next {
-    /// The whole chain: `middlewares` in order, then `action`.
-    pub fn new(middlewares: Arc<[Arc<dyn Middleware>]>, action: Arc<dyn Action>) -> Self {
-        Next::start(Arc::new(Chain { middlewares: middlewares.iter().cloned().collect(), action }))
-    }
-
-    /// The whole of `chain`.
-    pub fn start(chain: Arc<Chain>) -> Self {
+    /// The whole of `chain` (a route's chain is run through [`crate::pipeline::Pipeline`]).
+    pub(crate) fn start(chain: Arc<Chain>) -> Self {
         Next { chain, position: 0 }
     }
 

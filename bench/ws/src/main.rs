@@ -175,11 +175,7 @@ impl Nginx {
             .args(["-p", root.to_str().unwrap(), "-c", conf.to_str().unwrap(), "-g", "daemon off;"])
             .spawn()
             .expect("nginx runs (apt-get install -y nginx)");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "nginx did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_port(port, "nginx");
         Nginx { port, child }
     }
 }
@@ -189,6 +185,15 @@ impl Drop for Nginx {
         // TERM, not KILL: the master then stops its worker (a killed master leaves it running).
         let _ = std::process::Command::new("kill").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits (at most 20 s) until `what` listens on 127.0.0.1:`port`.
+fn wait_for_port(port: u16, what: &str) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "{what} did not start");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -225,11 +230,7 @@ async fn main() {
         .env("RUST_LOG", "warn")
         .spawn()
         .expect("seam runs");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", gateway)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "seam did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(gateway, "seam");
     let nginx = Nginx::start(&dir, echo);
     let direct_url = format!("ws://127.0.0.1:{echo}/");
     let seam_url = format!("ws://127.0.0.1:{gateway}/");

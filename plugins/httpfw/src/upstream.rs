@@ -35,7 +35,7 @@ impl Upstream {
             Some((_, host)) => text.replacen(authority.as_str(), &format!("***@{host}"), 1),
             None => text.to_owned(),
         };
-        let host = http::HeaderValue::from_str(authority.as_str()).map_err(|e| format!("`{text}`: {e}"))?;
+        let host = http::HeaderValue::from_str(authority.as_str()).map_err(|e| format!("`{shown}`: {e}"))?;
         let host = std::sync::Arc::new(PerThread::new(host, fresh_value));
         Ok(Upstream {
             text: shown,
