@@ -204,6 +204,25 @@ fn check_never_shows_a_secret_in_its_snippet() {
     assert!(!stderr.contains("84629173"), "{stderr}");
 }
 
+/// A URL's user and password never appear in `seam check`'s output: not in the message, not
+/// in the source line, whichever way the URL is wrong.
+#[test]
+fn check_never_shows_url_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("urls.yaml");
+    std::fs::write(
+        &document,
+        "actions:\n  A: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: \"ftp://user:s3cret@svc:80\" } }\n  B: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: \"http://user:s3cret@svc:80:99/x\" } }\n  C: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: \"user:s3cret@svc\" } }\nroutes:\n  A: { gatewayPath: /a, action: A }\n  B: { gatewayPath: /b, action: B }\n  C: { gatewayPath: /c, action: C }\n",
+    )
+    .unwrap();
+    let out = seam(&["check", "--offline", &document.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error: the config has 3 errors"), "{stderr}");
+    assert!(stderr.contains("ftp://***@svc:80"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
 #[test]
 fn logs_to_a_pipe_carry_no_colour_codes() {
     let dir = tempfile::tempdir().unwrap();

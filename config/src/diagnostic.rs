@@ -140,22 +140,26 @@ fn write_snippet(f: &mut fmt::Formatter<'_>, loc: &Loc, gutter: usize, secret: b
     let pad = " ".repeat(gutter);
     writeln!(f, "{pad}--> {loc}")?;
     if let Some(line) = loc.file.line(loc.line) {
+        let start = loc.column.saturating_sub(1) as usize;
+        let mut width = loc.width.max(1) as usize;
         let line: String = if secret {
             // From the value to the end of the line: a secret written as a list or a mapping
             // spans more than the token the place points at.
-            let start = loc.column.saturating_sub(1) as usize;
             line.chars().enumerate().map(|(i, c)| if i >= start && !c.is_whitespace() { '*' } else { c }).collect()
         } else {
-            line.to_owned()
+            // A URL's user and password are masked in any line shown; the value pointed at is
+            // masked on its own, so the carets still span it.
+            let mask = |text: &str| seam_core::secret::mask_url_credentials(text).into_owned();
+            let split = |at: usize| line.char_indices().nth(at).map_or(line.len(), |(i, _)| i);
+            let (value_start, value_end) = (split(start), split(start + width));
+            let value = mask(&line[value_start..value_end]);
+            width = value.chars().count().max(1);
+            format!("{}{value}{}", mask(&line[..value_start]), mask(&line[value_end..]))
         };
-        let caret_pad: String = line
-            .chars()
-            .take(loc.column.saturating_sub(1) as usize)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        let caret_pad: String = line.chars().take(start).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
         writeln!(f, "{pad} |")?;
         writeln!(f, "{:>gutter$} | {line}", loc.line)?;
-        writeln!(f, "{pad} | {caret_pad}{}", "^".repeat(loc.width.max(1) as usize))?;
+        writeln!(f, "{pad} | {caret_pad}{}", "^".repeat(width))?;
     }
     Ok(())
 }

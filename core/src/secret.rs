@@ -99,8 +99,52 @@ pub fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Secr
     }
 }
 
+/// `text` with the user and password of every URL in it (`scheme://user:pass@host`) shown as
+/// `***`: for error messages and source lines that quote a URL from the document.
+pub fn mask_url_credentials(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("://") || !text.contains('@') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        // The authority ends where the path, query or fragment starts, or the quoted URL ends.
+        let end = after.find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | '`') || c.is_whitespace());
+        let authority = &after[..end.unwrap_or(after.len())];
+        match authority.rfind('@') {
+            Some(userinfo_end) => {
+                out.push_str("***");
+                rest = &after[userinfo_end..];
+            }
+            None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn url_credentials_are_masked_wherever_the_url_stands() {
+        use super::mask_url_credentials as mask;
+        for (text, shown) in [
+            ("http://svc:8080/v2", "http://svc:8080/v2"),
+            ("http://user:s3cret@svc:8080/v2", "http://***@svc:8080/v2"),
+            ("`ftp://user:s3cret@svc:80`: only http", "`ftp://***@svc:80`: only http"),
+            ("http://user:s3cret@svc:80:99/x is not a URL", "http://***@svc:80:99/x is not a URL"),
+            ("redis://:p@ss@cache?x=1", "redis://***@cache?x=1"),
+            ("a: \"http://u:p@h\", b: 'https://v:q@k/p@q'", "a: \"http://***@h\", b: 'https://***@k/p@q'"),
+            ("http://h/users/@me", "http://h/users/@me"),
+            ("mail me@host, see http://h", "mail me@host, see http://h"),
+            ("http://u:p@", "http://***@"),
+        ] {
+            assert_eq!(mask(text), shown, "{text}");
+        }
+    }
+
     #[test]
     fn never_printed() {
         let s = super::Secret::new("hunter2");

@@ -23,18 +23,20 @@ pub struct Upstream {
 impl Upstream {
     /// Parses an endpoint URL; only `http` and `https` are accepted.
     pub fn parse(text: &str) -> Result<Upstream, String> {
-        let uri: Uri = text.parse().map_err(|e| format!("`{text}` is not a URL: {e}"))?;
-        let scheme = uri.scheme().cloned().ok_or_else(|| format!("`{text}` needs a scheme: http:// or https://"))?;
-        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
-            return Err(format!("`{text}`: only http:// and https:// upstreams are supported"));
-        }
-        let authority = uri.authority().cloned().ok_or_else(|| format!("`{text}` has no host"))?;
-        let path = uri.path().trim_end_matches('/').to_owned();
-        // Credentials in the URL never reach a log line, a metric label, a trace or an answer.
-        let shown = match authority.as_str().rsplit_once('@') {
-            Some((_, host)) => text.replacen(authority.as_str(), &format!("***@{host}"), 1),
-            None => text.to_owned(),
+        // Credentials in the URL never reach a log line, a metric label, a trace, an answer or
+        // an error message.
+        let shown = match text.contains("://") {
+            true => seam_core::secret::mask_url_credentials(text).into_owned(),
+            // `user:pass@host` without a scheme is masked as the URL it was meant to be.
+            false => seam_core::secret::mask_url_credentials(&format!("x://{text}"))[4..].to_owned(),
         };
+        let uri: Uri = text.parse().map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
+        let scheme = uri.scheme().cloned().ok_or_else(|| format!("`{shown}` needs a scheme: http:// or https://"))?;
+        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
+            return Err(format!("`{shown}`: only http:// and https:// upstreams are supported"));
+        }
+        let authority = uri.authority().cloned().ok_or_else(|| format!("`{shown}` has no host"))?;
+        let path = uri.path().trim_end_matches('/').to_owned();
         let host = http::HeaderValue::from_str(authority.as_str()).map_err(|e| format!("`{shown}`: {e}"))?;
         let host = std::sync::Arc::new(PerThread::new(host, fresh_value));
         Ok(Upstream {
@@ -154,6 +156,10 @@ mod tests {
     fn credentials_in_the_url_are_never_shown() {
         let up = Upstream::parse("http://user:s3cret@svc:8080/v2/:id").unwrap();
         assert_eq!(up.text, "http://***@svc:8080/v2/:id");
+        for bad in ["ftp://user:s3cret@svc:80", "http://user:s3cret@svc:80:99/x", "user:s3cret@svc"] {
+            let e = Upstream::parse(bad).unwrap_err();
+            assert!(!e.contains("s3cret"), "{e}");
+        }
         let missing = up.target(None, None).unwrap_err();
         assert!(!missing.contains("s3cret"), "{missing}");
     }

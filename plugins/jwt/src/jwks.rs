@@ -77,7 +77,7 @@ impl Jwks {
             match self.fetch(url).await {
                 Ok(set) => keys.extend(set),
                 Err(e) => {
-                    tracing::warn!(jwks = %url, "JWKS not refreshed, keeping the last good keys: {e}");
+                    tracing::warn!(jwks = %seam_core::secret::mask_url_credentials(&url.to_string()), "JWKS not refreshed, keeping the last good keys: {e}");
                     return;
                 }
             }
