@@ -20,8 +20,9 @@ impl Pipeline {
         Pipeline { chain: Arc::new(PerThread::new(chain, |chain| Arc::new(Chain::clone(chain)))) }
     }
 
-    /// Runs the request through the whole chain.
-    pub async fn run(&self, req: Request) -> Response {
-        Next::start(self.chain.get().clone()).run(req).await
+    /// Runs the request through the whole chain. (Not an `async fn`: the chain's own future
+    /// is returned as it is, without a layer that would carry a second copy of the request.)
+    pub fn run(&self, req: Request) -> impl Future<Output = Response> + Send + 'static {
+        Next::start(self.chain.get().clone()).run(req)
     }
 }

@@ -1,5 +1,6 @@
 //! One request: health routes, body limit, forwarded headers, routing, the chain, the log line.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use seam_core::extensions::{ClientAddr, ClientIp, PreflightOnly, RequestId, Requ
 use seam_core::pipeline::Pipeline;
 use seam_core::{Action, Body, Middleware, Request, Response, Storage, json_error, json_response};
 
-use super::body_limit::{LimitedBody, TOO_LARGE};
+use super::body_limit::{LimitedBody, Rejected, TOO_LARGE};
 use super::canonical::{PathRules, canonical_borrowed};
 use super::forwarded::{TrustedProxies, strip_untrusted};
 use super::router::{Lookup, RouteEntry, Router};
@@ -104,16 +105,44 @@ impl App {
 
     async fn dispatch(
         &self,
-        mut req: http::Request<Incoming>,
+        req: http::Request<Incoming>,
         peer: SocketAddr,
         started: Instant,
     ) -> (Response, Option<&RouteEntry>) {
+        // Everything before the chain is synchronous: the future a request carries through
+        // the chain holds only what the chain needs.
+        let chain = match self.prepare(req, peer, started) {
+            Prepared::Answer(response) => return (response, None),
+            Prepared::Readiness => None,
+            // Borrowed: cloning the route's pipeline would count a reference both workers share.
+            Prepared::Route { route, request, rejected } => {
+                Some((Cow::Borrowed(&route.pipeline), request, rejected, Some(route)))
+            }
+            Prepared::Refused { refusal, request, rejected } => {
+                let refusal = Arc::new(Refusal(Mutex::new(Some(refusal))));
+                Some((Cow::Owned(Pipeline::new(self.globals.to_vec(), refusal)), request, rejected, None))
+            }
+        };
+        let Some((pipeline, request, rejected, route)) = chain else {
+            // Boxed: its checks are rare and would otherwise enlarge every request's future.
+            return (Box::pin(self.readiness()).await, None);
+        };
+        let response = pipeline.run(request).await;
+        let response = match rejected.get() {
+            Some(why) => json_error(why.status, why.detail),
+            None => response,
+        };
+        (response, route)
+    }
+
+    /// Checks and routes a request, up to the chain that serves it.
+    fn prepare(&self, mut req: http::Request<Incoming>, peer: SocketAddr, started: Instant) -> Prepared<'_> {
         // One canonical path, before anything looks at it. (The URI is held apart from the
         // request, a reference count, so the path borrows from it while the request changes.)
         let uri = req.uri().clone();
         let path = match canonical_borrowed(uri.path(), self.path_rules) {
             Ok(path) => path,
-            Err(refused) => return (json_error(StatusCode::BAD_REQUEST, refused.detail()), None),
+            Err(refused) => return Prepared::Answer(json_error(StatusCode::BAD_REQUEST, refused.detail())),
         };
         if let std::borrow::Cow::Owned(path) = &path
             && path != uri.path()
@@ -128,10 +157,17 @@ impl App {
                     parts.path_and_query = Some(pq);
                     match http::Uri::from_parts(parts) {
                         Ok(uri) => *req.uri_mut() = uri,
-                        Err(_) => return (json_error(StatusCode::BAD_REQUEST, "the path cannot be normalized"), None),
+                        Err(_) => {
+                            return Prepared::Answer(json_error(
+                                StatusCode::BAD_REQUEST,
+                                "the path cannot be normalized",
+                            ));
+                        }
                     }
                 }
-                Err(_) => return (json_error(StatusCode::BAD_REQUEST, "the path cannot be normalized"), None),
+                Err(_) => {
+                    return Prepared::Answer(json_error(StatusCode::BAD_REQUEST, "the path cannot be normalized"));
+                }
             }
         }
         // HTTP/2 carries the host in `:authority`: give every request a `Host` (RFC 9113
@@ -144,22 +180,22 @@ impl App {
         if let Some(host) = req.headers().get(HOST)
             && !valid_host(host)
         {
-            return (json_error(StatusCode::BAD_REQUEST, "the Host header is not `host[:port]`"), None);
+            return Prepared::Answer(json_error(StatusCode::BAD_REQUEST, "the Host header is not `host[:port]`"));
         }
         if let Some((live, ready)) = &self.health
             && (req.method() == Method::GET || req.method() == Method::HEAD)
         {
             if path == *live {
-                return (json_response(StatusCode::OK, &serde_json::json!({ "status": "live" })), None);
+                return Prepared::Answer(json_response(StatusCode::OK, &serde_json::json!({ "status": "live" })));
             }
             if path == *ready {
-                return (self.readiness().await, None);
+                return Prepared::Readiness;
             }
         }
         let announced =
             req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if announced.is_some_and(|n| n > self.body_limit) {
-            return (json_error(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE.detail), None);
+            return Prepared::Answer(json_error(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE.detail));
         }
         let target = match self.router.lookup(req.method(), &path) {
             Lookup::Found(route, params) => Ok((route, params)),
@@ -190,7 +226,7 @@ impl App {
         // A miss is answered at once, unless global middlewares run on it too (as in Seam:
         // a global CORS answers preflights, a global logger logs misses).
         let target = match (target, self.globals.is_empty()) {
-            (Err(refusal), true) => return (refusal, None),
+            (Err(refusal), true) => return Prepared::Answer(refusal),
             (target, _) => target,
         };
         let (mut parts, body) = req.into_parts();
@@ -214,7 +250,7 @@ impl App {
         let rejected = Arc::new(OnceLock::new());
         let deadline = self.read_timeout.map(|timeout| started + timeout);
         let body = Body::new(LimitedBody::new(body, self.body_limit, deadline, rejected.clone()));
-        let (response, route) = match target {
+        match target {
             Ok((route, mut params)) => {
                 parts.extensions.insert(route.matched.get().clone());
                 // The router matches without the trailing slash (unless strict); the upstream
@@ -227,19 +263,28 @@ impl App {
                     rest.push('/');
                 }
                 parts.extensions.insert(params);
-                (route.pipeline.run(Request::from_parts(parts, body)).await, Some(route))
+                Prepared::Route { route, request: Request::from_parts(parts, body), rejected }
             }
-            Err(refusal) => {
-                let globals = Pipeline::new(self.globals.to_vec(), Arc::new(Refusal(Mutex::new(Some(refusal)))));
-                (globals.run(Request::from_parts(parts, body)).await, None)
-            }
-        };
-        let response = match rejected.get() {
-            Some(why) => json_error(why.status, why.detail),
-            None => response,
-        };
-        (response, route)
+            Err(refusal) => Prepared::Refused { refusal, request: Request::from_parts(parts, body), rejected },
+        }
     }
+}
+
+/// How a request goes on after [`App::prepare`].
+enum Prepared<'a> {
+    /// Answered before any chain: a refused request, or the liveness route.
+    Answer(Response),
+    /// The readiness route.
+    Readiness,
+    /// Through a route's chain.
+    Route {
+        route: &'a RouteEntry,
+        request: Request,
+        /// Set by the body limit when the body turns out too large or too slow.
+        rejected: Arc<OnceLock<Rejected>>,
+    },
+    /// Through the global middlewares, ending in this 404 or 405.
+    Refused { refusal: Response, request: Request, rejected: Arc<OnceLock<Rejected>> },
 }
 
 /// The end of the global middlewares' chain on a request no route serves: the 404 or 405.

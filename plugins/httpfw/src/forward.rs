@@ -130,47 +130,58 @@ async fn send(
     lifecycle: Option<seam_core::extensions::Lifecycle>,
     timeout: Duration,
 ) -> Result<Response, ForwardError> {
-    if upstream.is_plain_http() {
-        // The lean path: a connection of this thread, the target already in origin form.
-        if let Some(client) = client_upgrade {
-            let sent = tokio::time::timeout(timeout, pool::send_upgrade(upstream.authority(), request)).await;
-            let mut response = match sent {
-                Err(_) => return Err(ForwardError::Timeout(timeout)),
-                Ok(Err(SendError::Connect(e))) => return Err(ForwardError::Connect(e)),
-                Ok(Err(SendError::Other(e))) => return Err(ForwardError::Other(e)),
-                Ok(Ok(response)) => response,
-            };
-            upgrade::join(&mut response, client, lifecycle, timeout);
-            let (mut parts, body) = response.into_parts();
-            if parts.status != http::StatusCode::SWITCHING_PROTOCOLS {
-                remove_hop_by_hop(&mut parts.headers);
-            }
-            return Ok(Response::from_parts(parts, Body::new(body)));
-        }
-        let sent = tokio::time::timeout(timeout, pool::send(upstream.authority(), request)).await;
-        let (mut parts, body) = match sent {
-            Err(_) => return Err(ForwardError::Timeout(timeout)),
-            Ok(Err(SendError::Connect(e))) => return Err(ForwardError::Connect(e)),
-            Ok(Err(SendError::Other(e))) => return Err(ForwardError::Other(e)),
-            Ok(Ok(response)) => response.into_parts(),
-        };
-        remove_hop_by_hop(&mut parts.headers);
-        return Ok(Response::from_parts(parts, body));
+    if !upstream.is_plain_http() || client_upgrade.is_some() {
+        // Boxed: upgrades and TLS would otherwise make every request's future as large as
+        // theirs.
+        return Box::pin(send_through_client_or_upgrade(client, upstream, request, client_upgrade, lifecycle, timeout))
+            .await;
     }
-    let sent = tokio::time::timeout(timeout, client.request(request)).await;
-    let response = match sent {
+    // The lean path: a connection of this thread, the target already in origin form.
+    let sent = tokio::time::timeout(timeout, pool::send(upstream.authority(), request)).await;
+    let (mut parts, body) = match sent {
         Err(_) => return Err(ForwardError::Timeout(timeout)),
-        Ok(Err(e)) if e.is_connect() => {
-            let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.to_string());
-            return Err(ForwardError::Connect(detail));
-        }
-        Ok(Err(e)) => {
-            let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.to_string());
-            return Err(ForwardError::Other(detail));
-        }
-        Ok(Ok(response)) => response,
+        Ok(Err(e)) => return Err(e.into()),
+        Ok(Ok(response)) => response.into_parts(),
     };
-    let mut response = response;
+    remove_hop_by_hop(&mut parts.headers);
+    Ok(Response::from_parts(parts, body))
+}
+
+impl From<SendError> for ForwardError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Connect(e) => ForwardError::Connect(e),
+            SendError::Other(e) => ForwardError::Other(e),
+        }
+    }
+}
+
+/// An upgrade to a plain-HTTP upstream, or any request to a TLS one.
+async fn send_through_client_or_upgrade(
+    client: &UpstreamClient,
+    upstream: &Upstream,
+    request: http::Request<Body>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    lifecycle: Option<seam_core::extensions::Lifecycle>,
+    timeout: Duration,
+) -> Result<Response, ForwardError> {
+    let mut response = if upstream.is_plain_http() {
+        // An upgrade: a connection of its own, joined on 101.
+        match tokio::time::timeout(timeout, pool::send_upgrade(upstream.authority(), request)).await {
+            Err(_) => return Err(ForwardError::Timeout(timeout)),
+            Ok(Err(e)) => return Err(e.into()),
+            Ok(Ok(response)) => response,
+        }
+    } else {
+        match tokio::time::timeout(timeout, client.request(request)).await {
+            Err(_) => return Err(ForwardError::Timeout(timeout)),
+            Ok(Err(e)) => {
+                let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.to_string());
+                return Err(if e.is_connect() { ForwardError::Connect(detail) } else { ForwardError::Other(detail) });
+            }
+            Ok(Ok(response)) => response,
+        }
+    };
     if let Some(client) = client_upgrade {
         upgrade::join(&mut response, client, lifecycle, timeout);
     }

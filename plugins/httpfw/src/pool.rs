@@ -61,6 +61,15 @@ pub async fn send(authority: &Authority, mut request: http::Request<Body>) -> Re
             },
         }
     }
+    // Boxed: a new connection's state (the resolver, the handshake) is far larger than a
+    // pooled send's, and would otherwise be carried by every request's future.
+    Box::pin(send_on_new_connection(authority, request)).await
+}
+
+async fn send_on_new_connection(
+    authority: &Authority,
+    request: http::Request<Body>,
+) -> Result<http::Response<Body>, SendError> {
     let mut sender = connect(authority).await?;
     match sender.send_request(request).await {
         Ok(response) => Ok(give_back_when_done(response, authority.clone(), sender)),
