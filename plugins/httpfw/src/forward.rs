@@ -97,7 +97,7 @@ pub async fn forward(
     let span = start_span(&mut request);
     // The clock is read only when the duration is recorded.
     let started = upstream.metrics.as_ref().map(|_| std::time::Instant::now());
-    let sent = send(client, upstream, request, client_upgrade, lifecycle, timeout).await;
+    let sent = send(Outgoing { client, upstream, request, client_upgrade, lifecycle, timeout }).await;
     if let (Some(metrics), Some(started)) = (&upstream.metrics, started) {
         match &sent {
             Ok(_) => metrics.duration.observe(started.elapsed().as_secs_f64()),
@@ -121,21 +121,25 @@ fn start_span(request: &mut http::Request<Body>) -> Option<Box<dyn UpstreamSpan>
     Some(tracing.0.start(&method, &uri, request.headers_mut()))
 }
 
-/// Sends the prepared `request` (joining an upgrade when the client asked for one).
-async fn send(
-    client: &UpstreamClient,
-    upstream: &Upstream,
+/// A prepared request and where it goes.
+struct Outgoing<'a> {
+    client: &'a UpstreamClient,
+    upstream: &'a Upstream,
     request: http::Request<Body>,
+    /// The client's side of an upgrade it asked for, joined on 101.
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     lifecycle: Option<seam_core::extensions::Lifecycle>,
     timeout: Duration,
-) -> Result<Response, ForwardError> {
-    if !upstream.is_plain_http() || client_upgrade.is_some() {
+}
+
+/// Sends the prepared request (joining an upgrade when the client asked for one).
+async fn send(out: Outgoing<'_>) -> Result<Response, ForwardError> {
+    if !out.upstream.is_plain_http() || out.client_upgrade.is_some() {
         // Boxed: upgrades and TLS would otherwise make every request's future as large as
         // theirs.
-        return Box::pin(send_through_client_or_upgrade(client, upstream, request, client_upgrade, lifecycle, timeout))
-            .await;
+        return Box::pin(send_through_client_or_upgrade(out)).await;
     }
+    let Outgoing { upstream, request, timeout, .. } = out;
     // The lean path: a connection of this thread, the target already in origin form.
     let sent = tokio::time::timeout(timeout, pool::send(upstream.authority(), request)).await;
     let (mut parts, body) = match sent {
@@ -157,14 +161,8 @@ impl From<SendError> for ForwardError {
 }
 
 /// An upgrade to a plain-HTTP upstream, or any request to a TLS one.
-async fn send_through_client_or_upgrade(
-    client: &UpstreamClient,
-    upstream: &Upstream,
-    request: http::Request<Body>,
-    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-    lifecycle: Option<seam_core::extensions::Lifecycle>,
-    timeout: Duration,
-) -> Result<Response, ForwardError> {
+async fn send_through_client_or_upgrade(out: Outgoing<'_>) -> Result<Response, ForwardError> {
+    let Outgoing { client, upstream, request, client_upgrade, lifecycle, timeout } = out;
     let mut response = if upstream.is_plain_http() {
         // An upgrade: a connection of its own, joined on 101.
         match tokio::time::timeout(timeout, pool::send_upgrade(upstream.authority(), request)).await {
