@@ -1,6 +1,5 @@
 //! One request: health routes, body limit, forwarded headers, routing, the chain, the log line.
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -76,63 +75,50 @@ impl App {
         }
     }
 
-    /// Answers one request from `peer`.
-    pub async fn handle(&self, req: http::Request<Incoming>, peer: SocketAddr) -> Response {
+    /// Answers one request from `peer`. (Not an `async fn`: the checks and the routing run
+    /// when it is called, so the future holds only what the chain and the log line need,
+    /// not a copy of the request per layer.)
+    pub fn handle(&self, req: http::Request<Incoming>, peer: SocketAddr) -> impl Future<Output = Response> + Send + '_ {
         let started = Instant::now();
         let method = req.method().clone();
         // The access log line's path, copied only when the line is written.
         let path = tracing::enabled!(target: "seam::access", tracing::Level::INFO).then(|| req.uri().path().to_owned());
-        let (mut response, route) = self.dispatch(req, peer, started).await;
-        if let Some(timeout) = self.write_timeout {
-            response = response.map(|body| Body::new(DeadlineBody::new(body, timeout)));
-        }
-        if self.metrics_url.is_some() {
-            let metrics = route.map_or(&self.unrouted, |r| &r.metrics);
-            metrics.record(&method, response.status(), started.elapsed());
-        }
-        tracing::info!(
-            target: "seam::access",
-            method = %method,
-            path = path.as_deref().unwrap_or_default(),
-            route = route.map_or("-", |r| &*r.name),
-            status = response.status().as_u16(),
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-            client = %peer.ip(),
-            request_id = response.extensions().get::<RequestId>().map_or("-", |r| &*r.0),
-        );
-        response
-    }
-
-    async fn dispatch(
-        &self,
-        req: http::Request<Incoming>,
-        peer: SocketAddr,
-        started: Instant,
-    ) -> (Response, Option<&RouteEntry>) {
-        // Everything before the chain is synchronous: the future a request carries through
-        // the chain holds only what the chain needs.
-        let chain = match self.prepare(req, peer, started) {
-            Prepared::Answer(response) => return (response, None),
-            Prepared::Readiness => None,
-            // Borrowed: cloning the route's pipeline would count a reference both workers share.
-            Prepared::Route { route, request, rejected } => {
-                Some((Cow::Borrowed(&route.pipeline), request, rejected, Some(route)))
+        let prepared = self.prepare(req, peer, started);
+        async move {
+            let (mut response, route) = match prepared {
+                Prepared::Answer(response) => (response, None),
+                // Boxed: its checks are rare and would otherwise enlarge every request's future.
+                Prepared::Readiness => (Box::pin(self.readiness()).await, None),
+                // The route's pipeline is borrowed: a clone would count a reference both
+                // workers share.
+                Prepared::Route { route, request, rejected } => {
+                    (rejected_or(route.pipeline.run(request).await, &rejected), Some(route))
+                }
+                Prepared::Refused { refusal, request, rejected } => {
+                    let refusal = Arc::new(Refusal(Mutex::new(Some(refusal))));
+                    let globals = Pipeline::new(self.globals.to_vec(), refusal);
+                    (rejected_or(globals.run(request).await, &rejected), None)
+                }
+            };
+            if let Some(timeout) = self.write_timeout {
+                response = response.map(|body| Body::new(DeadlineBody::new(body, timeout)));
             }
-            Prepared::Refused { refusal, request, rejected } => {
-                let refusal = Arc::new(Refusal(Mutex::new(Some(refusal))));
-                Some((Cow::Owned(Pipeline::new(self.globals.to_vec(), refusal)), request, rejected, None))
+            if self.metrics_url.is_some() {
+                let metrics = route.map_or(&self.unrouted, |r| &r.metrics);
+                metrics.record(&method, response.status(), started.elapsed());
             }
-        };
-        let Some((pipeline, request, rejected, route)) = chain else {
-            // Boxed: its checks are rare and would otherwise enlarge every request's future.
-            return (Box::pin(self.readiness()).await, None);
-        };
-        let response = pipeline.run(request).await;
-        let response = match rejected.get() {
-            Some(why) => json_error(why.status, why.detail),
-            None => response,
-        };
-        (response, route)
+            tracing::info!(
+                target: "seam::access",
+                method = %method,
+                path = path.as_deref().unwrap_or_default(),
+                route = route.map_or("-", |r| &*r.name),
+                status = response.status().as_u16(),
+                duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                client = %peer.ip(),
+                request_id = response.extensions().get::<RequestId>().map_or("-", |r| &*r.0),
+            );
+            response
+        }
     }
 
     /// Checks and routes a request, up to the chain that serves it.
@@ -285,6 +271,14 @@ enum Prepared<'a> {
     },
     /// Through the global middlewares, ending in this 404 or 405.
     Refused { refusal: Response, request: Request, rejected: Arc<OnceLock<Rejected>> },
+}
+
+/// The chain's answer, or the refusal of a body the body limit stopped.
+fn rejected_or(response: Response, rejected: &OnceLock<Rejected>) -> Response {
+    match rejected.get() {
+        Some(why) => json_error(why.status, why.detail),
+        None => response,
+    }
 }
 
 /// The end of the global middlewares' chain on a request no route serves: the 404 or 405.

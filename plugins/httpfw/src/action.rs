@@ -1,5 +1,6 @@
 //! The runtimes of `HttpAction` and `BalancerHttpAction`.
 
+use futures_util::FutureExt;
 use http_body::Body as _;
 use seam_core::body::BodyEnd;
 use seam_core::{Action, Body, Request, Response, async_trait};
@@ -19,12 +20,23 @@ pub(crate) struct HttpAction {
 
 #[async_trait]
 impl Action for HttpAction {
-    async fn handle(&self, req: Request) -> Response {
+    // `async fn handle` as `#[async_trait]` writes it, by hand: the request is prepared for
+    // the upstream before the future is boxed, so the box holds it once (every proxied
+    // request allocates this box).
+    fn handle<'life0, 'async_trait>(
+        &'life0 self,
+        req: Request,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
         let (parts, body) = req.into_parts();
-        match forward(self.pools.client(), &self.upstream, parts, body, self.timeout, self.preserve_host).await {
+        let forwarded = forward(self.pools.client(), &self.upstream, parts, body, self.timeout, self.preserve_host);
+        Box::pin(forwarded.map(|forwarded| match forwarded {
             Ok(response) => response,
             Err(e) => e.into_response(&self.upstream.text),
-        }
+        }))
     }
 }
 

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::future::Either;
+
 use http::request::Parts;
 use http::{StatusCode, Version};
 use seam_core::extensions::{PathParams, UpstreamSpan, UpstreamTracing};
@@ -58,14 +61,50 @@ impl std::fmt::Display for ForwardError {
 }
 
 /// Forwards the request (`parts` and `body`) to `upstream` and returns its answer, streaming.
-pub async fn forward(
-    client: &UpstreamClient,
-    upstream: &Upstream,
+/// (Not an `async fn`: the request is prepared when this is called, so the future holds the
+/// prepared request once rather than the client's parts as well.)
+pub fn forward<'a>(
+    client: &'a UpstreamClient,
+    upstream: &'a Upstream,
+    parts: Parts,
+    body: Body,
+    timeout: Duration,
+    preserve_host: bool,
+) -> impl Future<Output = Result<Response, ForwardError>> + Send + 'a {
+    let (out, span) = match prepare(client, upstream, parts, body, timeout, preserve_host) {
+        Ok(prepared) => prepared,
+        Err(e) => return Either::Left(std::future::ready(Err(e))),
+    };
+    // The clock is read only when the duration is recorded.
+    let started = upstream.metrics.as_ref().map(|_| std::time::Instant::now());
+    // `map`, not an `async` block: a block would hold the sending future twice.
+    Either::Right(send(out).map(move |sent| {
+        if let (Some(metrics), Some(started)) = (&upstream.metrics, started) {
+            match &sent {
+                Ok(_) => metrics.duration.observe(started.elapsed().as_secs_f64()),
+                Err(e) => metrics.failed(e.kind()),
+            }
+        }
+        if let Some(span) = span {
+            match &sent {
+                Ok(response) => span.answered(response.status()),
+                Err(e) => span.failed(e.kind(), &e.to_string()),
+            }
+        }
+        sent
+    }))
+}
+
+/// The request as it goes upstream (hop-by-hop headers gone, `X-Forwarded-*` set, the
+/// target in the form the connection takes), and its client span when traced.
+fn prepare<'a>(
+    client: &'a UpstreamClient,
+    upstream: &'a Upstream,
     mut parts: Parts,
     body: Body,
     timeout: Duration,
     preserve_host: bool,
-) -> Result<Response, ForwardError> {
+) -> Result<(Outgoing<'a>, Option<Box<dyn UpstreamSpan>>), ForwardError> {
     let params = parts.extensions.get::<PathParams>();
     // Plain HTTP goes out in origin form on a pooled connection; TLS through the client,
     // which takes the absolute URI.
@@ -95,22 +134,7 @@ pub async fn forward(
     let mut request = http::Request::from_parts(parts, body);
     set_forwarded(&mut request, client_host, upstream.host(), preserve_host);
     let span = start_span(&mut request);
-    // The clock is read only when the duration is recorded.
-    let started = upstream.metrics.as_ref().map(|_| std::time::Instant::now());
-    let sent = send(Outgoing { client, upstream, request, client_upgrade, lifecycle, timeout }).await;
-    if let (Some(metrics), Some(started)) = (&upstream.metrics, started) {
-        match &sent {
-            Ok(_) => metrics.duration.observe(started.elapsed().as_secs_f64()),
-            Err(e) => metrics.failed(e.kind()),
-        }
-    }
-    if let Some(span) = span {
-        match &sent {
-            Ok(response) => span.answered(response.status()),
-            Err(e) => span.failed(e.kind(), &e.to_string()),
-        }
-    }
-    sent
+    Ok((Outgoing { client, upstream, request, client_upgrade, lifecycle, timeout }, span))
 }
 
 /// The client span of this call when the request is traced; it writes the propagation
@@ -132,23 +156,25 @@ struct Outgoing<'a> {
     timeout: Duration,
 }
 
-/// Sends the prepared request (joining an upgrade when the client asked for one).
-async fn send(out: Outgoing<'_>) -> Result<Response, ForwardError> {
+/// Sends the prepared request (joining an upgrade when the client asked for one). (Not an
+/// `async fn`: the request moves straight into the pool's call, held once.)
+fn send<'a>(out: Outgoing<'a>) -> impl Future<Output = Result<Response, ForwardError>> + Send + 'a {
     if !out.upstream.is_plain_http() || out.client_upgrade.is_some() {
         // Boxed: upgrades and TLS would otherwise make every request's future as large as
         // theirs.
-        return Box::pin(send_through_client_or_upgrade(out)).await;
+        return Either::Left(Box::pin(send_through_client_or_upgrade(out)));
     }
     let Outgoing { upstream, request, timeout, .. } = out;
     // The lean path: a connection of this thread, the target already in origin form.
-    let sent = tokio::time::timeout(timeout, pool::send(upstream.authority(), request)).await;
-    let (mut parts, body) = match sent {
-        Err(_) => return Err(ForwardError::Timeout(timeout)),
-        Ok(Err(e)) => return Err(e.into()),
-        Ok(Ok(response)) => response.into_parts(),
-    };
-    remove_hop_by_hop(&mut parts.headers);
-    Ok(Response::from_parts(parts, body))
+    Either::Right(tokio::time::timeout(timeout, pool::send(upstream.authority(), request)).map(move |sent| {
+        let (mut parts, body) = match sent {
+            Err(_) => return Err(ForwardError::Timeout(timeout)),
+            Ok(Err(e)) => return Err(e.into()),
+            Ok(Ok(response)) => response.into_parts(),
+        };
+        remove_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, body))
+    }))
 }
 
 impl From<SendError> for ForwardError {
