@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,12 +77,25 @@ async fn serve(shared: Arc<Shared>, stream: tokio::net::TcpStream, peer: SocketA
     shared.open.inc();
     let _open = Open(&shared.open);
     match &shared.tls {
-        Some(acceptor) => match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => http(shared.clone(), stream, peer, &slot).await,
-            Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-            Err(_) => tracing::debug!(%peer, "TLS handshake not done within {:?}", shared.handshake_timeout),
-        },
+        // Boxed: a TLS connection's state (the handshake, the session's buffers) is several
+        // times a plain one's, and every plain connection's task would otherwise be sized
+        // (and copied) for it.
+        Some(acceptor) => Box::pin(serve_tls(&shared, acceptor, stream, peer, &slot)).await,
         None => http(shared.clone(), stream, peer, &slot).await,
+    }
+}
+
+async fn serve_tls(
+    shared: &Arc<Shared>,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    slot: &Slot,
+) {
+    match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => http(shared.clone(), stream, peer, slot).await,
+        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake not done within {:?}", shared.handshake_timeout),
     }
 }
 
@@ -113,7 +126,9 @@ where
             Ok::<_, Infallible>(response.map(|body| Body::new(TrackedBody::new(body, in_flight))))
         }
     });
-    let conn = shared.builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    // Pinned here and driven by reference: moved into `drive`, the connection would be held
+    // twice in this future (as the argument, and pinned).
+    let conn = pin!(shared.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
     if let Err(e) = drive(conn, slot, shared.idle_timeout).await {
         tracing::debug!(%peer, "connection ended: {e}");
     }
@@ -122,13 +137,12 @@ where
 /// Runs `conn` to its end, closing it gracefully when it has been idle for `idle_timeout`,
 /// when the server needs its slot while it is idle, or when the server shuts down; and at
 /// once when the shutdown timeout has passed.
-async fn drive<C>(conn: C, slot: &Slot, idle_timeout: Option<Duration>) -> Result<(), C::Error>
+async fn drive<C>(mut conn: Pin<&mut C>, slot: &Slot, idle_timeout: Option<Duration>) -> Result<(), C::Error>
 where
     C: GracefulConnection,
     C::Error: std::fmt::Display,
 {
     let activity = &slot.activity;
-    let mut conn = pin!(conn);
     let mut closing = false;
     let far = Duration::from_secs(86_400 * 365);
     let mut idle = pin!(tokio::time::sleep(idle_timeout.unwrap_or(far)));
