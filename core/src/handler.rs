@@ -11,6 +11,12 @@ pub type Request = http::Request<Body>;
 /// A response as middlewares and actions produce it.
 pub type Response = http::Response<Body>;
 
+/// The boxed future [`Middleware::handle`] and [`Action::handle`] return (what
+/// `#[async_trait]` makes of an `async fn handle`). A hot middleware may implement the method
+/// by its desugared signature and build this future from [`Next::run_then`]: an `async fn`
+/// keeps each argument twice (the request included) for the whole request.
+pub type Responding<'a> = std::pin::Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
+
 /// Runs around a request: it may answer early, change the request, call the rest of the
 /// chain through [`Next::run`], and change the response on its way back.
 ///
@@ -71,18 +77,28 @@ impl Next {
         Next { chain, position: 0 }
     }
 
-    /// Runs the rest of the chain on `req`.
-    pub async fn run(self, req: Request) -> Response {
-        let position = self.position;
-        // The chain's one reference count is taken, not the middleware's: `Pipeline` hands
-        // each worker thread a chain of its own, so nothing here is shared between workers.
-        let chain = self.chain.clone();
-        match chain.middlewares.get(position) {
-            Some(middleware) => middleware.handle(req, Next { position: position + 1, ..self }).await,
-            None if req.extensions().get::<crate::extensions::PreflightOnly>().is_some() => {
-                json_error(http::StatusCode::METHOD_NOT_ALLOWED, "the route does not serve OPTIONS")
+    /// Runs the rest of the chain on `req`, then `after` on its answer, without an `async`
+    /// block: for a middleware that changes the request before and the response after.
+    pub fn run_then<'a>(self, req: Request, after: impl FnOnce(Response) -> Response + Send + 'a) -> Responding<'a> {
+        Box::pin(futures_util::FutureExt::map(self.run(req), after))
+    }
+
+    /// Runs the rest of the chain on `req`. (Not an `async fn`: one keeps its arguments twice,
+    /// and this future is in every step of every request.)
+    #[allow(clippy::manual_async_fn)]
+    pub fn run(self, req: Request) -> impl Future<Output = Response> + Send + 'static {
+        async move {
+            let position = self.position;
+            // The chain's one reference count is taken, not the middleware's: `Pipeline` hands
+            // each worker thread a chain of its own, so nothing here is shared between workers.
+            let chain = self.chain.clone();
+            match chain.middlewares.get(position) {
+                Some(middleware) => middleware.handle(req, Next { position: position + 1, ..self }).await,
+                None if req.extensions().get::<crate::extensions::PreflightOnly>().is_some() => {
+                    json_error(http::StatusCode::METHOD_NOT_ALLOWED, "the route does not serve OPTIONS")
+                }
+                None => chain.action.handle(req).await,
             }
-            None => chain.action.handle(req).await,
         }
     }
 }

@@ -47,7 +47,7 @@ pub use bytes::Bytes;
 pub use component::{Build, Component, Factory};
 pub use duration::GoDuration;
 pub use error::{BuildError, PathStep, Problem, ProblemKind, Problems, UnknownKey};
-pub use handler::{Action, Middleware, Next, Request, Response, json_error, json_response, unix_ms};
+pub use handler::{Action, Middleware, Next, Request, Responding, Response, json_error, json_response, unix_ms};
 pub use kind::Kind;
 pub use registration::Registration;
 pub use seam_macros::component;

@@ -4,7 +4,7 @@ use http::header::STRICT_TRANSPORT_SECURITY;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use seam_core::extensions::RequestScheme;
 use seam_core::per_thread::PerThread;
-use seam_core::{Middleware, Next, Request, Response, async_trait};
+use seam_core::{Middleware, Next, Request, Responding, async_trait};
 
 pub(crate) struct HelmetMiddleware {
     /// Every header but HSTS, values checked at build (a copy per worker thread).
@@ -27,18 +27,24 @@ impl HelmetMiddleware {
 
 #[async_trait]
 impl Middleware for HelmetMiddleware {
-    async fn handle(&self, req: Request, next: Next) -> Response {
+    // `handle` by its desugared signature: see `seam_core::Responding`.
+    fn handle<'s, 'f>(&'s self, req: Request, next: Next) -> Responding<'f>
+    where
+        's: 'f,
+        Self: 'f,
+    {
         let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
-        let mut response = next.run(req).await;
-        let headers = response.headers_mut();
-        let mine = self.headers.get();
-        headers.reserve(mine.len() + 1);
-        for (name, value) in mine {
-            self.put(headers, name, value);
-        }
-        if https && let Some(hsts) = self.hsts.get() {
-            self.put(headers, &STRICT_TRANSPORT_SECURITY, hsts);
-        }
-        response
+        next.run_then(req, move |mut response| {
+            let headers = response.headers_mut();
+            let mine = self.headers.get();
+            headers.reserve(mine.len() + 1);
+            for (name, value) in mine {
+                self.put(headers, name, value);
+            }
+            if https && let Some(hsts) = self.hsts.get() {
+                self.put(headers, &STRICT_TRANSPORT_SECURITY, hsts);
+            }
+            response
+        })
     }
 }

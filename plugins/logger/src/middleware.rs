@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use http::header::{CONTENT_LENGTH, HOST, REFERER, USER_AGENT};
 use http_body::Body as _;
 use seam_core::extensions::{ClientIp, Locals, MatchedRoute, RequestId, RequestScheme};
-use seam_core::{Middleware, Next, Request, Response, async_trait};
+use seam_core::{Middleware, Next, Request, Responding, Response, async_trait};
 
 use crate::sink::Sink;
 use crate::template::{Part, Tag};
@@ -144,7 +144,12 @@ fn push_fraction(line: &mut String, mut fraction: u128, places: usize) {
 
 #[async_trait]
 impl Middleware for LoggerMiddleware {
-    async fn handle(&self, req: Request, next: Next) -> Response {
+    // `handle` by its desugared signature: see `seam_core::Responding`.
+    fn handle<'s, 'f>(&'s self, req: Request, next: Next) -> Responding<'f>
+    where
+        's: 'f,
+        Self: 'f,
+    {
         let started = Instant::now();
         let seen = Seen {
             method: req.method().clone(),
@@ -160,7 +165,16 @@ impl Middleware for LoggerMiddleware {
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
             locals: if self.needs_locals { req.extensions().get::<Locals>().cloned() } else { None },
         };
-        let response = next.run(req).await;
+        next.run_then(req, move |response| {
+            self.write_line(&seen, started, &response);
+            response
+        })
+    }
+}
+
+impl LoggerMiddleware {
+    /// Writes the access-log line of a request seen as `seen`, answered with `response`.
+    fn write_line(&self, seen: &Seen, started: Instant, response: &Response) {
         let now = Instant::now();
         let latency = now.saturating_duration_since(started);
         let mut line = String::with_capacity(128);
@@ -232,7 +246,6 @@ impl Middleware for LoggerMiddleware {
             }
         }
         self.sink.write(&line);
-        response
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::{HeaderName, HeaderValue};
 use seam_core::extensions::{Locals, RequestId};
 use seam_core::per_thread::PerThread;
-use seam_core::{Middleware, Next, Request, Response, async_trait};
+use seam_core::{Middleware, Next, Request, Responding, async_trait};
 
 /// Longest client-supplied id kept.
 const MAX_LEN: usize = 128;
@@ -25,7 +25,12 @@ pub fn is_sane(id: &[u8]) -> bool {
 
 #[async_trait]
 impl Middleware for RequestIdMiddleware {
-    async fn handle(&self, mut req: Request, next: Next) -> Response {
+    // `handle` by its desugared signature: see `seam_core::Responding`.
+    fn handle<'s, 'f>(&'s self, mut req: Request, next: Next) -> Responding<'f>
+    where
+        's: 'f,
+        Self: 'f,
+    {
         let (header, context_key) = self.names.get();
         let supplied = req.headers().get(header).filter(|v| is_sane(v.as_bytes())).cloned();
         let value = supplied.unwrap_or_else(|| {
@@ -39,9 +44,10 @@ impl Middleware for RequestIdMiddleware {
         req.headers_mut().insert(header.clone(), value.clone());
         req.extensions_mut().insert(RequestId(id.clone()));
         Locals::set(req.extensions_mut(), context_key.clone(), id.clone());
-        let mut response = next.run(req).await;
-        response.headers_mut().insert(header.clone(), value);
-        response.extensions_mut().insert(RequestId(id));
-        response
+        next.run_then(req, move |mut response| {
+            response.headers_mut().insert(header.clone(), value);
+            response.extensions_mut().insert(RequestId(id));
+            response
+        })
     }
 }

@@ -3,7 +3,7 @@
 use http::{HeaderName, HeaderValue};
 use seam_core::extensions::{PerClient, Session};
 use seam_core::per_thread::{PerThread, fresh_name};
-use seam_core::{Middleware, Next, Request, Response, async_trait};
+use seam_core::{Middleware, Next, Request, Responding, async_trait};
 use serde_json::Value;
 
 /// Copies session values into request headers.
@@ -42,7 +42,12 @@ fn as_header(value: &Value) -> Option<HeaderValue> {
 
 #[async_trait]
 impl Middleware for MapSessionToHeaderMiddleware {
-    async fn handle(&self, mut req: Request, next: Next) -> Response {
+    // `handle` by its desugared signature: see `seam_core::Responding`.
+    fn handle<'s, 'f>(&'s self, mut req: Request, next: Next) -> Responding<'f>
+    where
+        's: 'f,
+        Self: 'f,
+    {
         // A client must never be able to set these headers itself, not even as `X_User_Id`,
         // which WSGI, CGI and Rack upstreams read as `X-User-Id`.
         let mine = self.headers.get();
@@ -64,11 +69,12 @@ impl Middleware for MapSessionToHeaderMiddleware {
                 }
             }
         }
-        let mut response = next.run(req).await;
-        if mapped && response.extensions().get::<PerClient>().is_none() {
-            // Built from this client's session values: no shared cache may store it.
-            response.extensions_mut().insert(PerClient);
-        }
-        response
+        next.run_then(req, move |mut response| {
+            if mapped && response.extensions().get::<PerClient>().is_none() {
+                // Built from this client's session values: no shared cache may store it.
+                response.extensions_mut().insert(PerClient);
+            }
+            response
+        })
     }
 }
