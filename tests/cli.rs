@@ -15,6 +15,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `seam check --offline` on `document` written to a file of its own: the exit code and
+/// what it printed on stderr.
+fn check_document(document: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seam.yaml");
+    std::fs::write(&path, document).unwrap();
+    let out = seam(&["check", "--offline", &path.display().to_string()]);
+    (out.status.code(), text(&out.stderr))
+}
+
 #[test]
 fn check_quickstart_prints_the_graph() {
     let out = seam(&["check", "examples/quickstart.yaml"]);
@@ -190,16 +200,10 @@ routes:
 /// source line the error shows.
 #[test]
 fn check_never_shows_a_secret_in_its_snippet() {
-    let dir = tempfile::tempdir().unwrap();
-    let document = dir.path().join("secret.yaml");
-    std::fs::write(
-        &document,
+    let (code, stderr) = check_document(
         "storages:\n  S:\n    use: plugins.valkey.storages.ValkeyStorage\n    config: { host: h, port: 1, password: [84629173] }\n",
-    )
-    .unwrap();
-    let out = seam(&["check", "--offline", &document.display().to_string()]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    );
+    assert_eq!(code, Some(1));
     assert!(stderr.contains("storages.S.config.password"), "{stderr}");
     assert!(!stderr.contains("84629173"), "{stderr}");
 }
@@ -208,16 +212,10 @@ fn check_never_shows_a_secret_in_its_snippet() {
 /// in the source line, whichever way the URL is wrong.
 #[test]
 fn check_never_shows_url_credentials() {
-    let dir = tempfile::tempdir().unwrap();
-    let document = dir.path().join("urls.yaml");
-    std::fs::write(
-        &document,
+    let (code, stderr) = check_document(
         "actions:\n  A: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: \"ftp://user:s3cret@svc:80\" } }\n  B: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: \"http://user:s3cret@svc:80:99/x\" } }\n  C: { use: plugins.httpfw.actions.HttpAction, config: { upstreamEndpoint: \"user:s3cret@svc\" } }\nroutes:\n  A: { gatewayPath: /a, action: A }\n  B: { gatewayPath: /b, action: B }\n  C: { gatewayPath: /c, action: C }\n",
-    )
-    .unwrap();
-    let out = seam(&["check", "--offline", &document.display().to_string()]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    );
+    assert_eq!(code, Some(1));
     assert!(stderr.contains("error: the config has 3 errors"), "{stderr}");
     assert!(stderr.contains("ftp://***@svc:80"), "{stderr}");
     assert!(!stderr.contains("s3cret"), "{stderr}");

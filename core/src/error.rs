@@ -97,6 +97,14 @@ impl Problem {
         self
     }
 
+    /// Marks the problem, about the URL `url` written in the document, as a secret when the
+    /// URL carries credentials a shown source line would not mask by itself: written
+    /// without a scheme (`user:pass@host`). With a scheme, only the credentials are masked.
+    pub fn about_url(self, url: &str) -> Self {
+        let hidden = matches!(crate::secret::mask_written_url(url), std::borrow::Cow::Owned(_));
+        if hidden && !url.contains("://") { self.secret() } else { self }
+    }
+
     /// Marks it as the consequence of a problem reported elsewhere.
     pub fn consequence(mut self) -> Self {
         self.kind = ProblemKind::Consequence;

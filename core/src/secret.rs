@@ -125,6 +125,19 @@ pub fn mask_url_credentials(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `url`, one URL as written in the document, with its user and password shown as `***`,
+/// also when it was written without a scheme (`user:pass@host`).
+pub fn mask_written_url(url: &str) -> std::borrow::Cow<'_, str> {
+    if url.contains("://") {
+        return mask_url_credentials(url);
+    }
+    let authority = &url[..url.find(['/', '?', '#']).unwrap_or(url.len())];
+    match authority.rfind('@') {
+        Some(at) => std::borrow::Cow::Owned(format!("***{}", &url[at..])),
+        None => std::borrow::Cow::Borrowed(url),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -142,6 +155,19 @@ mod tests {
             ("http://u:p@", "http://***@"),
         ] {
             assert_eq!(mask(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_written_url_is_masked_with_or_without_its_scheme() {
+        use super::mask_written_url as mask;
+        for (url, shown) in [
+            ("user:s3cret@svc", "***@svc"),
+            ("user:s3cret@svc/p@q", "***@svc/p@q"),
+            ("svc/users/@me", "svc/users/@me"),
+            ("http://user:s3cret@svc", "http://***@svc"),
+        ] {
+            assert_eq!(mask(url), shown, "{url}");
         }
     }
 

@@ -111,7 +111,7 @@ impl App {
                 target: "seam::access",
                 method = %method,
                 path = path.as_deref().unwrap_or_default(),
-                route = route.map_or("-", |r| &*r.name),
+                route = route.map_or("-", |r| &*r.matched.original().name),
                 status = response.status().as_u16(),
                 duration_ms = started.elapsed().as_secs_f64() * 1000.0,
                 client = %peer.ip(),

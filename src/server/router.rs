@@ -11,15 +11,10 @@ use seam_core::pipeline::Pipeline;
 
 /// One served route.
 pub struct RouteEntry {
-    /// The route's name.
-    pub name: Arc<str>,
-    /// The service it is served through.
-    pub service: Option<Arc<str>>,
-    /// Its full gateway path as written (`/api/users/:id`).
-    pub pattern: Arc<str>,
     /// Its chain.
     pub pipeline: Pipeline,
-    /// What requests it serves carry as [`MatchedRoute`], a copy per worker thread.
+    /// Its name, service and gateway path as written (`/api/users/:id`): what requests it
+    /// serves carry as [`MatchedRoute`], a copy per worker thread.
     pub matched: PerThread<MatchedRoute>,
     /// Its request counters and duration histogram.
     pub metrics: seam_core::metrics::RequestMetrics,
@@ -97,9 +92,6 @@ impl Router {
         for served in routes {
             let index = router.routes.len();
             router.routes.push(RouteEntry {
-                name: served.route.as_str().into(),
-                service: served.service.as_deref().map(Into::into),
-                pattern: served.path.as_str().into(),
                 pipeline: served.pipeline.clone(),
                 matched: PerThread::new(
                     MatchedRoute {
@@ -131,7 +123,8 @@ impl Router {
                                 matchit::InsertError::Conflict { with } => owner
                                     .get(with)
                                     .map(|&r| {
-                                        format!("route `{}` (`{}`)", router.routes[r].name, router.routes[r].pattern)
+                                        let route = router.routes[r].matched.original();
+                                        format!("route `{}` (`{}`)", route.name, route.pattern)
                                     })
                                     .unwrap_or_else(|| format!("`{with}`")),
                                 _ => String::new(),
@@ -152,7 +145,7 @@ impl Router {
                             && (c.method.is_none() || method.is_none() || c.method == *method)
                     });
                     if let Some(other) = taken {
-                        let other = &router.routes[other.route];
+                        let other = router.routes[other.route].matched.original();
                         return Err(format!(
                             "routes `{}` (`{}`) and `{}` (`{}`) differ only in letter case; with server.caseSensitive false (Seam's default) they are one path",
                             other.name, other.pattern, served.route, served.path

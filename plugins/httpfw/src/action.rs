@@ -3,7 +3,7 @@
 use futures_util::FutureExt;
 use http_body::Body as _;
 use seam_core::body::BodyEnd;
-use seam_core::{Action, Body, Request, Response, async_trait};
+use seam_core::{Action, Body, Request, Responding, Response, async_trait};
 
 use crate::balancer::Balancer;
 use crate::client::Pools;
@@ -20,16 +20,13 @@ pub(crate) struct HttpAction {
 
 #[async_trait]
 impl Action for HttpAction {
-    // `async fn handle` as `#[async_trait]` writes it, by hand: the request is prepared for
-    // the upstream before the future is boxed, so the box holds it once (every proxied
-    // request allocates this box).
-    fn handle<'life0, 'async_trait>(
-        &'life0 self,
-        req: Request,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send + 'async_trait>>
+    // `handle` by its desugared signature (see `seam_core::Responding`): the request is
+    // prepared for the upstream before the future is boxed, so the box holds it once (every
+    // proxied request allocates this box).
+    fn handle<'s, 'f>(&'s self, req: Request) -> Responding<'f>
     where
-        'life0: 'async_trait,
-        Self: 'async_trait,
+        's: 'f,
+        Self: 'f,
     {
         let (parts, body) = req.into_parts();
         let forwarded = forward(self.pools.client(), &self.upstream, parts, body, self.timeout, self.preserve_host);

@@ -60,12 +60,6 @@ fn check_timeout(timeout: GoDuration, problems: &mut Problems) {
     problems.ensure(!timeout.get().is_zero(), || Problem::field("timeout", "timeout must be more than 0"));
 }
 
-/// A problem with endpoint `text`. A source line shown with it masks a URL's credentials by
-/// itself; `user:pass@host` written without a scheme is masked as a whole.
-fn unshown(text: &str, problem: Problem) -> Problem {
-    if !text.contains("://") && text.contains('@') { problem.secret() } else { problem }
-}
-
 #[async_trait]
 impl Component for HttpActionConfig {
     type Output = dyn Action;
@@ -75,7 +69,7 @@ impl Component for HttpActionConfig {
         let upstream = problems.check(
             Upstream::parse(&self.upstream_endpoint)
                 .map(|u| u.observed(cx.name()))
-                .map_err(|e| unshown(&self.upstream_endpoint, Problem::field("upstreamEndpoint", e))),
+                .map_err(|e| Problem::field("upstreamEndpoint", e).about_url(&self.upstream_endpoint)),
         );
         check_timeout(self.timeout, &mut problems);
         let upstream = problems.finish(upstream)?;
@@ -104,7 +98,7 @@ impl Component for BalancerHttpActionConfig {
             .map(|(i, e)| {
                 let at = vec![seam_core::PathStep::Key("upstreamEndpoints".into()), seam_core::PathStep::Index(i)];
                 problems.check(
-                    Upstream::parse(e).map(|u| u.observed(cx.name())).map_err(|why| unshown(e, Problem::at(at, why))),
+                    Upstream::parse(e).map(|u| u.observed(cx.name())).map_err(|why| Problem::at(at, why).about_url(e)),
                 )
             })
             .collect();

@@ -33,13 +33,15 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
         return;
     }
     // The headers `Connection` names, looked up by their text (no name is built); the
-    // values are reference-counted views, so cloning them copies nothing.
-    let listed = headers.get_all(CONNECTION).iter().count();
-    for i in 0..listed {
-        let Some(value) = headers.get_all(CONNECTION).iter().nth(i).cloned() else { break };
-        for name in value.to_str().unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    // values are reference-counted views, so cloning them copies nothing. `Connection`
+    // itself goes last: removed while its values are read, it would hide the later ones.
+    let mut i = 0;
+    while let Some(value) = headers.get_all(CONNECTION).iter().nth(i).cloned() {
+        let names = value.to_str().unwrap_or_default().split(',').map(str::trim);
+        for name in names.filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(CONNECTION.as_str())) {
             headers.remove(name);
         }
+        i += 1;
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
@@ -106,6 +108,18 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn a_connection_header_naming_itself_hides_none_of_the_others() {
+        let mut h = HeaderMap::new();
+        h.append(CONNECTION, HeaderValue::from_static("Connection, x-first-hop"));
+        h.append(CONNECTION, HeaderValue::from_static("x-second-hop"));
+        h.insert("x-first-hop", HeaderValue::from_static("1"));
+        h.insert("x-second-hop", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["x-kept"]);
     }
 
     #[test]

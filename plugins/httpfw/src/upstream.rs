@@ -25,11 +25,7 @@ impl Upstream {
     pub fn parse(text: &str) -> Result<Upstream, String> {
         // Credentials in the URL never reach a log line, a metric label, a trace, an answer or
         // an error message.
-        let shown = match text.contains("://") {
-            true => seam_core::secret::mask_url_credentials(text).into_owned(),
-            // `user:pass@host` without a scheme is masked as the URL it was meant to be.
-            false => seam_core::secret::mask_url_credentials(&format!("x://{text}"))[4..].to_owned(),
-        };
+        let shown = seam_core::secret::mask_written_url(text).into_owned();
         let uri: Uri = text.parse().map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
         let scheme = uri.scheme().cloned().ok_or_else(|| format!("`{shown}` needs a scheme: http:// or https://"))?;
         if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {

@@ -91,10 +91,10 @@ impl Component for JwtValidationMiddlewareConfig {
             let at = || vec![PathStep::Key("jwkUrls".into()), PathStep::Index(i)];
             match url.parse::<http::Uri>() {
                 Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => urls.push(uri),
-                _ => problems.push(Problem::at(
-                    at(),
-                    format!("`{}` is not an http(s) URL", seam_core::secret::mask_url_credentials(url)),
-                )),
+                _ => problems.push(
+                    Problem::at(at(), format!("`{}` is not an http(s) URL", seam_core::secret::mask_written_url(url)))
+                        .about_url(url),
+                ),
             }
         }
         let lookup =
