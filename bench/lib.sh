@@ -71,9 +71,22 @@ start_upstream() {
     location /stale/ { alias $work/html/; add_header Cache-Control \"max-age=0\"; }"
 }
 
-# Runs `seam run CONFIG` (release build, access log off) and waits for PORT.
+# The seam binary the drivers measure: the release build, or $SEAM_BIN (say, the
+# profile-guided build of deploy/pgo/build.sh: SEAM_BIN=target/pgo/release/seam).
+seam=${SEAM_BIN:-target/release/seam}
+
+# Builds the release binary, unless $SEAM_BIN names one already built.
+build_seam() {
+    if [ -n "${SEAM_BIN:-}" ]; then
+        [ -x "$SEAM_BIN" ] || { echo "SEAM_BIN=$SEAM_BIN is not an executable" >&2; exit 1; }
+    else
+        cargo build --release --quiet -p seam
+    fi
+}
+
+# Runs `seam run CONFIG` ($seam, access log off) and waits for PORT.
 start_seam() {
-    RUST_LOG=warn target/release/seam run "$1" &
+    RUST_LOG=warn "$seam" run "$1" &
     pids+=($!)
     wait_port "$2"
 }

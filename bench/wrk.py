@@ -1,4 +1,5 @@
 """Reading `wrk --latency` output, for the benchmark drivers' result tables."""
+import os
 import re
 import subprocess
 
@@ -18,10 +19,12 @@ def parse(path):
 
 
 def machine():
-    """`<cpu model> (<n> cores)` of this machine."""
+    """`<cpu model> (<n> cores)` of this machine, and the seam binary when it is not the
+    plain release build (`SEAM_BIN`, as bench/lib.sh reads it)."""
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return f"{cpu} ({cores} cores)"
+    binary = os.environ.get("SEAM_BIN")
+    return f"{cpu} ({cores} cores)" + (f", seam binary `SEAM_BIN={binary}`" if binary else "")
 
 
 def parse_h2load(path):

@@ -58,3 +58,48 @@ fn the_secret_feeds_the_variable_the_document_uses() {
     assert!(deployment.contains("secretKeyRef: { name: seam-valkey, key: password }"));
     assert!(read("deploy/kubernetes/secret.yaml").contains("name: seam-valkey"));
 }
+
+/// The document of the profile-guided build's training run (`deploy/pgo/train.sh`), with the
+/// shell's variables filled in as the script fills them (its files under `work`).
+fn training_document(work: &Path) -> String {
+    let script = read("deploy/pgo/train.sh");
+    let start = script.find("<<CONF\n").expect("the training document's heredoc") + "<<CONF\n".len();
+    let end = start + script[start..].find("\nCONF\n").expect("the heredoc's end");
+    script[start..end]
+        .replace("$gw", "18090")
+        .replace("$vk", "16379")
+        .replace("$up", "18091")
+        .replace("$work", work.to_str().unwrap())
+        .replace("$secret", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+        // An unquoted heredoc: `\$` is `$` and `\\` is `\`.
+        .replace("\\$", "$")
+        .replace("\\\\", "\\")
+}
+
+#[test]
+fn the_profile_guided_builds_training_document_passes_seam_check() {
+    let work = tempfile::tempdir().unwrap();
+    let document = training_document(work.path());
+    assert!(!document.contains("$gw") && document.contains("${requestId}"), "{document}");
+    check("pgo-training.yaml", &document);
+}
+
+#[test]
+fn the_training_run_trains_every_route_of_its_document() {
+    let script = read("deploy/pgo/train.sh");
+    let document = training_document(Path::new("/nonexistent"));
+    let routes: Vec<&str> = document
+        .lines()
+        .skip_while(|l| *l != "routes:")
+        .skip(1)
+        .filter_map(|l| l.split("gatewayPath: /").nth(1))
+        .map(|rest| rest.split(['/', ',', ' ']).next().unwrap())
+        .collect();
+    assert!(routes.len() >= 7, "{routes:?}");
+    for route in routes {
+        assert!(
+            script.contains(&format!("$base/{route}/")) || script.contains(&format!("$base/{route}\"")),
+            "the training run never loads /{route}"
+        );
+    }
+}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Two seam binaries, same run, same machine: the proxy route (wrk through HttpAction to a
-# local nginx upstream, --workers 1) in interleaved rounds, and `seam check --offline` on
-# generated documents (hyperfine). For a change that must not make seam slower.
+# Two seam binaries, same run, same machine: the proxy route (HttpAction to a local nginx
+# upstream, --workers 1) over keep-alive and `Connection: close` (wrk) and HTTP/2 (h2load),
+# in interleaved rounds, and `seam check --offline` on generated documents (hyperfine). For
+# a change that must not make seam slower.
 #
-#   apt-get install -y wrk nginx hyperfine
+#   apt-get install -y wrk nginx hyperfine nghttp2-client
 #   git worktree add /tmp/before <rev> && cargo build --release --target-dir /tmp/before-target \
 #       --manifest-path /tmp/before/Cargo.toml
 #   cargo build --release
@@ -12,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 before=$1 after=$2 duration=${3:-5s} rounds=${4:-3}
 source bench/lib.sh
-needs wrk nginx hyperfine
+needs wrk nginx hyperfine h2load
+secs=${duration%s}
 up=$(port)
 start_upstream "$up"
 
@@ -24,6 +26,8 @@ for round in $(seq "$rounds"); do
         RUST_LOG=warn "$bin" run --workers 1 "$work/seam.yaml" & pid=$!; pids+=($pid)
         wait_port "$p"
         wrk -t2 -c64 -d"$duration" --latency "http://127.0.0.1:$p/" >"$work/$which-$round.wrk" 2>&1 || true
+        wrk -t2 -c64 -d"$duration" --latency -H "Connection: close" "http://127.0.0.1:$p/" >"$work/$which-$round.close" 2>&1 || true
+        h2load -t2 -c64 -m10 -D "$secs" "http://127.0.0.1:$p/" >"$work/$which-$round.h2" 2>&1 || true
         kill $pid; wait $pid 2>/dev/null || true
     done
 done
@@ -38,14 +42,20 @@ hyperfine --warmup 3 --min-runs 15 -N --export-json "$work/check.json" \
 python3 - "$work" "$rounds" "$duration" <<'PY'
 import json, statistics, sys, datetime
 sys.path.insert(0, "bench")
-from wrk import parse, machine
+from wrk import parse, parse_h2load, machine
 work, rounds, duration = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-rps = {w: [parse(f"{work}/{w}-{r}.wrk")[0] for r in range(1, rounds + 1)] for w in ("before", "after")}
-b, a = statistics.median(rps["before"]), statistics.median(rps["after"])
+runs = {
+    (kind, w): [(parse_h2load if kind == "h2" else parse)(f"{work}/{w}-{r}.{kind}")[0] for r in range(1, rounds + 1)]
+    for kind in ("wrk", "close", "h2") for w in ("before", "after")
+}
+rps = {w: runs[("wrk", w)] for w in ("before", "after")}
 print(f"Measured {datetime.date.today()} on {machine()} with `bash bench/before-after/run.sh BEFORE AFTER {duration} {rounds}`.\n")
 print("| | before | after | after / before |")
 print("|---|---:|---:|---:|")
-print(f"| proxy route, req/s (median of {rounds} interleaved rounds, wrk -t2 -c64 -d{duration}, --workers 1) | {b:,.0f} | {a:,.0f} | {a / b:.2f}× |")
+labels = {"wrk": f"keep-alive (wrk -t2 -c64 -d{duration})", "close": f"`Connection: close` (wrk -t2 -c64 -d{duration})", "h2": f"HTTP/2 h2c (h2load -t2 -c64 -m10 -D {duration})"}
+for kind, label in labels.items():
+    b, a = statistics.median(runs[(kind, "before")]), statistics.median(runs[(kind, "after")])
+    print(f"| proxy route, {label}, req/s, median of {rounds} interleaved rounds, --workers 1 | {b:,.0f} | {a:,.0f} | {a / b:.2f}× |")
 r = {x["command"]: x for x in json.load(open(f"{work}/check.json"))["results"]}
 for n in (1000, 10000):
     tb, ta = r[f"before-{n}"]["mean"], r[f"after-{n}"]["mean"]

@@ -11,7 +11,7 @@ duration=${1:-5s}
 rounds=${2:-3}
 source bench/lib.sh
 needs wrk nginx openssl
-cargo build --release --quiet -p seam
+build_seam
 no_compiler_running
 up=$(port); gw=$(port)
 start_upstream "$up"

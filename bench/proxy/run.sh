@@ -14,7 +14,7 @@ duration=${1:-5s}
 rounds=${2:-3}
 source bench/lib.sh
 needs wrk nginx haproxy h2load
-cargo build --release --quiet -p seam
+build_seam
 no_compiler_running
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 secs=${duration%s}
@@ -69,7 +69,7 @@ CONF
     # seam: one port, HTTP/1.1 and h2c (prior knowledge) both.
     p=$(port)
     proxy_config "$p" "$up" >"$work/seam-$w.yaml"
-    RUST_LOG=warn target/release/seam run --workers $w "$work/seam-$w.yaml" & pids+=($!)
+    RUST_LOG=warn "$seam" run --workers $w "$work/seam-$w.yaml" & pids+=($!)
     wait_port "$p"; h1[seam-$w]=$p; h2[seam-$w]=$p
 done
 

@@ -12,7 +12,7 @@ duration=${1:-5s}
 rounds=${2:-3}
 source bench/lib.sh
 needs wrk nginx haproxy redis-cli
-cargo build --release --quiet -p seam
+build_seam
 no_compiler_running
 vk=$(port); up=$(port); replica=$(port)
 start_valkey "$vk"
@@ -56,7 +56,7 @@ instances=()
 start_instance() {
     local p
     p=$(port)
-    SEAM_PORT=$p RUST_LOG=warn target/release/seam run "$work/seam.yaml" --workers 1 &
+    SEAM_PORT=$p RUST_LOG=warn "$seam" run "$work/seam.yaml" --workers 1 &
     pids+=($!)
     wait_port "$p"
     instances+=("$p")

@@ -12,7 +12,7 @@ duration=${1:-10s}
 rounds=${2:-3}
 source bench/lib.sh
 needs wrk nginx redis-cli
-cargo build --release --quiet -p seam
+build_seam
 no_compiler_running
 vk=$(port); up=$(port); gw=$(port)
 start_valkey "$vk"

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 duration=${1:-600}
 source bench/lib.sh
 needs nginx
-cargo build --release --quiet
+build_seam
 vk=$(port); up=$(port); gw=$(port)
 start_valkey "$vk"
 valkey_pid=${pids[-1]}
@@ -37,7 +37,7 @@ routes:
   Limited: { gatewayPath: /limited/*, middlewares: [Limit], action: Up }
   Cached: { gatewayPath: /cached/*, middlewares: [Cache], action: Up }
 CONF
-RUST_LOG=error target/release/seam run "$work/seam.yaml" & seam_pid=$!; pids+=($seam_pid)
+RUST_LOG=error "$seam" run "$work/seam.yaml" & seam_pid=$!; pids+=($seam_pid)
 wait_port "$gw"
 restart="kill $valkey_pid; sleep 3; $(valkey_server) --port $vk --bind 127.0.0.1 --save '' --appendonly no --dir $work --loglevel warning --daemonize yes --pidfile $work/valkey2.pid >/dev/null"
 python3 bench/soak/soak.py "$gw" "$seam_pid" "$duration" "$restart" "$work/soak.json"
