@@ -104,6 +104,59 @@ routes:
 CONF
 }
 
+# Starts nginx NAME as a reverse proxy with WORKERS worker processes: HTTP/1.1 on PORT
+# (and h2c on H2_PORT, if given) to the upstream on UPSTREAM_PORT, reusing its connections.
+# Sets `started_pid` (nginx's master; its workers are its children).
+start_nginx_proxy() { # name workers port upstream_port [h2_port]
+    mkdir -p "$work/$1"
+    cat >"$work/$1/nginx.conf" <<CONF
+worker_processes $2;
+pid $work/$1/nginx.pid;
+error_log stderr error;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream app { server 127.0.0.1:$4; keepalive 256; }
+  server {
+    listen 127.0.0.1:$3;
+${5:+    listen 127.0.0.1:$5 http2;}
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CONF
+    nginx -p "$work/$1" -c "$work/$1/nginx.conf" -g 'daemon off;' &
+    started_pid=$!
+    pids+=($started_pid)
+    wait_port "$3"
+}
+
+# Starts haproxy NAME with THREADS threads: HTTP/1.1 on PORT (and h2c on H2_PORT, if given)
+# to the upstream on UPSTREAM_PORT, reusing its connections. Sets `started_pid`.
+start_haproxy_proxy() { # name threads port upstream_port [h2_port]
+    cat >"$work/$1.cfg" <<CONF
+global
+  nbthread $2
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:$3
+${5:+  bind 127.0.0.1:$5 proto h2}
+  default_backend b
+backend b
+  server s1 127.0.0.1:$4
+CONF
+    haproxy -f "$work/$1.cfg" &
+    started_pid=$!
+    pids+=($started_pid)
+    wait_port "$3"
+}
+
 # A 10 KiB file the upstream serves as /10k.txt (the cache benchmarks' body).
 make_10k_file() {
     head -c 10240 /dev/zero | tr '\0' 'x' >"$work/html/10k.txt"

@@ -23,48 +23,13 @@ start_upstream "$up"
 declare -A h1 h2
 
 for w in 1 2; do
-    # nginx: HTTP/1.1 on one port, h2c (prior knowledge) on another.
-    p=$(port); q=$(port); mkdir -p "$work/nginx-$w"
-    cat >"$work/nginx-$w/nginx.conf" <<CONF
-worker_processes $w;
-pid $work/nginx-$w/nginx.pid;
-error_log stderr error;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:$up; keepalive 256; }
-  server {
-    listen 127.0.0.1:$p;
-    listen 127.0.0.1:$q http2;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
-    nginx -p "$work/nginx-$w" -c "$work/nginx-$w/nginx.conf" -g 'daemon off;' & pids+=($!)
-    wait_port "$p"; h1[nginx-$w]=$p; h2[nginx-$w]=$q
-
-    # haproxy: HTTP/1.1 on one port, h2c on another.
+    # nginx and haproxy: HTTP/1.1 on one port, h2c (prior knowledge) on another.
     p=$(port); q=$(port)
-    cat >"$work/haproxy-$w.cfg" <<CONF
-global
-  nbthread $w
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  http-reuse always
-frontend f
-  bind 127.0.0.1:$p
-  bind 127.0.0.1:$q proto h2
-  default_backend b
-backend b
-  server s1 127.0.0.1:$up
-CONF
-    haproxy -f "$work/haproxy-$w.cfg" & pids+=($!)
-    wait_port "$p"; h1[haproxy-$w]=$p; h2[haproxy-$w]=$q
+    start_nginx_proxy "nginx-$w" "$w" "$p" "$up" "$q"
+    h1[nginx-$w]=$p; h2[nginx-$w]=$q
+    p=$(port); q=$(port)
+    start_haproxy_proxy "haproxy-$w" "$w" "$p" "$up" "$q"
+    h1[haproxy-$w]=$p; h2[haproxy-$w]=$q
 
     # seam: one port, HTTP/1.1 and h2c (prior knowledge) both.
     p=$(port)
