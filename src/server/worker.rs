@@ -68,7 +68,9 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, mut stoppin
             drop(stream);
             continue;
         };
-        let _ = stream.set_nodelay(true);
+        if !super::listener::ACCEPTED_INHERIT_NODELAY {
+            let _ = stream.set_nodelay(true);
+        }
         tokio::spawn(serve(shared.clone(), stream, peer, slot));
     }
 }
