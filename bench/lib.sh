@@ -84,6 +84,21 @@ build_seam() {
     fi
 }
 
+# Stores a signed-in session (`user_id` 42, `role` admin) in the Valkey on PORT under a new
+# id, with one RESP `SET` (no Valkey client needed), and prints the id.
+store_session() { # valkey_port
+    python3 - "$1" <<'PY'
+import base64, json, secrets, socket, sys, time
+sid = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+key = f"session_{sid}".encode()
+value = json.dumps({"created": int(time.time() * 1000), "data": {"user_id": "42", "role": "admin"}}).encode()
+with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as s:
+    s.sendall(b"*3\r\n$3\r\nSET\r\n" + b"$%d\r\n%s\r\n" % (len(key), key) + b"$%d\r\n%s\r\n" % (len(value), value))
+    assert s.recv(64).startswith(b"+OK"), "Valkey refused the session"
+print(sid)
+PY
+}
+
 # Runs `seam run CONFIG` ($seam, access log off) and waits for PORT.
 start_seam() {
     RUST_LOG=warn "$seam" run "$1" &

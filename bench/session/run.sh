@@ -18,9 +18,7 @@ vk=$(port); up=$(port); gw=$(port)
 start_valkey "$vk"
 start_upstream "$up"
 
-id=$(python3 -c 'import secrets, base64; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="))')
-now=$(python3 -c 'import time; print(int(time.time() * 1000))')
-redis-cli -p "$vk" SET "session_$id" "{\"created\":$now,\"data\":{\"user_id\":\"42\",\"role\":\"admin\"}}" >/dev/null
+id=$(store_session "$vk")
 
 cat >"$work/seam.yaml" <<CONF
 server:

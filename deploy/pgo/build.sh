@@ -19,6 +19,9 @@ fi
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 RUSTFLAGS="-Cprofile-generate=$data/raw" cargo build --release --locked -p seam --target-dir target/pgo-train
+# Build scripts are instrumented too and wrote their own profiles while compiling: only
+# seam's run under the training goes into the profile.
+rm -rf "$data/raw"
 bash deploy/pgo/train.sh target/pgo-train/release/seam "$secs"
 "$profdata" merge -o "$data/seam.profdata" "$data/raw"
 RUSTFLAGS="-Cprofile-use=$data/seam.profdata" cargo build --release --locked -p seam --target-dir target/pgo

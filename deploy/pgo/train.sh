@@ -16,16 +16,7 @@ vk=$(port); up=$(port); gw=$(port)
 start_valkey "$vk"
 start_upstream "$up"
 make_10k_file
-id=$(python3 -c 'import secrets, base64; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="))')
-now=$(python3 -c 'import time; print(int(time.time() * 1000))')
-# A stored session for the session routes (one RESP `SET`; no Valkey client needed).
-python3 - "$vk" "session_$id" "{\"created\":$now,\"data\":{\"user_id\":\"42\",\"role\":\"admin\"}}" <<'PY'
-import socket, sys
-port, key, value = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3].encode()
-with socket.create_connection(("127.0.0.1", port)) as s:
-    s.sendall(b"".join([b"*3\r\n$3\r\nSET\r\n", b"$%d\r\n%s\r\n" % (len(key), key), b"$%d\r\n%s\r\n" % (len(value), value)]))
-    assert s.recv(64).startswith(b"+OK"), "Valkey refused the session"
-PY
+id=$(store_session "$vk")
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 token=$(python3 - "$secret" <<'PY'
 import base64, hashlib, hmac, json, sys, time
@@ -75,8 +66,8 @@ routes:
   Jwt: { gatewayPath: /jwt/*, middlewares: [Jwt], action: Up }
 CONF
 RUST_LOG=warn "$bin" run "$work/seam.yaml" &
-seam=$!
-pids+=($seam)
+seam_pid=$!
+pids+=($seam_pid)
 wait_port "$gw"
 base="http://127.0.0.1:$gw"
 load() { wrk -t2 -c64 -d"${secs}s" "$@" >/dev/null; }
@@ -105,5 +96,5 @@ load -H "Authorization: Bearer $token" "$base/jwt/"
 load "$base/nowhere"
 echo 'wrk.method = "OPTIONS"' >"$work/options.lua"
 load -s "$work/options.lua" -H "Origin: https://app.example.com" -H "Access-Control-Request-Method: GET" "$base/full/"
-kill -TERM "$seam"
-wait "$seam" || true
+kill -TERM "$seam_pid"
+wait "$seam_pid" || true
