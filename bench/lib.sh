@@ -92,7 +92,7 @@ import base64, json, secrets, socket, sys, time
 sid = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 key = f"session_{sid}".encode()
 value = json.dumps({"created": int(time.time() * 1000), "data": {"user_id": "42", "role": "admin"}}).encode()
-with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as s:
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as s:
     s.sendall(b"*3\r\n$3\r\nSET\r\n" + b"$%d\r\n%s\r\n" % (len(key), key) + b"$%d\r\n%s\r\n" % (len(value), value))
     assert s.recv(64).startswith(b"+OK"), "Valkey refused the session"
 print(sid)

@@ -73,7 +73,7 @@ base="http://127.0.0.1:$gw"
 load() { wrk -t2 -c64 -d"${secs}s" "$@" >/dev/null; }
 # Each trained route must answer 200 first: a profile of refusals would optimize the wrong paths.
 expect_ok() {
-    status=$(curl -s -o /dev/null -w '%{http_code}' "$@")
+    status=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$@")
     [ "$status" = 200 ] || { echo "training route answered $status: curl $*" >&2; exit 1; }
 }
 expect_ok "$base/plain/"
