@@ -29,6 +29,41 @@ async fn a_client_that_sends_half_a_request_line_is_closed() {
     assert!(took >= Duration::from_millis(900), "not before the timeout: {took:?}");
 }
 
+#[tokio::test]
+async fn a_client_that_connects_and_sends_nothing_is_closed_after_the_header_timeout() {
+    let gateway = Gateway::start(&format!("server: {{ address: 127.0.0.1:0, headerTimeout: 1s }}\n{ECHO}")).await;
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    let (read, took) = until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(took < Duration::from_secs(5), "closed after {took:?}, headerTimeout is 1 s");
+    assert!(took >= Duration::from_millis(900), "not before the timeout: {took:?}");
+    assert!(read.is_empty(), "nothing to answer: {read}");
+}
+
+#[tokio::test]
+async fn a_client_that_sends_its_request_a_byte_at_a_time_is_served() {
+    // HTTP/1.1 and h2c alike: the protocol is told from the first bytes, however they arrive.
+    let gateway = Gateway::start(&format!("server: {{ address: 127.0.0.1:0 }}\n{ECHO}")).await;
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    for byte in b"GET /x HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n" {
+        stream.write_all(&[*byte]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let (answer, _) = until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("me"), "{answer}");
+
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    for byte in b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" {
+        stream.write_all(&[*byte]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // An HTTP/2 server answers the preface with its SETTINGS frame (type 4, on stream 0).
+    let mut head = [0u8; 9];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head)).await.expect("a frame").unwrap();
+    assert_eq!(head[3], 4, "a SETTINGS frame: {head:?}");
+    assert_eq!(&head[5..9], &[0, 0, 0, 0], "on stream 0: {head:?}");
+}
+
 #[test]
 fn the_header_timeout_is_on_by_default() {
     let loaded = seam_config::document::load_str("t.yaml", "server: { address: 127.0.0.1:0 }\n");

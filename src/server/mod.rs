@@ -7,6 +7,7 @@ mod forwarded;
 mod handler;
 mod listener;
 mod metrics;
+mod protocol;
 mod router;
 mod tls;
 mod worker;
@@ -18,7 +19,6 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use hyper_util::server::conn::auto;
 use seam_config::document::ServerConfig;
 use seam_config::resolver::Gateway;
 use tokio::net::TcpListener;
@@ -159,15 +159,15 @@ impl Server {
     /// finish for up to `server.shutdownTimeout`, closes what is left, and returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let config = &self.config;
-        let mut builder = auto::Builder::new(TokioExecutor::new());
+        let mut http1 = hyper::server::conn::http1::Builder::new();
         // A header-read timeout always applies (`headerTimeout`, 30 s by default), shortened by
         // `readTimeout` when it is set. hyper also applies it while a kept-alive HTTP/1.1
         // connection waits for its next request.
         let header_timeout =
             [Some(config.header_timeout.get()), config.read_timeout.non_zero()].into_iter().flatten().min();
-        builder.http1().timer(TokioTimer::new()).keep_alive(true).header_read_timeout(header_timeout);
-        builder
-            .http2()
+        http1.timer(TokioTimer::new()).keep_alive(true).header_read_timeout(header_timeout);
+        let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        http2
             .timer(TokioTimer::new())
             .max_concurrent_streams(config.http2_max_concurrent_streams)
             .max_header_list_size(config.http2_max_header_list_size)
@@ -183,7 +183,9 @@ impl Server {
             lifecycle: lifecycle.clone(),
             open: seam_core::metrics::open_connections(if self.tls.is_some() { "https" } else { "http" }),
             app: self.app.clone(),
-            builder,
+            http1,
+            http2,
+            first_bytes_timeout: header_timeout.unwrap_or(config.header_timeout.get()),
             tls: self.tls,
             connections: connections.clone(),
             handshake_timeout: config.tls_handshake_timeout.non_zero().unwrap_or(Duration::from_secs(10)),

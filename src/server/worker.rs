@@ -7,9 +7,7 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper_util::rt::TokioIo;
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulConnection;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use seam_core::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -18,6 +16,7 @@ use tokio::sync::watch;
 use super::Phase;
 use super::connection::{self, Connections, Slot, TrackedBody};
 use super::handler::App;
+use super::protocol::{self, Prefixed, Protocol};
 
 /// How long a new connection past `concurrency` waits for an idle one to make room.
 const ADMIT_WAIT: Duration = Duration::from_millis(250);
@@ -28,7 +27,10 @@ pub struct Shared {
     pub app: Arc<arc_swap::ArcSwap<App>>,
     /// `seam_open_connections{protocol}`.
     pub open: seam_core::metrics::Gauge,
-    pub builder: auto::Builder<hyper_util::rt::TokioExecutor>,
+    pub http1: hyper::server::conn::http1::Builder,
+    pub http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    /// How long a new connection may take to send its first bytes (the header timeout).
+    pub first_bytes_timeout: Duration,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub connections: Arc<Connections>,
     pub handshake_timeout: Duration,
@@ -83,7 +85,7 @@ async fn serve(shared: Arc<Shared>, stream: tokio::net::TcpStream, peer: SocketA
         // times a plain one's, and every plain connection's task would otherwise be sized
         // (and copied) for it.
         Some(acceptor) => Box::pin(serve_tls(&shared, acceptor, stream, peer, &slot)).await,
-        None => http(shared.clone(), stream, peer, &slot).await,
+        None => http(shared.clone(), stream, peer, &slot, None).await,
     }
 }
 
@@ -95,7 +97,11 @@ async fn serve_tls(
     slot: &Slot,
 ) {
     match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => http(shared.clone(), stream, peer, slot).await,
+        Ok(Ok(stream)) => {
+            // ALPN settles the protocol, usually: then nothing is read before hyper reads.
+            let known = Protocol::from_alpn(stream.get_ref().1.alpn_protocol());
+            http(shared.clone(), stream, peer, slot, known).await
+        }
         Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
         Err(_) => tracing::debug!(%peer, "TLS handshake not done within {:?}", shared.handshake_timeout),
     }
@@ -110,10 +116,30 @@ impl Drop for Open<'_> {
     }
 }
 
-async fn http<I>(shared: Arc<Shared>, io: I, peer: SocketAddr, slot: &Slot)
+async fn http<I>(shared: Arc<Shared>, mut io: I, peer: SocketAddr, slot: &Slot, known: Option<Protocol>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (protocol, first) = match known {
+        Some(protocol) => (protocol, bytes::Bytes::new()),
+        None => {
+            let first = tokio::select! {
+                biased;
+                first = tokio::time::timeout(shared.first_bytes_timeout, protocol::first_bytes(&mut io)) => first,
+                // Nothing is in flight yet: any request to close (eviction, shutdown) closes it.
+                () = slot.activity.signal.notified() => return,
+            };
+            match first {
+                Ok(Ok(Some(first))) => first,
+                Ok(Ok(None)) => return,
+                Ok(Err(e)) => return tracing::debug!(%peer, "connection ended: {e}"),
+                Err(_) => {
+                    return tracing::debug!(%peer, "nothing received within {:?}", shared.first_bytes_timeout);
+                }
+            }
+        }
+    };
+    let io = TokioIo::new(Prefixed::new(io, first));
     let graph = shared.app.clone();
     let activity = slot.activity.clone();
     let lifecycle = shared.lifecycle.clone();
@@ -130,8 +156,17 @@ where
     });
     // Pinned here and driven by reference: moved into `drive`, the connection would be held
     // twice in this future (as the argument, and pinned).
-    let conn = pin!(shared.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
-    if let Err(e) = drive(conn, slot, shared.idle_timeout).await {
+    let ended = match protocol {
+        Protocol::Http1 => {
+            let conn = pin!(shared.http1.serve_connection(io, service).with_upgrades());
+            drive(conn, |conn| conn.graceful_shutdown(), slot, shared.idle_timeout).await
+        }
+        Protocol::Http2 => {
+            let conn = pin!(shared.http2.serve_connection(io, service));
+            drive(conn, |conn| conn.graceful_shutdown(), slot, shared.idle_timeout).await
+        }
+    };
+    if let Err(e) = ended {
         tracing::debug!(%peer, "connection ended: {e}");
     }
 }
@@ -139,10 +174,14 @@ where
 /// Runs `conn` to its end, closing it gracefully when it has been idle for `idle_timeout`,
 /// when the server needs its slot while it is idle, or when the server shuts down; and at
 /// once when the shutdown timeout has passed.
-async fn drive<C>(mut conn: Pin<&mut C>, slot: &Slot, idle_timeout: Option<Duration>) -> Result<(), C::Error>
+async fn drive<C>(
+    mut conn: Pin<&mut C>,
+    graceful_shutdown: impl Fn(Pin<&mut C>),
+    slot: &Slot,
+    idle_timeout: Option<Duration>,
+) -> Result<(), hyper::Error>
 where
-    C: GracefulConnection,
-    C::Error: std::fmt::Display,
+    C: Future<Output = Result<(), hyper::Error>>,
 {
     let activity = &slot.activity;
     let mut closing = false;
@@ -157,12 +196,12 @@ where
                 connection::DROP => return Ok(()),
                 connection::DRAIN if !closing => {
                     closing = true;
-                    conn.as_mut().graceful_shutdown();
+                    graceful_shutdown(conn.as_mut());
                     signal.set(activity.signal.notified());
                 }
                 connection::EVICT if !closing && activity.idle_for().is_some() => {
                     closing = true;
-                    conn.as_mut().graceful_shutdown();
+                    graceful_shutdown(conn.as_mut());
                     signal.set(activity.signal.notified());
                 }
                 _ => signal.set(activity.signal.notified()),
@@ -172,7 +211,7 @@ where
                 match activity.idle_for() {
                     Some(for_how_long) if for_how_long >= limit => {
                         closing = true;
-                        conn.as_mut().graceful_shutdown();
+                        graceful_shutdown(conn.as_mut());
                     }
                     Some(for_how_long) => idle.as_mut().reset(tokio::time::Instant::now() + (limit - for_how_long)),
                     None => idle.as_mut().reset(tokio::time::Instant::now() + limit),

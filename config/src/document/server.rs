@@ -38,7 +38,7 @@ pub struct ServerConfig {
     pub write_timeout: GoDuration,
     /// How long a connection with no request in flight stays open (HTTP/1.1 keep-alive and HTTP/2, whose pings do not count as activity); `0s` means no limit. A kept-alive HTTP/1.1 connection is also closed after `headerTimeout` without a request. nginx: `keepalive_timeout` 75s.
     pub idle_timeout: GoDuration,
-    /// Longest time a client may take to send a request's headers (also between requests on a kept-alive connection), whatever `readTimeout` says: a client that sends half a request line is closed after it. nginx: `client_header_timeout` 60s.
+    /// Longest time a client may take to send a request's headers (also between requests on a kept-alive connection), whatever `readTimeout` says: a client that connects and sends nothing, or half a request line, is closed after it. nginx: `client_header_timeout` 60s.
     pub header_timeout: GoDuration,
     /// Longest time a TLS handshake may take.
     pub tls_handshake_timeout: GoDuration,
