@@ -93,10 +93,11 @@ pub enum Command {
 /// Parses arguments and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    match &cli.command {
-        Command::Run { log_format, .. } => init_logging("info", log_format == "json"),
-        _ => init_logging("warn", false),
-    }
+    // Held to the end: the log's last lines are written when it drops.
+    let _log = match &cli.command {
+        Command::Run { log_format, .. } => crate::logging::init("info", log_format == "json", true),
+        _ => crate::logging::init("warn", false, false),
+    };
     let result = match cli.command {
         Command::Run { config, workers, watch, .. } => commands::run::run(&config, workers, watch),
         Command::Check { config, offline } => commands::check::run(&config, offline),
@@ -119,18 +120,4 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Level from `RUST_LOG`, else Seam's `LOG_LEVEL`, else `default`.
-fn init_logging(default: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| match std::env::var("LOG_LEVEL") {
-            Ok(level) => tracing_subscriber::EnvFilter::try_new(level.to_ascii_lowercase()),
-            Err(_) => Ok(tracing_subscriber::EnvFilter::new(default)),
-        })
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // Colours only on a terminal: a log file or a container's log gets no escape codes.
-    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(terminal);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }

@@ -11,6 +11,7 @@ mod cli;
 mod commands;
 mod config_paths;
 mod linked;
+mod logging;
 pub mod server;
 
 pub use cli::{Cli, Command};

@@ -1,5 +1,6 @@
 //! Operating a running gateway: the Prometheus metrics (scraped and parsed with a parser
-//! crate, exact counts), hot reload under load (SIGHUP and `--watch`), and a failed reload.
+//! crate, exact counts), hot reload under load (SIGHUP and `--watch`), a failed reload, and
+//! the access log (every line written, none of them holding a request).
 
 mod support;
 
@@ -422,4 +423,49 @@ fn check_refuses_a_metrics_listener_run_could_not_open() {
     let (ok, stderr) = check("{ path: metrics }");
     assert!(!ok && stderr.contains("must start with `/`"), "{stderr}");
     assert!(check("{}").0, "the defaults are fine");
+}
+
+const RESPOND: &str = "actions:\n  Me: { use: plugins.respond.actions.RespondAction, config: { body: me } }\nroutes:\n  R: { gatewayPath: \"/*\", action: Me }\n";
+
+fn access_lines(log: &str) -> Vec<&str> {
+    log.lines().filter(|line| line.contains("seam::access")).collect()
+}
+
+#[tokio::test]
+async fn the_access_log_has_one_line_per_request_written_while_serving_and_all_by_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let env = [("RUST_LOG", "info".to_owned())];
+    let mut seam = SeamProcess::start_logging(RESPOND, &[], &env, log_file.into()).await;
+    for i in 0..200 {
+        assert_eq!(get(&seam.url(&format!("/line/{i}"))).await.0, 200);
+    }
+    // Written while the gateway serves (its writer takes the lines every 10 ms), not only at exit.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while access_lines(&std::fs::read_to_string(&log_path).unwrap()).is_empty() {
+        assert!(Instant::now() < deadline, "no access line within 5 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seam.terminate(Duration::from_secs(15)).await;
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let lines = access_lines(&log);
+    assert_eq!(lines.len(), 200, "{log}");
+    for i in 0..200 {
+        let path = format!("path=\"/line/{i}\"");
+        assert!(lines.iter().any(|l| l.contains(&path) && l.contains("status=200")), "no line for /line/{i}: {log}");
+    }
+}
+
+#[tokio::test]
+async fn a_log_nobody_reads_holds_neither_requests_nor_the_shutdown() {
+    // stderr is a pipe the test never reads: it is full after a few hundred lines.
+    let env = [("RUST_LOG", "info".to_owned())];
+    let mut seam = SeamProcess::start_logging(RESPOND, &["--workers", "1"], &env, std::process::Stdio::piped()).await;
+    for _ in 0..3000 {
+        let answered = tokio::time::timeout(Duration::from_secs(5), get(&seam.url("/x"))).await;
+        assert_eq!(answered.expect("answered within 5 s while the log is not read").0, 200);
+    }
+    let took = seam.terminate(Duration::from_secs(15)).await;
+    assert!(took < Duration::from_secs(8), "exited {took:?} after SIGTERM");
 }

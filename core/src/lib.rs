@@ -31,6 +31,7 @@ pub mod error;
 pub mod extensions;
 pub mod handler;
 pub mod kind;
+pub mod log_sink;
 pub mod metrics;
 pub mod per_thread;
 pub mod pipeline;

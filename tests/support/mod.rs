@@ -190,6 +190,16 @@ impl SeamProcess {
 
     /// Like `start`, with more arguments to `seam run` and environment variables.
     pub async fn start_with(body: &str, args: &[&str], env: &[(&str, String)]) -> SeamProcess {
+        SeamProcess::start_logging(body, args, env, std::process::Stdio::null()).await
+    }
+
+    /// Like `start_with`, its log (stderr) going to `stderr`.
+    pub async fn start_logging(
+        body: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+        stderr: std::process::Stdio,
+    ) -> SeamProcess {
         let port = seam_testkit::free_port();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("seam.yaml");
@@ -200,7 +210,7 @@ impl SeamProcess {
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -4,8 +4,8 @@ use seam_core::{BuildContext, BuildError, Component, GoDuration, Middleware, Pro
 
 use crate::layout::to_strftime;
 use crate::middleware::LoggerMiddleware;
-use crate::sink::Sink;
 use crate::template;
+use seam_core::log_sink::Sink;
 
 /// One line per request from a template of Fiber's tags, written to stdout (or `output`): `${time} ${status} ${latency} ${method} ${path}` and more.
 ///

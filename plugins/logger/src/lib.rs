@@ -5,7 +5,6 @@
 mod config;
 mod layout;
 mod middleware;
-mod sink;
 mod template;
 
 pub use config::LoggerMiddlewareConfig;

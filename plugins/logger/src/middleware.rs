@@ -9,8 +9,8 @@ use http_body::Body as _;
 use seam_core::extensions::{ClientIp, Locals, MatchedRoute, RequestId, RequestScheme};
 use seam_core::{Middleware, Next, Request, Responding, Response, async_trait};
 
-use crate::sink::Sink;
 use crate::template::{Part, Tag};
+use seam_core::log_sink::Sink;
 use thread_local::ThreadLocal;
 
 pub(crate) struct LoggerMiddleware {

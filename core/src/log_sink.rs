@@ -1,10 +1,13 @@
-//! Where lines go: stdout, stderr or a file, written by a thread of its own. A request only
-//! appends its line to its worker thread's buffer (no system call, no wake-up, no lock
-//! another worker takes); the writer takes every buffer each `FLUSH_EVERY` and writes them
-//! in one go, so lines of one worker keep their order and lines of different workers are
-//! written in batches. When `BUFFERED_LINES` are waiting in a worker's buffer (the output
-//! cannot keep up), its new lines are dropped, counted, and the count is written once the
-//! output catches up, instead of holding requests.
+//! Log lines written off the request path: to stdout, stderr or a file, by a thread of its
+//! own. The LoggerMiddleware's lines and the gateway's own access log go through it.
+//!
+//! A request only appends its line to its worker thread's buffer (no system call, no
+//! wake-up, no lock another worker takes); the writer takes every buffer each `FLUSH_EVERY`
+//! and writes them in one go, so lines of one worker keep their order and lines of different
+//! workers are written in batches. When `BUFFERED_LINES` are waiting in a worker's buffer
+//! (the output cannot keep up: a full pipe, a slow terminal), its new lines are dropped,
+//! counted, and the count is written once the output catches up, instead of holding
+//! requests.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,17 +22,22 @@ pub const BUFFERED_LINES: usize = 65_536;
 /// How often the writer takes what is waiting.
 const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
+/// How long closing waits for the writer to write what is left: an output that takes no
+/// more (a pipe nobody reads, a hung network file system) must not hold a shutdown or a
+/// reload. Past it the writer thread is left to finish, or not, on its own.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
 struct Shared {
     /// Per writing thread: waiting text and how many lines it holds.
-    pending: ThreadLocal<Mutex<(String, usize)>>,
+    pending: ThreadLocal<Mutex<(Vec<u8>, usize)>>,
     dropped: AtomicU64,
     stopped: AtomicBool,
 }
 
-/// The writer's end, shared by every request; dropping it writes what is left.
+/// The writer's end, shared by every request; closing or dropping it writes what is left.
 pub struct Sink {
     shared: Arc<Shared>,
-    writer: Option<std::thread::JoinHandle<()>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Sink {
@@ -56,36 +64,55 @@ impl Sink {
             .name("seam-logger".into())
             .spawn(move || write_all(writer, &theirs))
             .map_err(|e| format!("cannot start the log writer: {e}"))?;
-        Ok(Sink { shared, writer: Some(writer) })
+        Ok(Sink { shared, writer: Mutex::new(Some(writer)) })
     }
 
-    /// Queues `line` for the writer; never waits for the output.
+    /// Queues `line` (its text, newline included) for the writer; never waits for the output.
     pub fn write(&self, line: &str) {
-        let mine = self.shared.pending.get_or(|| Mutex::new((String::with_capacity(16 * 1024), 0)));
+        self.write_bytes(line.as_bytes());
+    }
+
+    /// Queues one line given as bytes; never waits for the output.
+    pub fn write_bytes(&self, line: &[u8]) {
+        let mine = self.shared.pending.get_or(|| Mutex::new((Vec::with_capacity(16 * 1024), 0)));
         let mut pending = mine.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if pending.1 >= BUFFERED_LINES {
             drop(pending);
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        pending.0.push_str(line);
+        pending.0.extend_from_slice(line);
         pending.1 += 1;
+    }
+
+    /// Writes what is waiting and stops the writer, waiting for it at most `CLOSE_WAIT`;
+    /// lines queued afterwards are not written. (For a sink that lives until the process
+    /// exits: the gateway's own log.)
+    pub fn close(&self) {
+        self.shared.stopped.store(true, Ordering::Release);
+        let writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(writer) = writer {
+            writer.thread().unpark();
+            let started = std::time::Instant::now();
+            while !writer.is_finished() && started.elapsed() < CLOSE_WAIT {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if writer.is_finished() {
+                let _ = writer.join();
+            }
+        }
     }
 }
 
 impl Drop for Sink {
     fn drop(&mut self) {
-        self.shared.stopped.store(true, Ordering::Release);
-        if let Some(writer) = self.writer.take() {
-            writer.thread().unpark();
-            let _ = writer.join();
-        }
+        self.close();
     }
 }
 
 fn write_all(writer: Box<dyn Write + Send>, shared: &Shared) {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, writer);
-    let mut taken = String::with_capacity(64 * 1024);
+    let mut taken: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
         std::thread::park_timeout(FLUSH_EVERY);
         let stopping = shared.stopped.load(Ordering::Acquire);
@@ -96,7 +123,7 @@ fn write_all(writer: Box<dyn Write + Send>, shared: &Shared) {
                 pending.1 = 0;
             }
             if !taken.is_empty() {
-                let _ = out.write_all(taken.as_bytes());
+                let _ = out.write_all(&taken);
                 taken.clear();
             }
         }
