@@ -7,6 +7,7 @@
 //! fn main() -> std::process::ExitCode { seam::main() }
 //! ```
 
+mod access_log;
 mod cli;
 mod commands;
 mod config_paths;

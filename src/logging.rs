@@ -36,6 +36,11 @@ pub fn init(default: &str, json: bool, buffered: bool) -> LogGuard {
     let builder =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(Lines(sink.clone())).with_ansi(terminal);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    if let Some(sink) = &sink
+        && !terminal
+    {
+        crate::access_log::write_directly(sink.clone(), json);
+    }
     LogGuard(sink)
 }
 

@@ -81,7 +81,7 @@ impl App {
     pub fn handle(&self, req: http::Request<Incoming>, peer: SocketAddr) -> impl Future<Output = Response> + Send + '_ {
         let started = Instant::now();
         let method = req.method().clone();
-        // The access log line's path, copied only when the line is written.
+        // The access line's path, copied only when the line is written (`seam::access` on).
         let path = tracing::enabled!(target: "seam::access", tracing::Level::INFO).then(|| req.uri().path().to_owned());
         let prepared = self.prepare(req, peer, started);
         async move {
@@ -107,16 +107,17 @@ impl App {
                 let metrics = route.map_or(&self.unrouted, |r| &r.metrics);
                 metrics.record(&method, response.status(), started.elapsed());
             }
-            tracing::info!(
-                target: "seam::access",
-                method = %method,
-                path = path.as_deref().unwrap_or_default(),
-                route = route.map_or("-", |r| &*r.matched.original().name),
-                status = response.status().as_u16(),
-                duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-                client = %peer.ip(),
-                request_id = response.extensions().get::<RequestId>().map_or("-", |r| &*r.0),
-            );
+            if let Some(path) = &path {
+                crate::access_log::log(&crate::access_log::Access {
+                    method: &method,
+                    path,
+                    route: route.map_or("-", |r| &*r.matched.original().name),
+                    status: response.status().as_u16(),
+                    duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                    client: peer.ip(),
+                    request_id: response.extensions().get::<RequestId>().map_or("-", |r| &*r.0),
+                });
+            }
             response
         }
     }
