@@ -65,7 +65,9 @@ routes:
   CachedResponse: { gatewayPath: /cache/*, middlewares: [Cache], action: Up }
   Jwt: { gatewayPath: /jwt/*, middlewares: [Jwt], action: Up }
 CONF
-RUST_LOG=warn "$bin" run "$work/seam.yaml" &
+# With the access log on, as `seam run` is by default (its lines to a pipe, as under a
+# container runtime): its path is trained too.
+RUST_LOG=info "$bin" run "$work/seam.yaml" 2> >(cat >/dev/null) &
 seam_pid=$!
 pids+=($seam_pid)
 wait_port "$gw"
