@@ -7,7 +7,8 @@
 //! workers are written in batches. When `BUFFERED_LINES` are waiting in a worker's buffer
 //! (the output cannot keep up: a full pipe, a slow terminal), its new lines are dropped,
 //! counted, and the count is written once the output catches up, instead of holding
-//! requests.
+//! requests. A writer that found nothing for a round sleeps until a line comes: an idle
+//! gateway's writer does not wake a hundred times a second.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,6 +33,12 @@ struct Shared {
     pending: ThreadLocal<Mutex<(Vec<u8>, usize)>>,
     dropped: AtomicU64,
     stopped: AtomicBool,
+    /// The writer sleeps until a line comes (it found none in its last round).
+    idle: AtomicBool,
+    /// The writer's thread, to wake it.
+    thread: std::sync::OnceLock<std::thread::Thread>,
+    /// Rounds the writer has made (for tests of its sleep).
+    rounds: AtomicU64,
 }
 
 /// The writer's end, shared by every request; closing or dropping it writes what is left.
@@ -58,12 +65,16 @@ impl Sink {
             pending: ThreadLocal::new(),
             dropped: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
+            idle: AtomicBool::new(false),
+            thread: std::sync::OnceLock::new(),
+            rounds: AtomicU64::new(0),
         });
         let theirs = shared.clone();
         let writer = std::thread::Builder::new()
             .name("seam-logger".into())
             .spawn(move || write_all(writer, &theirs))
             .map_err(|e| format!("cannot start the log writer: {e}"))?;
+        let _ = shared.thread.set(writer.thread().clone());
         Ok(Sink { shared, writer: Mutex::new(Some(writer)) })
     }
 
@@ -83,6 +94,19 @@ impl Sink {
         }
         pending.0.extend_from_slice(line);
         pending.1 += 1;
+        drop(pending);
+        // A sleeping writer is woken by the line that ends its sleep, not by every line.
+        if self.shared.idle.load(Ordering::SeqCst)
+            && self.shared.idle.swap(false, Ordering::SeqCst)
+            && let Some(writer) = self.shared.thread.get()
+        {
+            writer.unpark();
+        }
+    }
+
+    /// How many rounds the writer has made.
+    pub fn rounds(&self) -> u64 {
+        self.shared.rounds.load(Ordering::Relaxed)
     }
 
     /// Writes what is waiting and stops the writer, waiting for it at most `CLOSE_WAIT`;
@@ -113,9 +137,22 @@ impl Drop for Sink {
 fn write_all(writer: Box<dyn Write + Send>, shared: &Shared) {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, writer);
     let mut taken: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut wrote = true;
     loop {
-        std::thread::park_timeout(FLUSH_EVERY);
+        if wrote {
+            std::thread::park_timeout(FLUSH_EVERY);
+        } else {
+            // Nothing came for a round: sleep until a line does (its writer wakes this one).
+            // Set before the last look, so a line queued after the look sees it.
+            shared.idle.store(true, Ordering::SeqCst);
+            if !shared.stopped.load(Ordering::Acquire) && nothing_waiting(shared) {
+                std::thread::park();
+            }
+            shared.idle.store(false, Ordering::SeqCst);
+        }
+        shared.rounds.fetch_add(1, Ordering::Relaxed);
         let stopping = shared.stopped.load(Ordering::Acquire);
+        wrote = false;
         for buffer in shared.pending.iter() {
             {
                 let mut pending = buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -125,15 +162,67 @@ fn write_all(writer: Box<dyn Write + Send>, shared: &Shared) {
             if !taken.is_empty() {
                 let _ = out.write_all(&taken);
                 taken.clear();
+                wrote = true;
             }
         }
         let lost = shared.dropped.swap(0, Ordering::Relaxed);
         if lost > 0 {
+            wrote = true;
             let _ = writeln!(out, "seam logger: {lost} lines dropped, the output was too slow");
         }
         let _ = out.flush();
         if stopping {
             return;
         }
+    }
+}
+
+/// Whether no thread has a line waiting.
+fn nothing_waiting(shared: &Shared) -> bool {
+    shared.pending.iter().all(|buffer| buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1 == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn read(path: &std::path::Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let started = Instant::now();
+        while !done() {
+            assert!(started.elapsed() < Duration::from_secs(5), "{what} within 5 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn an_idle_writer_sleeps_and_the_next_line_wakes_it() {
+        let dir = std::env::temp_dir().join(format!("seam-log-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("idle.log");
+        let sink = Sink::open(path.to_str().unwrap()).unwrap();
+        sink.write("one\n");
+        until("the first line written", || read(&path) == "one\n");
+        // Idle: at most a round or two more, then no round at all.
+        std::thread::sleep(Duration::from_millis(100));
+        let asleep = sink.rounds();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(sink.rounds(), asleep, "an idle writer made rounds (it polls every 10 ms)");
+        // Lines from another thread wake it too.
+        std::thread::scope(|scope| {
+            scope.spawn(|| sink.write("two\n"));
+        });
+        until("the line after the sleep written", || read(&path) == "one\ntwo\n");
+        for i in 0..1000 {
+            sink.write(&format!("{i}\n"));
+        }
+        sink.close();
+        assert_eq!(read(&path).lines().count(), 1002, "every line written by close");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
