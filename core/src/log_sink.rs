@@ -6,8 +6,8 @@
 //! and writes them in one go, so lines of one worker keep their order and lines of different
 //! workers are written in batches. When `BUFFERED_LINES` are waiting in a worker's buffer
 //! (the output cannot keep up: a full pipe, a slow terminal), its new lines are dropped,
-//! counted, and the count is written once the output catches up, instead of holding
-//! requests. A writer that found nothing for a round sleeps until a line comes: an idle
+//! counted (in the log once the output catches up, and in `seam_log_lines_dropped_total`),
+//! instead of holding requests. A writer that found nothing for a round sleeps until a line comes: an idle
 //! gateway's writer does not wake a hundred times a second.
 
 use std::io::Write;
@@ -32,6 +32,8 @@ struct Shared {
     /// Per writing thread: waiting text and how many lines it holds.
     pending: ThreadLocal<Mutex<(Vec<u8>, usize)>>,
     dropped: AtomicU64,
+    /// `seam_log_lines_dropped_total` of this output.
+    dropped_total: prometheus_client::metrics::counter::Counter,
     stopped: AtomicBool,
     /// The writer sleeps until a line comes (it found none in its last round).
     idle: AtomicBool,
@@ -64,6 +66,7 @@ impl Sink {
         let shared = Arc::new(Shared {
             pending: ThreadLocal::new(),
             dropped: AtomicU64::new(0),
+            dropped_total: crate::metrics::log_lines_dropped(output),
             stopped: AtomicBool::new(false),
             idle: AtomicBool::new(false),
             thread: std::sync::OnceLock::new(),
@@ -90,6 +93,7 @@ impl Sink {
         if pending.1 >= BUFFERED_LINES {
             drop(pending);
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            self.shared.dropped_total.inc();
             return;
         }
         pending.0.extend_from_slice(line);
@@ -223,6 +227,37 @@ mod tests {
         }
         sink.close();
         assert_eq!(read(&path).lines().count(), 1002, "every line written by close");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_an_output_cannot_take_are_dropped_and_counted_and_close_does_not_hang() {
+        let dir = std::env::temp_dir().join(format!("seam-log-sink-full-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("never-read");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success(), "mkfifo");
+        // A reader that opens the pipe and never reads: the pipe is full after 64 KiB.
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::File::open(fifo).unwrap())
+        };
+        let output = fifo.to_str().unwrap().to_owned();
+        let sink = Sink::open(&output).unwrap();
+        let _reader = reader.join().unwrap();
+        let started = Instant::now();
+        for i in 0..200_000 {
+            sink.write(&format!("line {i} of a log nobody reads\n"));
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "writing never waits for the output");
+        let counted = |text: &str| {
+            let prefix = format!("seam_log_lines_dropped_total{{output=\"{output}\"}} ");
+            text.lines().find_map(|l| l.strip_prefix(&prefix)?.parse::<u64>().ok()).unwrap_or(0)
+        };
+        let dropped = counted(&crate::metrics::exposition());
+        assert!(dropped >= 200_000 - 2 * BUFFERED_LINES as u64 - 10_000, "dropped {dropped}");
+        let closing = Instant::now();
+        sink.close();
+        assert!(closing.elapsed() < CLOSE_WAIT + Duration::from_secs(1), "close waited {:?}", closing.elapsed());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

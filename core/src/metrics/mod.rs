@@ -58,6 +58,7 @@ pub struct Families {
     client_cache: Family<Labels, ShardedCounter>,
     connections: Family<Labels, Gauge>,
     build_info: Family<Labels, Gauge>,
+    log_dropped: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
     last_reload: Gauge<f64, AtomicU64>,
 }
@@ -83,6 +84,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         client_cache: Family::default(),
         connections: Family::default(),
         build_info: Family::default(),
+        log_dropped: Family::default(),
         reloads: Family::default(),
         last_reload: Gauge::default(),
     };
@@ -153,6 +155,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         f.connections.clone(),
     );
     registry.register("seam_build_info", "Build information: version and enabled plugins", f.build_info.clone());
+    registry.register(
+        "seam_log_lines_dropped",
+        "Log lines dropped because their output (stderr, stdout or a file) could not keep up, by output",
+        f.log_dropped.clone(),
+    );
     registry.register("seam_config_reloads", "Configuration reloads, by result (success, error)", f.reloads.clone());
     registry.register(
         "seam_config_last_reload_timestamp_seconds",
@@ -252,6 +259,11 @@ impl Events {
 /// `seam_open_connections{protocol}`.
 pub fn open_connections(protocol: &'static str) -> Gauge {
     families().connections.get_or_create_owned(&vec![("protocol", protocol.to_owned())])
+}
+
+/// `seam_log_lines_dropped_total{output}`: take it when the output is opened, keep it.
+pub fn log_lines_dropped(output: &str) -> Counter {
+    families().log_dropped.get_or_create_owned(&vec![("output", output.to_owned())])
 }
 
 /// Sets `seam_build_info{version,plugins}` to 1.
