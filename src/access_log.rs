@@ -58,14 +58,14 @@ pub fn log(access: &Access<'_>) {
 /// The line as a `tracing` event, formatted by the subscriber.
 fn event(access: &Access<'_>) {
     tracing::info!(
-            target: "seam::access",
-            method = %access.method,
-            path = access.path,
-            route = access.route,
-            status = access.status,
-            duration_ms = access.duration_ms,
-            client = %access.client,
-            request_id = access.request_id,
+        target: "seam::access",
+        method = %access.method,
+        path = access.path,
+        route = access.route,
+        status = access.status,
+        duration_ms = access.duration_ms,
+        client = %access.client,
+        request_id = access.request_id,
     );
 }
 

@@ -4,11 +4,12 @@
 //! A request only appends its line to its worker thread's buffer (no system call, no
 //! wake-up, no lock another worker takes); the writer takes every buffer each `FLUSH_EVERY`
 //! and writes them in one go, so lines of one worker keep their order and lines of different
-//! workers are written in batches. When `BUFFERED_LINES` are waiting in a worker's buffer
-//! (the output cannot keep up: a full pipe, a slow terminal), its new lines are dropped,
-//! counted (in the log once the output catches up, and in `seam_log_lines_dropped_total`),
-//! instead of holding requests. A writer that found nothing for a round sleeps until a line comes: an idle
-//! gateway's writer does not wake a hundred times a second.
+//! workers are written in batches. When `BUFFERED_LINES` lines or `BUFFERED_BYTES` bytes are
+//! waiting in a worker's buffer (the output cannot keep up: a full pipe, a slow terminal),
+//! its new lines are dropped and counted (in the log once the output catches up, and in
+//! `seam_log_lines_dropped_total`) instead of holding requests or growing without bound. A
+//! writer that found nothing for a round sleeps until a line comes: an idle gateway's writer
+//! does not wake a hundred times a second.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +20,10 @@ use thread_local::ThreadLocal;
 
 /// Lines waiting for the writer in one worker's buffer before its new ones are dropped.
 pub const BUFFERED_LINES: usize = 65_536;
+
+/// Bytes waiting in one worker's buffer before its new lines are dropped: long lines (a
+/// hostile client's long paths) cannot make a stuck output cost more memory than this.
+pub const BUFFERED_BYTES: usize = 16 * 1024 * 1024;
 
 /// How often the writer takes what is waiting.
 const FLUSH_EVERY: Duration = Duration::from_millis(10);
@@ -90,7 +95,7 @@ impl Sink {
     pub fn write_bytes(&self, line: &[u8]) {
         let mine = self.shared.pending.get_or(|| Mutex::new((Vec::with_capacity(16 * 1024), 0)));
         let mut pending = mine.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if pending.1 >= BUFFERED_LINES {
+        if pending.1 >= BUFFERED_LINES || pending.0.len() + line.len() > BUFFERED_BYTES {
             drop(pending);
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             self.shared.dropped_total.inc();
@@ -109,7 +114,8 @@ impl Sink {
     }
 
     /// How many rounds the writer has made.
-    pub fn rounds(&self) -> u64 {
+    #[cfg(test)]
+    fn rounds(&self) -> u64 {
         self.shared.rounds.load(Ordering::Relaxed)
     }
 
@@ -230,30 +236,56 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn lines_an_output_cannot_take_are_dropped_and_counted_and_close_does_not_hang() {
-        let dir = std::env::temp_dir().join(format!("seam-log-sink-full-{}", std::process::id()));
+    /// A FIFO in a fresh directory, opened by a reader that never reads (the pipe is full
+    /// after 64 KiB), and the directory and reader to keep.
+    fn never_read_fifo(name: &str) -> (std::path::PathBuf, String, std::fs::File) {
+        let dir = std::env::temp_dir().join(format!("seam-log-sink-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let fifo = dir.join("never-read");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success(), "mkfifo");
-        // A reader that opens the pipe and never reads: the pipe is full after 64 KiB.
         let reader = {
             let fifo = fifo.clone();
             std::thread::spawn(move || std::fs::File::open(fifo).unwrap())
         };
+        // Opening for writing lets the reader's open return.
         let output = fifo.to_str().unwrap().to_owned();
+        let writer = std::fs::OpenOptions::new().append(true).open(&fifo).unwrap();
+        let reader = reader.join().unwrap();
+        drop(writer);
+        (dir, output, reader)
+    }
+
+    fn dropped(output: &str) -> u64 {
+        let prefix = format!("seam_log_lines_dropped_total{{output=\"{output}\"}} ");
+        crate::metrics::exposition().lines().find_map(|l| l.strip_prefix(&prefix)?.parse::<u64>().ok()).unwrap_or(0)
+    }
+
+    #[test]
+    fn long_lines_an_output_cannot_take_are_dropped_past_the_byte_bound() {
+        let (dir, output, _reader) = never_read_fifo("long");
         let sink = Sink::open(&output).unwrap();
-        let _reader = reader.join().unwrap();
+        let line = format!("{}\n", "x".repeat(64 * 1024 - 1));
+        for _ in 0..1000 {
+            sink.write(&line);
+        }
+        // 64 MB written, far fewer lines than BUFFERED_LINES: at most two buffers of
+        // BUFFERED_BYTES (the writer's and the worker's) and the pipe's 64 KiB are kept.
+        let kept_at_most = 2 * BUFFERED_BYTES / line.len() + 2;
+        assert!(dropped(&output) >= 1000 - kept_at_most as u64, "dropped {}", dropped(&output));
+        sink.close();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_an_output_cannot_take_are_dropped_and_counted_and_close_does_not_hang() {
+        let (dir, output, _reader) = never_read_fifo("full");
+        let sink = Sink::open(&output).unwrap();
         let started = Instant::now();
         for i in 0..200_000 {
             sink.write(&format!("line {i} of a log nobody reads\n"));
         }
         assert!(started.elapsed() < Duration::from_secs(5), "writing never waits for the output");
-        let counted = |text: &str| {
-            let prefix = format!("seam_log_lines_dropped_total{{output=\"{output}\"}} ");
-            text.lines().find_map(|l| l.strip_prefix(&prefix)?.parse::<u64>().ok()).unwrap_or(0)
-        };
-        let dropped = counted(&crate::metrics::exposition());
+        let dropped = dropped(&output);
         assert!(dropped >= 200_000 - 2 * BUFFERED_LINES as u64 - 10_000, "dropped {dropped}");
         let closing = Instant::now();
         sink.close();

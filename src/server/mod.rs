@@ -163,8 +163,10 @@ impl Server {
         // A header-read timeout always applies (`headerTimeout`, 30 s by default), shortened by
         // `readTimeout` when it is set. hyper also applies it while a kept-alive HTTP/1.1
         // connection waits for its next request.
-        let header_timeout =
-            [Some(config.header_timeout.get()), config.read_timeout.non_zero()].into_iter().flatten().min();
+        let header_timeout = config
+            .read_timeout
+            .non_zero()
+            .map_or(config.header_timeout.get(), |read| read.min(config.header_timeout.get()));
         http1.timer(TokioTimer::new()).keep_alive(true).header_read_timeout(header_timeout);
         let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         http2
@@ -185,7 +187,7 @@ impl Server {
             app: self.app.clone(),
             http1,
             http2,
-            first_bytes_timeout: header_timeout.unwrap_or(config.header_timeout.get()),
+            header_timeout,
             tls: self.tls,
             connections: connections.clone(),
             handshake_timeout: config.tls_handshake_timeout.non_zero().unwrap_or(Duration::from_secs(10)),

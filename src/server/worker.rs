@@ -29,8 +29,9 @@ pub struct Shared {
     pub open: seam_core::metrics::Gauge,
     pub http1: hyper::server::conn::http1::Builder,
     pub http2: hyper::server::conn::http2::Builder<TokioExecutor>,
-    /// How long a new connection may take to send its first bytes (the header timeout).
-    pub first_bytes_timeout: Duration,
+    /// `headerTimeout` (shortened by `readTimeout`): also how long a new connection may take
+    /// to send its first bytes.
+    pub header_timeout: Duration,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub connections: Arc<Connections>,
     pub handshake_timeout: Duration,
@@ -122,22 +123,10 @@ where
 {
     let (protocol, first) = match known {
         Some(protocol) => (protocol, bytes::Bytes::new()),
-        None => {
-            let first = tokio::select! {
-                biased;
-                first = tokio::time::timeout(shared.first_bytes_timeout, protocol::first_bytes(&mut io)) => first,
-                // Nothing is in flight yet: any request to close (eviction, shutdown) closes it.
-                () = slot.activity.signal.notified() => return,
-            };
-            match first {
-                Ok(Ok(Some(first))) => first,
-                Ok(Ok(None)) => return,
-                Ok(Err(e)) => return tracing::debug!(%peer, "connection ended: {e}"),
-                Err(_) => {
-                    return tracing::debug!(%peer, "nothing received within {:?}", shared.first_bytes_timeout);
-                }
-            }
-        }
+        None => match first_bytes(&shared, &mut io, peer, slot).await {
+            Some(first) => first,
+            None => return,
+        },
     };
     let io = TokioIo::new(Prefixed::new(io, first));
     let graph = shared.app.clone();
@@ -168,6 +157,33 @@ where
     };
     if let Err(e) = ended {
         tracing::debug!(%peer, "connection ended: {e}");
+    }
+}
+
+/// The protocol a connection speaks and the bytes that told it, read within the header
+/// timeout; `None` when the connection is to be closed (it sent nothing in time, it closed,
+/// or the server asked it to close: nothing is in flight yet).
+async fn first_bytes<I: AsyncRead + Unpin>(
+    shared: &Shared,
+    io: &mut I,
+    peer: SocketAddr,
+    slot: &Slot,
+) -> Option<(Protocol, bytes::Bytes)> {
+    let first = tokio::select! {
+        biased;
+        first = tokio::time::timeout(shared.header_timeout, protocol::first_bytes(io)) => first,
+        () = slot.activity.signal.notified() => return None,
+    };
+    match first {
+        Ok(Ok(first)) => first,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, "connection ended: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "nothing received within {:?}", shared.header_timeout);
+            None
+        }
     }
 }
 

@@ -1,11 +1,11 @@
 use std::sync::Arc;
 
+use seam_core::log_sink::Sink;
 use seam_core::{BuildContext, BuildError, Component, GoDuration, Middleware, Problem, Problems, async_trait};
 
 use crate::layout::to_strftime;
 use crate::middleware::LoggerMiddleware;
 use crate::template;
-use seam_core::log_sink::Sink;
 
 /// One line per request from a template of Fiber's tags, written to stdout (or `output`): `${time} ${status} ${latency} ${method} ${path}` and more.
 ///

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use http::header::{CONTENT_LENGTH, HOST, REFERER, USER_AGENT};
 use http_body::Body as _;
 use seam_core::extensions::{ClientIp, Locals, MatchedRoute, RequestId, RequestScheme};
+use seam_core::log_sink::Sink;
 use seam_core::{Middleware, Next, Request, Responding, Response, async_trait};
 
 use crate::template::{Part, Tag};
-use seam_core::log_sink::Sink;
 use thread_local::ThreadLocal;
 
 pub(crate) struct LoggerMiddleware {
