@@ -155,4 +155,81 @@ mod tests {
         strip_untrusted(&mut headers);
         assert_eq!(headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
     }
+
+    mod properties {
+        use std::net::IpAddr;
+
+        use http::HeaderMap;
+        use proptest::prelude::*;
+
+        use super::TrustedProxies;
+
+        /// Addresses a request names: trusted (10/8, also as IPv4-mapped IPv6, and 2001:db8::/32),
+        /// untrusted, and text that is not an address.
+        const HOPS: &[&str] = &[
+            "10.0.0.1",
+            "10.9.9.9",
+            "::ffff:10.1.1.1",
+            "2001:db8::1",
+            "203.0.113.7",
+            "198.51.100.1",
+            "2001:db9::1",
+            "::ffff:203.0.113.9",
+            "unknown",
+            "",
+            " ",
+            "10.0.0.1:80",
+            "[2001:db8::1]",
+        ];
+
+        fn trusted() -> TrustedProxies {
+            TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap(), "2001:db8::/32".parse().unwrap()])
+                .with_proxy_header("X-Client-IP")
+        }
+
+        fn parsed(hop: &str) -> Option<IpAddr> {
+            hop.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+        }
+
+        proptest! {
+            /// Whatever `X-Forwarded-For` and `proxyHeader` say: an untrusted peer is the
+            /// client; from a trusted peer, the client is the peer, the proxy header's address
+            /// or an `X-Forwarded-For` entry with only trusted proxies to its right, never an
+            /// address a client wrote further left.
+            #[test]
+            fn the_client_ip_is_never_one_an_untrusted_hop_wrote(
+                peer in proptest::sample::select(HOPS).prop_filter_map("an address", parsed),
+                lines in proptest::collection::vec(
+                    proptest::collection::vec(proptest::sample::select(HOPS), 0..5).prop_map(|hops| hops.join(",")),
+                    0..3,
+                ),
+                proxy_header in proptest::option::of(proptest::sample::select(HOPS)),
+            ) {
+                let proxies = trusted();
+                let mut headers = HeaderMap::new();
+                for line in &lines {
+                    headers.append("x-forwarded-for", line.parse().unwrap());
+                }
+                if let Some(value) = proxy_header {
+                    headers.insert("x-client-ip", value.parse().unwrap());
+                }
+                let client = proxies.client_ip(peer, &headers);
+                if !proxies.contains(peer) {
+                    prop_assert_eq!(client, peer);
+                    return Ok(());
+                }
+                if let Some(ip) = proxy_header.and_then(parsed) {
+                    prop_assert_eq!(client, ip, "a trusted peer's proxy header is believed");
+                    return Ok(());
+                }
+                let entries: Vec<&str> = lines.iter().flat_map(|l| l.split(',')).collect();
+                let believed = client == peer
+                    || (0..entries.len()).any(|i| {
+                        parsed(entries[i]) == Some(client)
+                            && entries[i + 1..].iter().all(|e| parsed(e).is_some_and(|ip| proxies.contains(ip)))
+                    });
+                prop_assert!(believed, "{client} from {entries:?} via {peer}");
+            }
+        }
+    }
 }

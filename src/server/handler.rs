@@ -307,3 +307,52 @@ fn valid_host(value: &HeaderValue) -> bool {
     };
     authority.as_str() == text && port.is_none_or(|p| p.parse::<u16>().is_ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+    use proptest::prelude::*;
+
+    use super::valid_host;
+
+    #[test]
+    fn hosts() {
+        for good in ["example.com", "example.com:8080", "127.0.0.1", "[::1]:443", "a-b.example"] {
+            assert!(valid_host(&HeaderValue::from_static(good)), "{good}");
+        }
+        for bad in ["", "user@example.com", "example.com/path", "example.com:99999", "a b", "example.com:x", "[::1"] {
+            assert!(!valid_host(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
+
+    proptest! {
+        /// Any `Host` value: never a panic, and one taken is `host[:port]` with nothing that
+        /// could split a key, a URL or a header (no user info, path, query, space or control).
+        #[test]
+        fn a_host_taken_is_only_host_and_port(value in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let Ok(value) = HeaderValue::from_bytes(&value) else { return Ok(()) };
+            if valid_host(&value) {
+                let text = value.to_str().unwrap();
+                prop_assert!(!text.is_empty());
+                prop_assert!(!text.bytes().any(|b| b"@/?#\\ \t\"<>".contains(&b) || !(0x21..=0x7e).contains(&b)), "{text:?}");
+                let authority: http::uri::Authority = text.parse().unwrap();
+                prop_assert_eq!(authority.as_str(), text);
+            }
+        }
+
+        /// `name[:port]`: taken exactly when the port fits in 16 bits.
+        #[test]
+        fn hosts_shaped_like_hosts(host in "[a-z0-9.-]{1,12}|\\[[0-9a-f:]{2,12}\\]", port in proptest::option::of(0u32..70_000)) {
+            let text = match port {
+                Some(port) => format!("{host}:{port}"),
+                None => host.clone(),
+            };
+            let value = HeaderValue::from_str(&text).unwrap();
+            // A name with a port that fits is taken; a port past 65535 never is.
+            let fits = port.is_none_or(|p| p <= 65_535);
+            if !host.starts_with('[') || !fits {
+                prop_assert_eq!(valid_host(&value), fits, "{}", text);
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@ use http::{HeaderValue, StatusCode};
 use seam_core::extensions::{Claims, ClientAddr, ClientIp, Session};
 use seam_core::metrics::{Counter, Events};
 use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
+use sha2::{Digest, Sha256};
 
 use crate::config::{KeyBy, LimiterMiddlewareConfig};
 use crate::window::{sliding_estimate, window_of};
@@ -67,16 +68,16 @@ impl LimiterMiddleware {
         match &self.key_by {
             KeyBy::Ip => format!("ip:{}", ip()),
             KeyBy::Header(name) => match req.headers().get(name).and_then(|v| v.to_str().ok()) {
-                Some(value) => format!("h:{value}"),
+                Some(value) => bounded("h", value),
                 None => format!("ip:{}", ip()),
             },
             KeyBy::Session(key) => match req.extensions().get::<Session>().and_then(|s| s.get(key)) {
-                Some(serde_json::Value::String(s)) => format!("s:{s}"),
-                Some(value) if !value.is_null() => format!("s:{value}"),
+                Some(serde_json::Value::String(s)) => bounded("s", &s),
+                Some(value) if !value.is_null() => bounded("s", &value.to_string()),
                 _ => format!("ip:{}", ip()),
             },
             KeyBy::Claim(name) => match req.extensions().get::<Claims>().and_then(|c| c.text(name)) {
-                Some(value) => format!("c:{value}"),
+                Some(value) => bounded("c", &value),
                 None => format!("ip:{}", ip()),
             },
         }
@@ -102,6 +103,22 @@ impl LimiterMiddleware {
         };
         let estimate = sliding_estimate(count, previous, elapsed, self.window_ms).max(0) as u64;
         Ok(Verdict { allowed: estimate <= max, remaining: max.saturating_sub(estimate), reset_secs, key })
+    }
+}
+
+/// Longest client value kept as it is in a counter's key.
+const LONGEST_KEY_VALUE: usize = 64;
+
+/// `kind:value`, or `kind#` and the SHA-256 of a value longer than [`LONGEST_KEY_VALUE`]
+/// bytes: a header is the client's to write, up to the server's header limit, and every new
+/// value makes a counter (two with the sliding window) that lives a window in the shared
+/// storage. Hashed, a counter's key stays small whatever the client sends, and two values
+/// still count apart.
+fn bounded(kind: &str, value: &str) -> String {
+    if value.len() <= LONGEST_KEY_VALUE {
+        format!("{kind}:{value}")
+    } else {
+        format!("{kind}#{:x}", Sha256::digest(value.as_bytes()))
     }
 }
 

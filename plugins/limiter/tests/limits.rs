@@ -142,3 +142,29 @@ async fn key_by_a_claim_counts_each_token_subject_apart_behind_one_address() {
     assert_eq!(chain.run(as_subject(None)).await.status(), 200, "no token: counted by address");
     assert_eq!(chain.run(as_subject(None)).await.status(), 429);
 }
+
+#[tokio::test]
+async fn a_huge_header_value_makes_a_small_counter_and_still_counts_apart() {
+    let storage = Arc::new(MapStorage::default());
+    let harness = Harness::new().shared_storage("Counters", storage.clone());
+    let config = json!({
+        "storage": "Counters", "maxConnections": 1, "expiration": "1m", "keyBy": "header:X-Api-Key", "slidingWindow": true
+    });
+    let limiter = harness.build::<LimiterMiddlewareConfig>(config).await.unwrap();
+    let chain = Pipeline::new(vec![limiter], Arc::new(Ok200));
+    let with_key = |key: &str| {
+        let mut request = from("10.0.0.9");
+        request.headers_mut().insert("x-api-key", key.parse().unwrap());
+        request
+    };
+    let huge = "k".repeat(100_000);
+    let other = format!("{}j", &huge[1..]);
+    assert_eq!(chain.run(with_key(&huge)).await.status(), 200);
+    assert_eq!(chain.run(with_key(&huge)).await.status(), 429, "the same value is the same client");
+    assert_eq!(chain.run(with_key(&other)).await.status(), 200, "a value differing in one byte is another");
+    assert_eq!(chain.run(with_key("short")).await.status(), 200);
+    let keys = seam_core::Storage::scan(&*storage, "*").await.unwrap();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.iter().all(|k| k.len() < 160), "counters' keys stay small: {keys:?}");
+    assert!(keys.iter().any(|k| k.contains(":h:short:")), "a short value is kept readable: {keys:?}");
+}
