@@ -73,6 +73,57 @@ fn the_header_timeout_is_on_by_default() {
     assert!(loaded.document.server.plan(None, &mut diags).is_none(), "0s is refused");
 }
 
+/// A request with `filler` bytes of one header, the connection closed after it.
+fn head_of(filler: usize) -> String {
+    format!("GET /x HTTP/1.1\r\nhost: gw\r\nx-filler: {}\r\nconnection: close\r\n\r\n", "a".repeat(filler))
+}
+
+#[tokio::test]
+async fn a_request_head_past_http1_max_header_size_gets_431() {
+    let gateway =
+        Gateway::start(&format!("server: {{ address: 127.0.0.1:0, http1MaxHeaderSize: 16384 }}\n{ECHO}")).await;
+    // `head_of(n)` is n + 60 bytes: exactly the limit is served, a byte more is not.
+    for (filler, status) in [(16_324, "200"), (16_325, "431"), (20_000, "431"), (300_000, "431")] {
+        let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+        // The server may answer and close before a huge head is all written.
+        let _ = stream.write_all(head_of(filler).as_bytes()).await;
+        let (answer, took) = until_closed(&mut stream, Duration::from_secs(10)).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{filler} bytes: {answer}");
+        assert!(took < Duration::from_secs(5), "and the connection is closed: {took:?}");
+    }
+
+    // The default is 64 KiB (hyper's own would take 400 KiB).
+    let gateway = Gateway::start(&format!("server: {{ address: 127.0.0.1:0 }}\n{ECHO}")).await;
+    for (filler, status) in [(60_000, "200"), (70_000, "431")] {
+        let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+        stream.write_all(head_of(filler).as_bytes()).await.unwrap();
+        let (answer, _) = until_closed(&mut stream, Duration::from_secs(10)).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{filler} bytes: {answer}");
+    }
+    // And at most 100 headers, however small.
+    for (count, status) in [(90, "200"), (120, "431")] {
+        let headers: String = (0..count).map(|i| format!("x-h{i}: 1\r\n")).collect();
+        let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+        stream
+            .write_all(format!("GET /x HTTP/1.1\r\nhost: gw\r\n{headers}connection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let (answer, _) = until_closed(&mut stream, Duration::from_secs(10)).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{count} headers: {answer}");
+    }
+}
+
+#[test]
+fn http1_max_header_size_below_hypers_minimum_is_a_load_error() {
+    let loaded = seam_config::document::load_str("t.yaml", "server:\n  http1MaxHeaderSize: 4096\n");
+    let mut diags = Vec::new();
+    let server = &loaded.document.server;
+    assert!(server.plan(loaded.document.server_node.as_ref(), &mut diags).is_none(), "4096 is refused");
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(diags[0].message.contains("http1MaxHeaderSize 4096 is below 8192"), "{}", diags[0]);
+    assert_eq!(diags[0].loc.as_ref().map(|l| (l.line, l.column)), Some((2, 23)), "placed at the value: {}", diags[0]);
+}
+
 #[tokio::test]
 async fn a_body_that_stalls_gets_408_within_read_timeout() {
     let upstream = Upstream::echo("up").await;

@@ -23,6 +23,9 @@ pub struct App {
     pub router: Router,
     /// `server.bodyLimit`.
     pub body_limit: u64,
+    /// `server.http1MaxHeaderSize`: hyper's read buffer is capped at it, but a head that
+    /// completes in the read that crosses the cap still parses; this refuses those exactly.
+    pub http1_max_header_size: usize,
     /// `server.trustedProxies`.
     pub trusted: TrustedProxies,
     /// Liveness and readiness paths, unless `disableHealthCheck`.
@@ -124,6 +127,12 @@ impl App {
 
     /// Checks and routes a request, up to the chain that serves it.
     fn prepare(&self, mut req: http::Request<Incoming>, peer: SocketAddr, started: Instant) -> Prepared<'_> {
+        if req.version() <= http::Version::HTTP_11 && head_size(&req) > self.http1_max_header_size {
+            return Prepared::Answer(json_error(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "the request's line and headers are larger than the server accepts",
+            ));
+        }
         // One canonical path, before anything looks at it. (The URI is held apart from the
         // request, a reference count, so the path borrows from it while the request changes.)
         let uri = req.uri().clone();
@@ -291,6 +300,17 @@ impl Action for Refusal {
         let taken = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         taken.unwrap_or_else(|| json_error(StatusCode::NOT_FOUND, "no route for this path"))
     }
+}
+
+/// The size of an HTTP/1.1 request's head as a client writes it with no extra whitespace:
+/// the request line, each `name: value` line, and the blank line.
+fn head_size(req: &http::Request<Incoming>) -> usize {
+    let uri = req.uri();
+    let target = uri.scheme_str().map_or(0, |s| s.len() + "://".len())
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    req.headers().iter().fold(line + 2, |size, (name, value)| size + name.as_str().len() + value.len() + 4)
 }
 
 /// `host[:port]`: a name, an IPv4 address or a bracketed IPv6 address, and a port; nothing

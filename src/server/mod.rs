@@ -81,6 +81,7 @@ fn restart_only(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
     check("headerTimeout", old.header_timeout != new.header_timeout);
     check("tlsHandshakeTimeout", old.tls_handshake_timeout != new.tls_handshake_timeout);
     check("shutdownTimeout", old.shutdown_timeout != new.shutdown_timeout);
+    check("http1MaxHeaderSize", old.http1_max_header_size != new.http1_max_header_size);
     check("http2MaxConcurrentStreams", old.http2_max_concurrent_streams != new.http2_max_concurrent_streams);
     check("http2MaxHeaderListSize", old.http2_max_header_list_size != new.http2_max_header_list_size);
     check("http2KeepAliveInterval", old.http2_keep_alive_interval != new.http2_keep_alive_interval);
@@ -98,6 +99,7 @@ fn app_of(gateway: &Gateway, tls: bool) -> Result<App, String> {
     Ok(App {
         router,
         body_limit: config.body_limit,
+        http1_max_header_size: config.http1_max_header_size as usize,
         trusted,
         health: (!config.disable_health_check)
             .then(|| (config.health_check_live_route.clone(), config.health_check_ready_route.clone())),
@@ -167,7 +169,14 @@ impl Server {
             .read_timeout
             .non_zero()
             .map_or(config.header_timeout.get(), |read| read.min(config.header_timeout.get()));
-        http1.timer(TokioTimer::new()).keep_alive(true).header_read_timeout(header_timeout);
+        http1
+            .timer(TokioTimer::new())
+            .keep_alive(true)
+            .header_read_timeout(header_timeout)
+            // Checked at load to be at least hyper's minimum (which it asserts).
+            .max_buf_size(
+                config.http1_max_header_size.max(seam_config::document::server::MIN_HTTP1_HEADER_SIZE) as usize
+            );
         let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())

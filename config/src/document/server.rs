@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub tls_handshake_timeout: GoDuration,
     /// Most open connections, all workers together (Seam/Fiber's `concurrency`). Past it, the connection idle the longest is closed to make room; when every connection has a request in flight, new connections are refused (closed at once). Requests in flight are never disturbed.
     pub concurrency: u64,
+    /// HTTP/1.1: largest request head (request line and headers) a client may send, in bytes, at least 8192; a larger one gets 431. It also caps what a connection buffers while its headers arrive. nginx: `large_client_header_buffers` (4 × 8k); Seam/Fiber: `readBufferSize` (4096).
+    #[schemars(range(min = 8192))]
+    pub http1_max_header_size: u32,
     /// HTTP/2: most streams one connection may have open at once.
     pub http2_max_concurrent_streams: u32,
     /// HTTP/2: largest header list a client may send, in bytes.
@@ -113,6 +116,7 @@ impl Default for ServerConfig {
             concurrency: 262_144,
             http2_max_concurrent_streams: 100,
             http2_max_header_list_size: 65_536,
+            http1_max_header_size: 65_536,
             http2_keep_alive_interval: GoDuration::from_secs(30),
             http2_keep_alive_timeout: GoDuration::from_secs(20),
             trusted_proxies: Vec::new(),
@@ -124,6 +128,9 @@ impl Default for ServerConfig {
         }
     }
 }
+
+/// The smallest `http1MaxHeaderSize`: hyper's HTTP/1.1 read buffer cannot be smaller.
+pub const MIN_HTTP1_HEADER_SIZE: u32 = 8192;
 
 /// The Seam/Fiber keys seam accepts and ignores, each with what to know about it. The loader
 /// warns on each and leaves it out; the schema marks each deprecated. Listed here only.
@@ -147,7 +154,7 @@ pub const IGNORED_KEYS: &[(&str, &str)] = &[
     ("disableDefaultContentType", ""),
     ("disableHeaderNormalizing", ""),
     ("enablePrintRoutes", ""),
-    ("readBufferSize", ""),
+    ("readBufferSize", "the largest HTTP/1.1 request head is `http1MaxHeaderSize`, 65536 by default"),
     ("writeBufferSize", ""),
     ("disableKeepalive", ""),
     ("disablePreParseMultipartForm", ""),
@@ -205,6 +212,18 @@ impl ServerConfig {
         }
         if self.concurrency == 0 {
             diags.push(error("server.concurrency must be at least 1".into(), "concurrency"));
+        }
+        if self.http1_max_header_size < MIN_HTTP1_HEADER_SIZE {
+            diags.push(
+                error(
+                    format!(
+                        "server.http1MaxHeaderSize {} is below {MIN_HTTP1_HEADER_SIZE}",
+                        self.http1_max_header_size
+                    ),
+                    "http1MaxHeaderSize",
+                )
+                .help(format!("the smallest limit seam serves HTTP/1.1 with is {MIN_HTTP1_HEADER_SIZE} bytes")),
+            );
         }
         if self.header_timeout.get().is_zero() {
             diags.push(
