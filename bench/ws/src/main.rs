@@ -4,7 +4,9 @@
 //! WebSockets (`proxy_pass` with the `Upgrade` headers). In interleaved rounds it drives
 //! CONNECTIONS clients, each sending a 64-byte message and waiting for its echo: straight at
 //! the echo server, through seam's two routes, through nginx. Prints a Markdown table of the
-//! medians; then opens 1000 idle connections through seam and reports its RSS growth.
+//! medians, and a second of the CPU time per message of the relay and of this process (the
+//! clients and the echo server); then opens 1000 idle connections through seam and reports
+//! its RSS growth.
 //! A second table does the same with 1 KiB text messages (JSON-like, compressible), adding
 //! a route with `enableCompression` driven by clients that offer permessage-deflate (yawc),
 //! and the RSS of 1000 idle compressing connections.
@@ -116,6 +118,32 @@ async fn drive_with(url: &str, connections: usize, seconds: u64, message: Messag
         all.add(task.await.unwrap()).unwrap();
     }
     (all.len() as f64 / seconds as f64, all.value_at_quantile(0.99) as f64 / 1000.0)
+}
+
+/// CPU time (ns) the threads of process `pid` have run, from `/proc/PID/task/*/schedstat`
+/// (nanoseconds, unlike the clock ticks of `/proc/PID/stat`).
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()))
+        .sum()
+}
+
+/// `pid` and its children (nginx's master and its worker).
+fn with_children(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().filter_map(Result::ok) {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The parent is the second field after the command, which is in parentheses.
+        let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if parent == Some(pid) {
+            all.push(child);
+        }
+    }
+    all
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -240,10 +268,20 @@ async fn main() {
         ("through seam's HttpAction, upgrade passed through (--workers 1)", format!("ws://127.0.0.1:{gateway}/h/")),
         ("through nginx (1 worker, `proxy_pass` with `Upgrade`)", format!("ws://127.0.0.1:{}/", nginx.port)),
     ];
+    // Whose CPU each path costs: nothing in between, seam, seam, nginx (master and worker).
+    let relays: [Vec<u32>; 4] = [Vec::new(), vec![child.id()], vec![child.id()], with_children(nginx.child.id())];
     let mut runs = vec![Vec::new(); paths.len()];
+    // Per path: (messages, relay CPU ns, this process's CPU ns: the clients and the echo server).
+    let mut cpu = vec![(0f64, 0u64, 0u64); paths.len()];
     for _ in 0..rounds {
-        for (runs, (_, url)) in runs.iter_mut().zip(&paths) {
-            runs.push(drive(url, connections, seconds).await);
+        for (((runs, cpu), relay), (_, url)) in runs.iter_mut().zip(&mut cpu).zip(&relays).zip(&paths) {
+            let (relay_before, own_before) =
+                (relay.iter().map(|p| cpu_ns(*p)).sum::<u64>(), cpu_ns(std::process::id()));
+            let run = drive(url, connections, seconds).await;
+            cpu.0 += run.0 * seconds as f64;
+            cpu.1 += relay.iter().map(|p| cpu_ns(*p)).sum::<u64>() - relay_before;
+            cpu.2 += cpu_ns(std::process::id()) - own_before;
+            runs.push(run);
         }
     }
     let medians: Vec<(f64, f64)> = runs
@@ -255,6 +293,16 @@ async fn main() {
     println!("|---|---:|---:|---:|---:|");
     for ((name, _), (rate, p99)) in paths.iter().zip(&medians) {
         println!("| {name} | {rate:.0} | {p99:.2} | {:.2}× | {:.2}× |", rate / direct_rate, rate / nginx_rate);
+    }
+    println!(
+        "\nCPU per message, all rounds together (`/proc/PID/task/*/schedstat`): the relay's own, and the \
+         load generator's and echo server's (one process, one thread)."
+    );
+    println!("\n| path | relay µs/message | load generator + echo server µs/message |");
+    println!("|---|---:|---:|");
+    for ((name, _), (messages, relay, own)) in paths.iter().zip(&cpu) {
+        let relay = if *relay == 0 { "—".to_owned() } else { format!("{:.2}", *relay as f64 / 1000.0 / messages) };
+        println!("| {name} | {relay} | {:.2} |", *own as f64 / 1000.0 / messages);
     }
     drop(nginx);
 
