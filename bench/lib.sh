@@ -14,6 +14,16 @@ needs() {
     done
 }
 
+# User and system clock ticks of PID and its children (nginx's worker is its master's child).
+ticks() {
+    local u=0 s=0 p
+    for p in "$1" $(pgrep -P "$1" || true); do
+        read -r pu ps < <(awk '{print $14, $15}' "/proc/$p/stat")
+        u=$((u + pu)); s=$((s + ps))
+    done
+    echo "$u $s"
+}
+
 # A free loopback port.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

@@ -33,16 +33,6 @@ RUST_LOG=warn "$seam" run --workers 1 "$work/seam.yaml" & pids+=($!)
 pid[seam]=$!; port[seam]=$p
 for proxy in seam nginx haproxy; do wait_port "${port[$proxy]}"; done
 
-# User and system clock ticks of PID and its children (nginx's worker is its master's child).
-ticks() {
-    local u=0 s=0 p
-    for p in "$1" $(pgrep -P "$1" || true); do
-        read -r pu ps < <(awk '{print $14, $15}' "/proc/$p/stat")
-        u=$((u + pu)); s=$((s + ps))
-    done
-    echo "$u $s"
-}
-
 mkdir -p "$work/out"
 for round in $(seq "$rounds"); do
     for c in 64 512; do
