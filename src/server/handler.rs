@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CONTENT_LENGTH, HOST, ORIGIN};
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CONTENT_LENGTH, ORIGIN};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use seam_core::extensions::{ClientAddr, ClientIp, PreflightOnly, RequestId, RequestScheme};
@@ -14,6 +14,7 @@ use seam_core::{Action, Body, Middleware, Request, Response, Storage, json_error
 use super::body_limit::{LimitedBody, Rejected, TOO_LARGE};
 use super::canonical::{PathRules, canonical_borrowed};
 use super::forwarded::{TrustedProxies, strip_untrusted};
+use super::message;
 use super::router::{Lookup, RouteEntry, Router};
 use super::write_timeout::DeadlineBody;
 
@@ -127,11 +128,8 @@ impl App {
 
     /// Checks and routes a request, up to the chain that serves it.
     fn prepare(&self, mut req: http::Request<Incoming>, peer: SocketAddr, started: Instant) -> Prepared<'_> {
-        if req.version() <= http::Version::HTTP_11 && head_size(&req) > self.http1_max_header_size {
-            return Prepared::Answer(json_error(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "the request's line and headers are larger than the server accepts",
-            ));
+        if let Err(refused) = message::check(&mut req, self.http1_max_header_size) {
+            return Prepared::Answer(refused.response());
         }
         // One canonical path, before anything looks at it. (The URI is held apart from the
         // request, a reference count, so the path borrows from it while the request changes.)
@@ -165,18 +163,6 @@ impl App {
                     return Prepared::Answer(json_error(StatusCode::BAD_REQUEST, "the path cannot be normalized"));
                 }
             }
-        }
-        // HTTP/2 carries the host in `:authority`: give every request a `Host` (RFC 9113
-        // §8.3.1), and refuse one that is not `host[:port]`.
-        if !req.headers().contains_key(HOST)
-            && let Some(authority) = req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        {
-            req.headers_mut().insert(HOST, authority);
-        }
-        if let Some(host) = req.headers().get(HOST)
-            && !valid_host(host)
-        {
-            return Prepared::Answer(json_error(StatusCode::BAD_REQUEST, "the Host header is not `host[:port]`"));
         }
         if let Some((live, ready)) = &self.health
             && (req.method() == Method::GET || req.method() == Method::HEAD)
@@ -299,80 +285,5 @@ impl Action for Refusal {
     async fn handle(&self, _req: Request) -> Response {
         let taken = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         taken.unwrap_or_else(|| json_error(StatusCode::NOT_FOUND, "no route for this path"))
-    }
-}
-
-/// The size of an HTTP/1.1 request's head as a client writes it with no extra whitespace:
-/// the request line, each `name: value` line, and the blank line.
-fn head_size(req: &http::Request<Incoming>) -> usize {
-    let uri = req.uri();
-    let target = uri.scheme_str().map_or(0, |s| s.len() + "://".len())
-        + uri.authority().map_or(0, |a| a.as_str().len())
-        + uri.path_and_query().map_or(0, |pq| pq.as_str().len());
-    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
-    req.headers().iter().fold(line + 2, |size, (name, value)| size + name.as_str().len() + value.len() + 4)
-}
-
-/// `host[:port]`: a name, an IPv4 address or a bracketed IPv6 address, and a port; nothing
-/// else (no user info, no path, no second host), so it can be used in keys and headers.
-fn valid_host(value: &HeaderValue) -> bool {
-    let Ok(text) = value.to_str() else { return false };
-    if text.is_empty() || text.contains('@') {
-        return false;
-    }
-    let Ok(authority) = text.parse::<http::uri::Authority>() else { return false };
-    let port = match text.rfind(':') {
-        Some(i) if !text[i..].contains(']') => Some(&text[i + 1..]),
-        _ => None,
-    };
-    authority.as_str() == text && port.is_none_or(|p| p.parse::<u16>().is_ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use http::HeaderValue;
-    use proptest::prelude::*;
-
-    use super::valid_host;
-
-    #[test]
-    fn hosts() {
-        for good in ["example.com", "example.com:8080", "127.0.0.1", "[::1]:443", "a-b.example"] {
-            assert!(valid_host(&HeaderValue::from_static(good)), "{good}");
-        }
-        for bad in ["", "user@example.com", "example.com/path", "example.com:99999", "a b", "example.com:x", "[::1"] {
-            assert!(!valid_host(&HeaderValue::from_static(bad)), "{bad}");
-        }
-    }
-
-    proptest! {
-        /// Any `Host` value: never a panic, and one taken is `host[:port]` with nothing that
-        /// could split a key, a URL or a header (no user info, path, query, space or control).
-        #[test]
-        fn a_host_taken_is_only_host_and_port(value in proptest::collection::vec(any::<u8>(), 0..40)) {
-            let Ok(value) = HeaderValue::from_bytes(&value) else { return Ok(()) };
-            if valid_host(&value) {
-                let text = value.to_str().unwrap();
-                prop_assert!(!text.is_empty());
-                prop_assert!(!text.bytes().any(|b| b"@/?#\\ \t\"<>".contains(&b) || !(0x21..=0x7e).contains(&b)), "{text:?}");
-                let authority: http::uri::Authority = text.parse().unwrap();
-                prop_assert_eq!(authority.as_str(), text);
-            }
-        }
-
-        /// `name[:port]`: taken exactly when the port fits in 16 bits.
-        #[test]
-        fn hosts_shaped_like_hosts(host in "[a-z0-9.-]{1,12}|\\[[0-9a-f:]{2,12}\\]", port in proptest::option::of(0u32..70_000)) {
-            let text = match port {
-                Some(port) => format!("{host}:{port}"),
-                None => host.clone(),
-            };
-            let value = HeaderValue::from_str(&text).unwrap();
-            // A name with a port that fits is taken; a port past 65535 never is.
-            let fits = port.is_none_or(|p| p <= 65_535);
-            if !host.starts_with('[') || !fits {
-                prop_assert_eq!(valid_host(&value), fits, "{}", text);
-            }
-        }
     }
 }

@@ -6,6 +6,7 @@ mod connection;
 mod forwarded;
 mod handler;
 mod listener;
+mod message;
 mod metrics;
 mod protocol;
 mod router;

@@ -1,0 +1,182 @@
+//! What RFC 9112 and RFC 9113 ask of a server about a request's head beyond what hyper's
+//! parser checks: the head's size, one framing of the body, one host. A gateway that let an
+//! ambiguous request through would read it one way while a proxy in front of it or the
+//! upstream behind it reads it another (request smuggling, host confusion).
+
+use http::header::{CONNECTION, HOST, TRANSFER_ENCODING};
+use http::{HeaderValue, StatusCode, Version};
+use hyper::body::Incoming;
+use seam_core::{Response, json_error};
+
+/// Why a request's head is refused.
+#[derive(Debug)]
+pub struct Refused {
+    status: StatusCode,
+    detail: &'static str,
+    /// The connection is closed after the answer: where the request's body ends is unknown.
+    close: bool,
+}
+
+impl Refused {
+    fn new(status: StatusCode, detail: &'static str) -> Self {
+        Refused { status, detail, close: false }
+    }
+
+    /// The answer: `status` with a JSON error.
+    pub fn response(&self) -> Response {
+        let mut response = json_error(self.status, self.detail);
+        if self.close {
+            response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+/// Checks the head of `req`, and makes its `Host` the one host it names.
+pub fn check(req: &mut http::Request<Incoming>, http1_max_head: usize) -> Result<(), Refused> {
+    let http1 = req.version() <= Version::HTTP_11;
+    if http1 && head_size(req) > http1_max_head {
+        return Err(Refused::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "the request's line and headers are larger than the server accepts",
+        ));
+    }
+    if http1 {
+        framing(req)?;
+    }
+    host(req)
+}
+
+/// RFC 9112 §6.1: a transfer coding other than one `chunked` (`gzip, chunked`, `chunked,
+/// chunked`, over one line or two) is not one seam can pass on as it was meant: 501, as the
+/// RFC says, and the connection closed, since where its body ends is unknown. (A body framed
+/// by both `Transfer-Encoding` and `Content-Length` hyper reads by the first alone, drops
+/// the length, and closes the connection after answering, as the RFC allows.)
+fn framing(req: &http::Request<Incoming>) -> Result<(), Refused> {
+    let headers = req.headers();
+    if !headers.contains_key(TRANSFER_ENCODING) {
+        return Ok(());
+    }
+    let mut codings = headers
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|coding| !coding.is_empty());
+    match (codings.next(), codings.next()) {
+        (Some(only), None) if only.eq_ignore_ascii_case(b"chunked") => Ok(()),
+        _ => Err(Refused {
+            status: StatusCode::NOT_IMPLEMENTED,
+            detail: "the only transfer coding accepted is a single `chunked`",
+            close: true,
+        }),
+    }
+}
+
+/// RFC 9112 §3.2 and §3.2.2, RFC 9113 §8.3.1: an HTTP/1.1 request has exactly one `Host`
+/// (HTTP/1.0 at most one); a request whose target names its authority (HTTP/1.1's
+/// absolute form, HTTP/2's `:authority`) is for that host — over HTTP/1.1 the `Host` line is
+/// ignored for it, over HTTP/2 a `Host` that names another is malformed. Every request
+/// leaves with a `Host` of `host[:port]`, which routing, caching and `X-Forwarded-Host` use.
+fn host(req: &mut http::Request<Incoming>) -> Result<(), Refused> {
+    let bad = |detail| Err(Refused::new(StatusCode::BAD_REQUEST, detail));
+    let hosts = req.headers().get_all(HOST).iter().count();
+    if hosts > 1 {
+        return bad("the request has more than one Host header");
+    }
+    let authority = req.uri().authority().map(|a| a.as_str().to_owned());
+    match (authority, req.version()) {
+        (Some(authority), version) => {
+            let Ok(value) = HeaderValue::from_str(&authority) else {
+                return bad("the request's authority is not valid");
+            };
+            if version >= Version::HTTP_2
+                && req.headers().get(HOST).is_some_and(|h| !h.as_bytes().eq_ignore_ascii_case(value.as_bytes()))
+            {
+                return bad("the Host header names another host than the request's :authority");
+            }
+            req.headers_mut().insert(HOST, value);
+        }
+        (None, Version::HTTP_11) if hosts == 0 => return bad("an HTTP/1.1 request needs a Host header"),
+        (None, _) => {}
+    }
+    match req.headers().get(HOST) {
+        Some(host) if !valid_host(host) => bad("the Host header is not `host[:port]`"),
+        _ => Ok(()),
+    }
+}
+
+/// The size of an HTTP/1.1 request's head as a client writes it with no extra whitespace:
+/// the request line, each `name: value` line, and the blank line.
+fn head_size(req: &http::Request<Incoming>) -> usize {
+    let uri = req.uri();
+    let target = uri.scheme_str().map_or(0, |s| s.len() + "://".len())
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    req.headers().iter().fold(line + 2, |size, (name, value)| size + name.as_str().len() + value.len() + 4)
+}
+
+/// `host[:port]`: a name, an IPv4 address or a bracketed IPv6 address, and a port; nothing
+/// else (no user info, no path, no second host), so it can be used in keys and headers.
+fn valid_host(value: &HeaderValue) -> bool {
+    let Ok(text) = value.to_str() else { return false };
+    if text.is_empty() || text.contains('@') {
+        return false;
+    }
+    let Ok(authority) = text.parse::<http::uri::Authority>() else { return false };
+    let port = match text.rfind(':') {
+        Some(i) if !text[i..].contains(']') => Some(&text[i + 1..]),
+        _ => None,
+    };
+    authority.as_str() == text && port.is_none_or(|p| p.parse::<u16>().is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+    use proptest::prelude::*;
+
+    use super::valid_host;
+
+    #[test]
+    fn hosts() {
+        for good in ["example.com", "example.com:8080", "127.0.0.1", "[::1]:443", "a-b.example"] {
+            assert!(valid_host(&HeaderValue::from_static(good)), "{good}");
+        }
+        for bad in ["", "user@example.com", "example.com/path", "example.com:99999", "a b", "example.com:x", "[::1"] {
+            assert!(!valid_host(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
+
+    proptest! {
+        /// Any `Host` value: never a panic, and one taken is `host[:port]` with nothing that
+        /// could split a key, a URL or a header (no user info, path, query, space or control).
+        #[test]
+        fn a_host_taken_is_only_host_and_port(value in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let Ok(value) = HeaderValue::from_bytes(&value) else { return Ok(()) };
+            if valid_host(&value) {
+                let text = value.to_str().unwrap();
+                prop_assert!(!text.is_empty());
+                prop_assert!(!text.bytes().any(|b| b"@/?#\\ \t\"<>".contains(&b) || !(0x21..=0x7e).contains(&b)), "{text:?}");
+                let authority: http::uri::Authority = text.parse().unwrap();
+                prop_assert_eq!(authority.as_str(), text);
+            }
+        }
+
+        /// `name[:port]`: taken exactly when the port fits in 16 bits.
+        #[test]
+        fn hosts_shaped_like_hosts(host in "[a-z0-9.-]{1,12}|\\[[0-9a-f:]{2,12}\\]", port in proptest::option::of(0u32..70_000)) {
+            let text = match port {
+                Some(port) => format!("{host}:{port}"),
+                None => host.clone(),
+            };
+            let value = HeaderValue::from_str(&text).unwrap();
+            // A name with a port that fits is taken; a port past 65535 never is.
+            let fits = port.is_none_or(|p| p <= 65_535);
+            if !host.starts_with('[') || !fits {
+                prop_assert_eq!(valid_host(&value), fits, "{}", text);
+            }
+        }
+    }
+}
