@@ -1,7 +1,8 @@
 //! Ambiguous requests (RFC 9112 §3.2, §6.1; RFC 9113 §8.3.1): a body framed two ways, an
 //! unknown transfer coding, two hosts or none, a target naming another host. Each is sent
 //! raw to a gateway in front of an upstream that records what reaches it; nothing ambiguous
-//! reaches it, and a request smuggled behind a refused one is never served.
+//! reaches it, and a request smuggled behind a refused one is never served. Headers with `_`
+//! in their names, which CGI-style upstreams read as their `-` spelling, are dropped.
 
 mod support;
 
@@ -177,4 +178,29 @@ async fn over_http2_a_host_header_naming_another_host_than_the_authority_is_refu
     }
     assert_eq!(seen.lock().unwrap().len(), 2);
     assert!(seen.lock().unwrap().iter().all(|s| s.2 == "gw.example"), "{:?}", seen.lock().unwrap());
+}
+
+#[tokio::test]
+async fn headers_with_underscores_are_dropped_unless_allowed() {
+    let upstream = Upstream::echo("up").await;
+    for (allowed, expect_kept) in [(false, false), (true, true)] {
+        let gateway = Gateway::start(&format!(
+            "server: {{ address: 127.0.0.1:0, underscoresInHeaders: {allowed} }}\nactions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}\nroutes:\n  All: {{ gatewayPath: /*, action: Up }}\n",
+            upstream.url()
+        ))
+        .await;
+        let request = http::Request::get(gateway.url("/a"))
+            .header("x_forwarded_for", "6.6.6.6")
+            .header("X_User_Id", "admin")
+            .header("x-kept", "1")
+            .body(Full::default())
+            .unwrap();
+        let (status, _, body) = support::send(request).await;
+        assert_eq!(status, 200);
+        let headers = &support::json(&body)["headers"];
+        assert_eq!(headers["x-kept"], "1");
+        // A CGI-style upstream would read these as X-Forwarded-For and X-User-Id.
+        assert_eq!(headers.get("x_forwarded_for").is_some(), expect_kept, "underscoresInHeaders: {allowed}: {headers}");
+        assert_eq!(headers.get("x_user_id").is_some(), expect_kept, "underscoresInHeaders: {allowed}: {headers}");
+    }
 }

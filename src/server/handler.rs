@@ -24,9 +24,9 @@ pub struct App {
     pub router: Router,
     /// `server.bodyLimit`.
     pub body_limit: u64,
-    /// `server.http1MaxHeaderSize`: hyper's read buffer is capped at it, but a head that
-    /// completes in the read that crosses the cap still parses; this refuses those exactly.
-    pub http1_max_header_size: usize,
+    /// What a request's head may hold (`server.http1MaxHeaderSize`,
+    /// `server.underscoresInHeaders`).
+    pub head_rules: message::HeadRules,
     /// `server.trustedProxies`.
     pub trusted: TrustedProxies,
     /// Liveness and readiness paths, unless `disableHealthCheck`.
@@ -128,7 +128,7 @@ impl App {
 
     /// Checks and routes a request, up to the chain that serves it.
     fn prepare(&self, mut req: http::Request<Incoming>, peer: SocketAddr, started: Instant) -> Prepared<'_> {
-        if let Err(refused) = message::check(&mut req, self.http1_max_header_size) {
+        if let Err(refused) = message::check(&mut req, self.head_rules) {
             return Prepared::Answer(refused.response());
         }
         // One canonical path, before anything looks at it. (The URI is held apart from the

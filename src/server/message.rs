@@ -4,7 +4,7 @@
 //! upstream behind it reads it another (request smuggling, host confusion).
 
 use http::header::{CONNECTION, HOST, TRANSFER_ENCODING};
-use http::{HeaderValue, StatusCode, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use hyper::body::Incoming;
 use seam_core::{Response, json_error};
 
@@ -32,10 +32,21 @@ impl Refused {
     }
 }
 
-/// Checks the head of `req`, and makes its `Host` the one host it names.
-pub fn check(req: &mut http::Request<Incoming>, http1_max_head: usize) -> Result<(), Refused> {
+/// What a request's head may hold.
+#[derive(Clone, Copy, Debug)]
+pub struct HeadRules {
+    /// `server.http1MaxHeaderSize`: hyper's read buffer is capped at it, but a head that
+    /// completes in the read that crosses the cap still parses; [`check`] refuses those.
+    pub http1_max_head: usize,
+    /// `server.underscoresInHeaders`.
+    pub underscores: bool,
+}
+
+/// Checks the head of `req`, drops headers with `_` in their names (unless allowed), and
+/// makes its `Host` the one host it names.
+pub fn check(req: &mut http::Request<Incoming>, rules: HeadRules) -> Result<(), Refused> {
     let http1 = req.version() <= Version::HTTP_11;
-    if http1 && head_size(req) > http1_max_head {
+    if http1 && head_size(req) > rules.http1_max_head {
         return Err(Refused::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "the request's line and headers are larger than the server accepts",
@@ -44,7 +55,23 @@ pub fn check(req: &mut http::Request<Incoming>, http1_max_head: usize) -> Result
     if http1 {
         framing(req)?;
     }
+    if !rules.underscores {
+        drop_underscored(req.headers_mut());
+    }
     host(req)
+}
+
+/// Removes the headers whose names contain `_` (nginx's default): a CGI-style upstream reads
+/// `X_Forwarded_For` as `X-Forwarded-For`, past every rule that strips or sets the latter.
+fn drop_underscored(headers: &mut HeaderMap) {
+    if !headers.keys().any(|name| name.as_str().contains('_')) {
+        return;
+    }
+    let underscored: Vec<HeaderName> = headers.keys().filter(|name| name.as_str().contains('_')).cloned().collect();
+    for name in underscored {
+        tracing::debug!("dropped the request header `{name}`: its name has `_` (server.underscoresInHeaders)");
+        headers.remove(name);
+    }
 }
 
 /// RFC 9112 §6.1: a transfer coding other than one `chunked` (`gzip, chunked`, `chunked,

@@ -100,7 +100,10 @@ fn app_of(gateway: &Gateway, tls: bool) -> Result<App, String> {
     Ok(App {
         router,
         body_limit: config.body_limit,
-        http1_max_header_size: config.http1_max_header_size as usize,
+        head_rules: message::HeadRules {
+            http1_max_head: config.http1_max_header_size as usize,
+            underscores: config.underscores_in_headers,
+        },
         trusted,
         health: (!config.disable_health_check)
             .then(|| (config.health_check_live_route.clone(), config.health_check_ready_route.clone())),

@@ -85,6 +85,8 @@ pub const VALUES: &[&str] = &[
     "https://gateway.test/form",
     "gateway.test",
     "application/x-www-form-urlencoded",
+    // Added later: new values go last, so the fuzz seeds' indices stay valid.
+    "https://a.b,.example.org",
 ];
 
 /// Methods a hostile request uses (besides a random token).

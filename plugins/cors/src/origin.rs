@@ -48,7 +48,9 @@ impl Subdomains {
         }
         let Some(rest) = origin.strip_prefix(&self.prefix) else { return false };
         let Some(sub) = rest.strip_suffix(&self.suffix).and_then(|s| s.strip_suffix('.')) else { return false };
-        !sub.is_empty() && !sub.starts_with('.') && !sub.ends_with('.') && !sub.contains("..")
+        // Host names' labels: letters, digits and `-` (an authority also admits `,`, `;`,
+        // `!`… which no subdomain has, and a `,` would read as a list in the answer).
+        sub.split('.').all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
     }
 }
 
@@ -96,6 +98,11 @@ mod tests {
             ("https://.example.com", false),
             ("https://a..b.example.com", false),
             ("https://api.example.com/", false),
+            ("https://a.b,.example.com", false),
+            ("https://a!b.example.com", false),
+            ("https://a;b=c.example.com", false),
+            ("https://xn--bcher-kva.example.com", true),
+            ("https://a-1.b-2.example.com", true),
         ] {
             assert_eq!(p.matches(origin), want, "{origin}");
         }
