@@ -10,12 +10,17 @@ mod front_door;
 use front_door::{FrontDoor, Hostile, METHODS, NAMES, VALUES};
 use proptest::prelude::*;
 
-fn method() -> impl Strategy<Value = Vec<u8>> {
+/// Mostly an entry of `pool`, else text of the `shaped` pattern, else up to `raw` bytes.
+fn pooled(pool: &'static [&'static str], shaped: &'static str, raw: usize) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        4 => proptest::sample::select(METHODS).prop_map(|m| m.as_bytes().to_vec()),
-        1 => "[A-Za-z!#$%&'*+.^_`|~-]{1,10}".prop_map(String::into_bytes),
-        1 => proptest::collection::vec(any::<u8>(), 0..8),
+        4 => proptest::sample::select(pool).prop_map(|entry| entry.as_bytes().to_vec()),
+        1 => shaped.prop_map(String::into_bytes),
+        1 => proptest::collection::vec(any::<u8>(), 0..raw),
     ]
+}
+
+fn method() -> impl Strategy<Value = Vec<u8>> {
+    pooled(METHODS, "[A-Za-z!#$%&'*+.^_`|~-]{1,10}", 8)
 }
 
 fn target() -> impl Strategy<Value = Vec<u8>> {
@@ -26,11 +31,7 @@ fn target() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn name() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        4 => proptest::sample::select(NAMES).prop_map(|n| n.as_bytes().to_vec()),
-        1 => "[A-Za-z-]{1,16}".prop_map(String::into_bytes),
-        1 => proptest::collection::vec(any::<u8>(), 0..12),
-    ]
+    pooled(NAMES, "[A-Za-z-]{1,16}", 12)
 }
 
 fn value() -> impl Strategy<Value = Vec<u8>> {

@@ -36,9 +36,10 @@ async fn recording() -> (Upstream, Seen) {
     (upstream, seen)
 }
 
-async fn gateway(upstream: &Upstream) -> Gateway {
+/// A gateway proxying every path to `upstream`, with `server_keys` added to `server:`.
+async fn gateway(upstream: &Upstream, server_keys: &str) -> Gateway {
     Gateway::start(&format!(
-        "server: {{ address: 127.0.0.1:0 }}\nactions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}\nroutes:\n  All: {{ gatewayPath: /*, action: Up }}\n",
+        "server: {{ address: 127.0.0.1:0{server_keys} }}\nactions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}\nroutes:\n  All: {{ gatewayPath: /*, action: Up }}\n",
         upstream.url()
     ))
     .await
@@ -65,7 +66,7 @@ const SMUGGLED: &str = "GET /smuggled HTTP/1.1\r\nhost: gw\r\n\r\n";
 #[tokio::test]
 async fn a_body_framed_two_ways_never_lets_a_request_through_behind_it() {
     let (upstream, seen) = recording().await;
-    let gateway = gateway(&upstream).await;
+    let gateway = gateway(&upstream, "").await;
     // Transfer-Encoding and Content-Length, in either order: read as chunked, answered, and
     // the connection closed, as RFC 9112 §6.1 allows; two lengths: refused.
     for (raw, statuses) in [
@@ -99,7 +100,7 @@ async fn a_body_framed_two_ways_never_lets_a_request_through_behind_it() {
 #[tokio::test]
 async fn a_transfer_coding_other_than_one_chunked_is_not_served() {
     let (upstream, seen) = recording().await;
-    let gateway = gateway(&upstream).await;
+    let gateway = gateway(&upstream, "").await;
     for coding in ["gzip, chunked", "chunked, chunked", "xchunked", "chunked, identity", "identity"] {
         let raw = format!("POST /a HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: {coding}\r\n\r\n0\r\n\r\n{SMUGGLED}");
         let (answer, closed) = exchange(&gateway, raw.as_bytes()).await;
@@ -129,7 +130,7 @@ async fn a_transfer_coding_other_than_one_chunked_is_not_served() {
 #[tokio::test]
 async fn a_request_has_one_host() {
     let (upstream, seen) = recording().await;
-    let gateway = gateway(&upstream).await;
+    let gateway = gateway(&upstream, "").await;
     for raw in [
         "GET /a HTTP/1.1\r\nhost: gw\r\nhost: evil\r\nconnection: close\r\n\r\n",
         "GET /a HTTP/1.1\r\nhost: gw\r\nhost: gw\r\nconnection: close\r\n\r\n",
@@ -149,7 +150,7 @@ async fn a_request_has_one_host() {
 #[tokio::test]
 async fn a_target_in_absolute_form_is_for_the_host_it_names() {
     let (upstream, seen) = recording().await;
-    let gateway = gateway(&upstream).await;
+    let gateway = gateway(&upstream, "").await;
     let (answer, _) =
         exchange(&gateway, b"GET http://Other.Example:8080/a?q=1 HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n")
             .await;
@@ -163,7 +164,7 @@ async fn a_target_in_absolute_form_is_for_the_host_it_names() {
 #[tokio::test]
 async fn over_http2_a_host_header_naming_another_host_than_the_authority_is_refused() {
     let (upstream, seen) = recording().await;
-    let gateway = gateway(&upstream).await;
+    let gateway = gateway(&upstream, "").await;
     let stream = TcpStream::connect(gateway.addr).await.unwrap();
     let (mut h2, connection) = h2::client::handshake(stream).await.unwrap();
     tokio::spawn(connection);
@@ -184,11 +185,7 @@ async fn over_http2_a_host_header_naming_another_host_than_the_authority_is_refu
 async fn headers_with_underscores_are_dropped_unless_allowed() {
     let upstream = Upstream::echo("up").await;
     for (allowed, expect_kept) in [(false, false), (true, true)] {
-        let gateway = Gateway::start(&format!(
-            "server: {{ address: 127.0.0.1:0, underscoresInHeaders: {allowed} }}\nactions:\n  Up: {{ use: plugins.httpfw.actions.HttpAction, config: {{ upstreamEndpoint: \"{}\" }} }}\nroutes:\n  All: {{ gatewayPath: /*, action: Up }}\n",
-            upstream.url()
-        ))
-        .await;
+        let gateway = gateway(&upstream, &format!(", underscoresInHeaders: {allowed}")).await;
         let request = http::Request::get(gateway.url("/a"))
             .header("x_forwarded_for", "6.6.6.6")
             .header("X_User_Id", "admin")
