@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use http::HeaderValue;
+use seam_core::per_thread::fresh_value;
 use seam_core::{BuildContext, BuildError, Component, Middleware, Problem, Problems, async_trait};
 
 use crate::middleware::{CorsMiddleware, Origins};
@@ -49,8 +50,10 @@ fn list(text: &str, key: &str, problems: &mut Problems) -> Option<HeaderValue> {
     if joined.is_empty() {
         return None;
     }
+    // Interned: set on every CORS answer, a clone then copies a pointer and no counter.
     problems.check(
         HeaderValue::from_str(&joined)
+            .map(|value| fresh_value(&value))
             .map_err(|_| Problem::field(key, format!("`{text}` is not a valid header value"))),
     )
 }
@@ -96,7 +99,7 @@ impl Component for CorsMiddlewareConfig {
         let max_age = match self.max_age {
             0 => None,
             n if n < 0 => Some(HeaderValue::from_static("0")),
-            n => Some(HeaderValue::from(n)),
+            n => Some(fresh_value(&HeaderValue::from(n))),
         };
         let origins = if all { Origins::All } else { Origins::Listed { exact, subdomains } };
         Ok(Arc::new(CorsMiddleware {

@@ -1,12 +1,14 @@
 //! The runtime of `CORSMiddleware`.
 
+use std::borrow::Cow;
+
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS,
     ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use seam_core::{Body, Middleware, Next, Request, Response, async_trait};
+use seam_core::{Body, Middleware, Next, Request, Responding, Response, async_trait};
 
 use crate::origin::Subdomains;
 
@@ -79,35 +81,48 @@ impl CorsMiddleware {
 
 #[async_trait]
 impl Middleware for CorsMiddleware {
-    async fn handle(&self, req: Request, next: Next) -> Response {
+    // `handle` by its desugared signature (see `seam_core::Responding`): the request is not
+    // held a second time by an `async` block for the whole call.
+    fn handle<'s, 'f>(&'s self, req: Request, next: Next) -> Responding<'f>
+    where
+        's: 'f,
+        Self: 'f,
+    {
         let all = matches!(self.origins, Origins::All);
-        let origin = req.headers().get(ORIGIN).filter(|o| !o.is_empty()).cloned();
-        let preflight = req.method() == Method::OPTIONS;
-        let Some(origin) = origin else {
+        let Some(origin) = req.headers().get(ORIGIN).filter(|o| !o.is_empty()).cloned() else {
             // Not a CORS request.
-            let mut response = next.run(req).await;
-            if !all {
-                vary(response.headers_mut(), "Origin");
-            }
-            return response;
+            return next.run_then(req, move |mut response| {
+                if !all {
+                    vary(response.headers_mut(), "Origin");
+                }
+                response
+            });
         };
+        let preflight = req.method() == Method::OPTIONS;
         if preflight && !req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD) {
             // An OPTIONS request that is not a preflight.
-            let mut response = next.run(req).await;
-            vary(response.headers_mut(), "Origin");
-            return response;
+            return next.run_then(req, |mut response| {
+                vary(response.headers_mut(), "Origin");
+                response
+            });
         }
-        let lower = String::from_utf8_lossy(origin.as_bytes()).to_ascii_lowercase();
+        // Listed origins are lowercase; most clients send them so, and then nothing is copied.
+        let raw = String::from_utf8_lossy(origin.as_bytes());
+        let lower = match raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(raw.to_ascii_lowercase()),
+            false => raw,
+        };
         let allow_origin = self.allowed(&origin, &lower);
         let requested = req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS).cloned();
         if !preflight {
-            let mut response = next.run(req).await;
-            let headers = response.headers_mut();
-            if !all {
-                vary(headers, "Origin");
-            }
-            self.set_headers(headers, allow_origin, requested.as_ref());
-            return response;
+            return next.run_then(req, move |mut response| {
+                let headers = response.headers_mut();
+                if !all {
+                    vary(headers, "Origin");
+                }
+                self.set_headers(headers, allow_origin, requested.as_ref());
+                response
+            });
         }
         // A preflight: answered here, the chain stops.
         let mut response = Response::new(Body::empty());
@@ -120,6 +135,6 @@ impl Middleware for CorsMiddleware {
         if let Some(methods) = &self.allow_methods {
             headers.insert(ACCESS_CONTROL_ALLOW_METHODS, methods.clone());
         }
-        response
+        Box::pin(std::future::ready(response))
     }
 }
