@@ -201,3 +201,41 @@ async fn headers_with_underscores_are_dropped_unless_allowed() {
         assert_eq!(headers.get("x_user_id").is_some(), expect_kept, "underscoresInHeaders: {allowed}: {headers}");
     }
 }
+
+/// Warnings of `seam check` for `doc` (resolved offline).
+async fn warnings(doc: &str) -> Vec<String> {
+    seam::ensure_linked();
+    let loaded = seam_config::document::load_str("seam.yaml", doc);
+    assert!(!loaded.has_errors(), "{doc}");
+    let options = seam_config::resolver::Options { offline: true };
+    match seam_config::resolver::resolve(&loaded.document, options).await {
+        Ok(gateway) => gateway.warnings.iter().map(ToString::to_string).collect(),
+        Err(diagnostics) => panic!("{diagnostics:?}"),
+    }
+}
+
+#[tokio::test]
+async fn seam_check_warns_of_underscored_headers_a_component_would_never_see() {
+    let doc = |server: &str| {
+        format!(
+            "server: {{ address: 127.0.0.1:0{server} }}\n\
+storages:\n  Mem: {{ use: plugins.memory.storages.MemoryStorage }}\n\
+middlewares:\n  Id:\n    use: plugins.requestid.middlewares.RequestIdMiddleware\n    config: {{ headerName: X_Request_ID }}\n  \
+Limit:\n    use: plugins.limiter.middlewares.LimiterMiddleware\n    config: {{ storage: Mem, keyBy: \"header:api_key\" }}\n  \
+Fine:\n    use: plugins.limiter.middlewares.LimiterMiddleware\n    config: {{ storage: Mem, keyBy: \"session:user_id\" }}\n\
+actions:\n  A: {{ use: plugins.respond.actions.RespondAction }}\n\
+routes:\n  R: {{ gatewayPath: /x, middlewares: [Id, Limit, Fine], action: A }}\n"
+        )
+    };
+    let found = warnings(&doc(", proxyHeader: X_Real_IP")).await;
+    let about = |name: &str| found.iter().find(|w| w.contains(&format!("`{name}`"))).cloned();
+    let id = about("X_Request_ID").unwrap_or_else(|| panic!("requestid's headerName: {found:?}"));
+    assert!(id.contains("seam.yaml:7:") && id.contains("did you mean `X-Request-ID`?"), "{id}");
+    let limit = about("api_key").unwrap_or_else(|| panic!("the limiter's keyBy: {found:?}"));
+    assert!(limit.contains("seam.yaml:10:") && limit.contains("underscoresInHeaders"), "{limit}");
+    let proxy = about("X_Real_IP").unwrap_or_else(|| panic!("server.proxyHeader: {found:?}"));
+    assert!(proxy.contains("seam.yaml:1:"), "{proxy}");
+    assert!(about("user_id").is_none(), "a session key is not a header: {found:?}");
+    let allowed = warnings(&doc(", proxyHeader: X_Real_IP, underscoresInHeaders: true")).await;
+    assert!(allowed.iter().all(|w| !w.contains("underscoresInHeaders")), "{allowed:?}");
+}

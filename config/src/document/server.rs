@@ -61,7 +61,7 @@ pub struct ServerConfig {
     pub allow_encoded_slashes: bool,
     /// Accept `;` in a path (matrix parameters). Off: such a path is a 400, because Tomcat and Jetty strip `;...` and read `..;` as `..`, so `/admin;x` would reach `/admin` past the middlewares of another route.
     pub allow_path_parameters: bool,
-    /// Accept request headers whose names contain `_`. Off (as nginx's `underscores_in_headers`): they are dropped before anything reads them, because CGI-style upstreams (PHP, WSGI, Rack) read `X_User_Id` and `X-User-Id` as one variable, so a client could send a header the gateway strips or sets (`X-Forwarded-For`, a session's or a token's user header) under another spelling. Turn it on when clients send such headers that a middleware or the upstream must read (an `api_key`, say).
+    /// Accept request headers whose names contain `_`. Off (as nginx's `underscores_in_headers`): they are dropped before anything reads them, because CGI-style upstreams (PHP, WSGI, Rack) read `X_User_Id` and `X-User-Id` as one variable, so a client could send a header the gateway strips or sets (`X-Forwarded-For`, a session's or a token's user header) under another spelling. Turn it on when clients send such headers that a middleware or the upstream must read (an `api_key`, say). `seam check` warns where a component is told to read one while this is off.
     pub underscores_in_headers: bool,
     /// Name of the application, shown in the startup message.
     pub app_name: String,

@@ -44,6 +44,7 @@ pub struct ParsedComponents<'d> {
 pub fn parse_all<'d>(
     defs: impl Iterator<Item = &'d ComponentDef>,
     plugins: &Plugins,
+    underscores_in_headers: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> ParsedComponents<'d> {
     let mut out = ParsedComponents::default();
@@ -59,7 +60,11 @@ pub fn parse_all<'d>(
         }
         let mut json = plugins.config_with_defaults(def, registration);
         substitute_deferred(def, registration, &mut json, diags);
-        diags.extend(super::durations::tiny_integer_durations(def, registration, &json));
+        let schema = super::schema_walk::ConfigSchema::of(registration);
+        diags.extend(super::durations::tiny_integer_durations(def, &schema, &json));
+        if !underscores_in_headers {
+            diags.extend(super::underscores::underscored_request_headers(def, &schema, &json));
+        }
         let inherited = plugins.inherited(def, registration);
         let known = (registration, inherited, format!("{}\n{json}", registration.name));
         match registration.factory {

@@ -11,7 +11,9 @@ mod durations;
 mod plugins;
 mod references;
 mod routes;
+mod schema_walk;
 mod storages;
+mod underscores;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -162,10 +164,12 @@ async fn build(
     let mut diags: Vec<Diagnostic> = registration::duplicates().into_iter().map(Diagnostic::error).collect();
     let plugins = Plugins::check(document, &mut diags);
     let defs = Kind::ALL.into_iter().flat_map(|k| document.components(k).values());
-    let parsed = components::parse_all(defs, &plugins, &mut diags);
+    let underscores = document.server.underscores_in_headers;
+    let parsed = components::parse_all(defs, &plugins, underscores, &mut diags);
     references::check_all(document, &mut diags);
     let plan = routes::plan(document, &mut diags);
     let server_plan = document.server.plan(document.server_node.as_ref(), &mut diags);
+    diags.extend(underscores::underscored_proxy_header(&document.server, document.server_node.as_ref()));
 
     let offline = options.offline || has_errors(&diags);
     let storages = Storages::new(document, parsed.storages, offline).reusing(previous, previous_defaults);

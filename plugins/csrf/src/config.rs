@@ -15,6 +15,7 @@ use crate::middleware::{CookieSettings, CsrfMiddleware};
 #[serde(default)]
 pub struct CsrfMiddlewareConfig {
     /// Where unsafe requests carry the token: `header:<Name>`, `query:<key>`, `param:<name>`, `form:<field>` or `cookie:<name>`.
+    #[schemars(extend("x-seam-request-header" = "lookup"))]
     pub key_lookup: String,
     /// Name of the token cookie (with a `cookie:` lookup, that cookie's name).
     pub cookie_name: String,

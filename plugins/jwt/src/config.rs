@@ -37,6 +37,7 @@ pub struct JwtValidationMiddlewareConfig {
     /// URLs of JWK sets (an identity provider's `jwks_uri`); tokens name their key with `kid`.
     pub jwk_urls: Vec<String>,
     /// Where the token travels: `header:Authorization` (scheme `Bearer`), another `header:<Name>`, `cookie:<name>` or `query:<name>`.
+    #[schemars(extend("x-seam-request-header" = "lookup"))]
     pub token_lookup: String,
     /// The `aud` tokens must carry (one of them); empty: not checked.
     pub audience: Vec<String>,

@@ -63,6 +63,7 @@ pub struct LimiterMiddlewareConfig {
     /// Who is counted: `ip`, `header:<Name>`, `session:<key>`, or `claim:<name>` of a verified token (e.g. `claim:sub`, after a JWT middleware).
     #[serde(default = "ip")]
     #[schemars(default = "ip")]
+    #[schemars(extend("x-seam-request-header" = "lookup"))]
     pub key_by: String,
     /// While the storage is unreachable, let requests through (without rate-limit headers) instead of answering 503.
     #[serde(default)]

@@ -16,6 +16,7 @@ use crate::middleware::RequestIdMiddleware;
 #[serde(default)]
 pub struct RequestIdMiddlewareConfig {
     /// The header the id is read from and written to.
+    #[schemars(extend("x-seam-request-header" = "name"))]
     pub header_name: String,
     /// The name the id is kept under in the request's locals (a logger reads it as `${locals:requestId}`).
     pub context_key: String,

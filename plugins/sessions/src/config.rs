@@ -88,6 +88,7 @@ pub struct SessionMiddlewareConfig {
     /// Where the session id travels: `cookie:<name>` or `header:<Name>`.
     #[serde(default = "cookie_lookup")]
     #[schemars(default = "cookie_lookup")]
+    #[schemars(extend("x-seam-request-header" = "lookup"))]
     pub key_lookup: String,
     /// Cookie not readable by JavaScript. Default true (Seam: false): a session cookie scripts can read is stolen by any XSS.
     #[serde(default = "yes", rename = "cookieHTTPOnly")]
