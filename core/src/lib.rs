@@ -30,6 +30,7 @@ pub mod duration;
 pub mod error;
 pub mod extensions;
 pub mod handler;
+pub mod interned;
 pub mod kind;
 pub mod log_sink;
 pub mod metrics;

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::schema_walk::{ConfigSchema, config_path};
+use super::schema_walk::{ConfigSchema, at_config_key};
 use crate::diagnostic::Diagnostic;
 use crate::document::model::ComponentDef;
 
@@ -24,13 +24,12 @@ pub fn tiny_integer_durations(def: &ComponentDef, schema: &ConfigSchema, json: &
     found
         .into_iter()
         .map(|(path, n)| {
-            Diagnostic::warning(format!(
+            let warning = Diagnostic::warning(format!(
                 "{}: `{n}` is {n} ns: a bare integer duration is nanoseconds, by Go's rule (Seam's too)",
                 def.describe()
             ))
-            .at(&config.locate(&path, false).loc)
-            .path(config_path(def, &path))
-            .help(format!("did you mean `{n}s`? write durations with a unit (`{n}s`, `{n}ms`, `{n}m`)"))
+            .help(format!("did you mean `{n}s`? write durations with a unit (`{n}s`, `{n}ms`, `{n}m`)"));
+            at_config_key(warning, def, config, &path)
         })
         .collect()
 }

@@ -7,7 +7,9 @@ use seam_core::PathStep;
 use seam_core::registration::Registration;
 use serde_json::{Map, Value};
 
+use crate::diagnostic::Diagnostic;
 use crate::document::model::ComponentDef;
+use crate::document::node::Node;
 
 /// A component's config schema, with the definitions its `$ref`s point to.
 pub struct ConfigSchema {
@@ -76,8 +78,13 @@ impl ConfigSchema {
     }
 }
 
-/// `def`'s dotted path to the config key at `path` (`middlewares.Limit.config.expiration`).
-pub fn config_path(def: &ComponentDef, path: &[PathStep]) -> String {
+/// `diagnostic`, placed at the key `path` of `def`'s config: its `file:line:column` and its
+/// dotted path (`middlewares.Limit.config.expiration`).
+pub fn at_config_key(diagnostic: Diagnostic, def: &ComponentDef, config: &Node, path: &[PathStep]) -> Diagnostic {
+    diagnostic.at(&config.locate(path, false).loc).path(config_path(def, path))
+}
+
+fn config_path(def: &ComponentDef, path: &[PathStep]) -> String {
     let dotted: Vec<String> = path
         .iter()
         .map(|s| match s {

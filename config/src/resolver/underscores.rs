@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::schema_walk::{ConfigSchema, config_path};
+use super::schema_walk::{ConfigSchema, at_config_key};
 use crate::diagnostic::Diagnostic;
 use crate::document::model::ComponentDef;
 use crate::document::node::Node;
@@ -25,6 +25,18 @@ fn header_named<'v>(mark: &str, value: &'v str) -> Option<&'v str> {
     }
 }
 
+/// The warning that `subject` reads `name`, which never arrives; `sender` is who would
+/// have to send it for `underscoresInHeaders: true` to help.
+fn never_arrives(subject: &str, name: &str, sender: &str) -> Diagnostic {
+    Diagnostic::warning(format!(
+        "{subject}: requests never carry `{name}`: headers with `_` in their names are dropped (server.underscoresInHeaders is off)"
+    ))
+    .help(format!(
+        "did you mean `{}`? or set `server.underscoresInHeaders: true` if {sender} sends `{name}`",
+        name.replace('_', "-")
+    ))
+}
+
 /// Warnings for every request header with `_` in its name that `def`'s config reads.
 pub fn underscored_request_headers(def: &ComponentDef, schema: &ConfigSchema, json: &Value) -> Vec<Diagnostic> {
     let Some(config) = &def.config else { return Vec::new() };
@@ -38,18 +50,7 @@ pub fn underscored_request_headers(def: &ComponentDef, schema: &ConfigSchema, js
     });
     found
         .into_iter()
-        .map(|(path, name)| {
-            Diagnostic::warning(format!(
-                "{}: requests never carry `{name}` here: headers with `_` in their names are dropped (server.underscoresInHeaders is off)",
-                def.describe()
-            ))
-            .at(&config.locate(&path, false).loc)
-            .path(config_path(def, &path))
-            .help(format!(
-                "did you mean `{}`? or set `server.underscoresInHeaders: true` if clients send `{name}`",
-                name.replace('_', "-")
-            ))
-        })
+        .map(|(path, name)| at_config_key(never_arrives(&def.describe(), &name, "the client"), def, config, &path))
         .collect()
 }
 
@@ -59,14 +60,7 @@ pub fn underscored_proxy_header(server: &ServerConfig, node: Option<&Node>) -> O
     if server.underscores_in_headers || !name.contains('_') {
         return None;
     }
-    let warning = Diagnostic::warning(format!(
-        "server.proxyHeader: requests never carry `{name}`: headers with `_` in their names are dropped (server.underscoresInHeaders is off)"
-    ))
-    .path("server.proxyHeader")
-    .help(format!(
-        "did you mean `{}`? or set `server.underscoresInHeaders: true` if the proxy in front sends `{name}`",
-        name.replace('_', "-")
-    ));
+    let warning = never_arrives("server.proxyHeader", name, "the proxy in front").path("server.proxyHeader");
     Some(match node.and_then(|n| n.get("proxyHeader")) {
         Some(value) => warning.at(&value.loc),
         None => warning,

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use http::HeaderValue;
-use seam_core::per_thread::fresh_value;
+use seam_core::interned::interned_value;
 use seam_core::{BuildContext, BuildError, Component, Middleware, Problem, Problems, async_trait};
 
 use crate::middleware::{CorsMiddleware, Origins};
@@ -53,7 +53,7 @@ fn list(text: &str, key: &str, problems: &mut Problems) -> Option<HeaderValue> {
     // Interned: set on every CORS answer, a clone then copies a pointer and no counter.
     problems.check(
         HeaderValue::from_str(&joined)
-            .map(|value| fresh_value(&value))
+            .map(|value| interned_value(&value))
             .map_err(|_| Problem::field(key, format!("`{text}` is not a valid header value"))),
     )
 }
@@ -99,7 +99,7 @@ impl Component for CorsMiddlewareConfig {
         let max_age = match self.max_age {
             0 => None,
             n if n < 0 => Some(HeaderValue::from_static("0")),
-            n => Some(fresh_value(&HeaderValue::from(n))),
+            n => Some(interned_value(&HeaderValue::from(n))),
         };
         let origins = if all { Origins::All } else { Origins::Listed { exact, subdomains } };
         Ok(Arc::new(CorsMiddleware {

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue};
-use seam_core::per_thread::{PerThread, fresh_name, fresh_value};
+use seam_core::interned::{interned_name, interned_value};
 use seam_core::{BuildContext, BuildError, Component, Middleware, PathStep, Problem, Problems, async_trait};
 
 use crate::middleware::HelmetMiddleware;
@@ -195,10 +195,8 @@ impl Component for HelmetMiddlewareConfig {
         problems.into_result()?;
         headers.retain(|(name, _)| !omitted.iter().any(|o| o == name.as_str()));
         let hsts = hsts.filter(|_| !omitted.iter().any(|o| o == "strict-transport-security"));
-        let headers = PerThread::new(headers, |headers| {
-            headers.iter().map(|(name, value)| (fresh_name(name), fresh_value(value))).collect()
-        });
-        let hsts = PerThread::new(hsts, |hsts| hsts.as_ref().map(fresh_value));
+        let headers = headers.iter().map(|(name, value)| (interned_name(name), interned_value(value))).collect();
+        let hsts = hsts.as_ref().map(interned_value);
         Ok(Arc::new(HelmetMiddleware { headers, hsts, override_upstream: self.override_upstream }))
     }
 }

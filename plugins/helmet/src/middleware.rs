@@ -3,14 +3,13 @@
 use http::header::STRICT_TRANSPORT_SECURITY;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use seam_core::extensions::RequestScheme;
-use seam_core::per_thread::PerThread;
 use seam_core::{Middleware, Next, Request, Responding, async_trait};
 
 pub(crate) struct HelmetMiddleware {
-    /// Every header but HSTS, values checked at build (a copy per worker thread).
-    pub(crate) headers: PerThread<Vec<(HeaderName, HeaderValue)>>,
+    /// Every header but HSTS, values checked at build (interned: setting them counts nothing).
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// `Strict-Transport-Security`, sent only over HTTPS.
-    pub(crate) hsts: PerThread<Option<HeaderValue>>,
+    pub(crate) hsts: Option<HeaderValue>,
     pub(crate) override_upstream: bool,
 }
 
@@ -36,12 +35,11 @@ impl Middleware for HelmetMiddleware {
         let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
         next.run_then(req, move |mut response| {
             let headers = response.headers_mut();
-            let mine = self.headers.get();
-            headers.reserve(mine.len() + 1);
-            for (name, value) in mine {
+            headers.reserve(self.headers.len() + 1);
+            for (name, value) in &self.headers {
                 self.put(headers, name, value);
             }
-            if https && let Some(hsts) = self.hsts.get() {
+            if https && let Some(hsts) = &self.hsts {
                 self.put(headers, &STRICT_TRANSPORT_SECURITY, hsts);
             }
             response

@@ -3,7 +3,7 @@
 use http::Uri;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use seam_core::extensions::PathParams;
-use seam_core::per_thread::{PerThread, fresh_value};
+use seam_core::interned::interned_value;
 
 /// A parsed `upstreamEndpoint`: `http(s)://host[:port][/path with :params]`.
 #[derive(Clone, Debug)]
@@ -12,8 +12,8 @@ pub struct Upstream {
     pub text: String,
     scheme: Scheme,
     authority: Authority,
-    /// `authority` as the `Host` value sent upstream, made once (a copy per worker thread).
-    host: std::sync::Arc<PerThread<http::HeaderValue>>,
+    /// `authority` as the `Host` value sent upstream, made once (interned).
+    host: http::HeaderValue,
     path: String,
     query: Option<String>,
     /// Its Prometheus handles, once the action that calls it is known.
@@ -34,7 +34,7 @@ impl Upstream {
         let authority = uri.authority().cloned().ok_or_else(|| format!("`{shown}` has no host"))?;
         let path = uri.path().trim_end_matches('/').to_owned();
         let host = http::HeaderValue::from_str(authority.as_str()).map_err(|e| format!("`{shown}`: {e}"))?;
-        let host = std::sync::Arc::new(PerThread::new(host, fresh_value));
+        let host = interned_value(&host);
         Ok(Upstream {
             text: shown,
             scheme,
@@ -65,7 +65,7 @@ impl Upstream {
 
     /// `host[:port]` as a header value, for `Host`.
     pub fn host(&self) -> &http::HeaderValue {
-        self.host.get()
+        &self.host
     }
 
     /// The absolute URI for a request (see [`Upstream::path_and_query`]).

@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use http::HeaderName;
-use seam_core::per_thread::{PerThread, fresh_name};
+use seam_core::interned::interned_name;
+use seam_core::per_thread::PerThread;
 use seam_core::{BuildContext, BuildError, Component, Middleware, Problem, async_trait};
 
 use crate::middleware::RequestIdMiddleware;
@@ -39,7 +40,7 @@ impl Component for RequestIdMiddlewareConfig {
             return Err(Problem::field("contextKey", "contextKey must not be empty").into());
         }
         let names = (header, Arc::<str>::from(self.context_key.as_str()));
-        let names = PerThread::new(names, |(header, key)| (fresh_name(header), Arc::from(&**key)));
+        let names = PerThread::new(names, |(header, key)| (interned_name(header), Arc::from(&**key)));
         Ok(Arc::new(RequestIdMiddleware { names }))
     }
 }

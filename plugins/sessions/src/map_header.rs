@@ -2,22 +2,20 @@
 
 use http::{HeaderName, HeaderValue};
 use seam_core::extensions::{PerClient, Session};
-use seam_core::per_thread::{PerThread, fresh_name};
+use seam_core::interned::interned_name;
 use seam_core::{Middleware, Next, Request, Responding, async_trait};
 use serde_json::Value;
 
 /// Copies session values into request headers.
 pub struct MapSessionToHeaderMiddleware {
-    /// Header name → session key, a copy per worker thread.
-    headers: PerThread<Vec<(HeaderName, String)>>,
+    /// Header name (interned) → session key.
+    headers: Vec<(HeaderName, String)>,
 }
 
 impl MapSessionToHeaderMiddleware {
     /// Header name → session key.
     pub fn new(headers: Vec<(HeaderName, String)>) -> Self {
-        let headers = PerThread::new(headers, |headers| {
-            headers.iter().map(|(name, key)| (fresh_name(name), key.clone())).collect()
-        });
+        let headers = headers.iter().map(|(name, key)| (interned_name(name), key.clone())).collect();
         MapSessionToHeaderMiddleware { headers }
     }
 }
@@ -50,7 +48,7 @@ impl Middleware for MapSessionToHeaderMiddleware {
     {
         // A client must never be able to set these headers itself, not even as `X_User_Id`,
         // which WSGI, CGI and Rack upstreams read as `X-User-Id`.
-        let mine = self.headers.get();
+        let mine = &self.headers;
         let spoofed: Vec<HeaderName> = req
             .headers()
             .keys()

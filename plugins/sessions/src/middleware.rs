@@ -8,8 +8,9 @@ use cookie::Cookie;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use seam_core::extensions::{PerClient, RequestScheme, Session, SessionHeaders as ControlHeaders};
+use seam_core::interned::interned_name;
 use seam_core::metrics::{Counter, Events};
-use seam_core::per_thread::{PerThread, fresh_name};
+use seam_core::per_thread::PerThread;
 use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
 use serde_json::{Map, Value};
 
@@ -144,7 +145,7 @@ impl SessionMiddleware {
             warned_unopened: AtomicBool::new(false),
             opened: OpenedSessions::new(),
             control: PerThread::new(ControlHeaders(control.into()), |c| {
-                ControlHeaders(c.0.iter().map(fresh_name).collect())
+                ControlHeaders(c.0.iter().map(interned_name).collect())
             }),
             created: Events::Sessions.counter(name, "created"),
             renewed: Events::Sessions.counter(name, "renewed"),
