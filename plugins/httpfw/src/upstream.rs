@@ -31,7 +31,13 @@ impl Upstream {
         if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
             return Err(format!("`{shown}`: only http:// and https:// upstreams are supported"));
         }
-        let authority = uri.authority().cloned().ok_or_else(|| format!("`{shown}` has no host"))?;
+        let authority = uri.authority().ok_or_else(|| format!("`{shown}` has no host"))?;
+        // Credentials in the URL are not sent (as Go's reverse proxy, Seam's, ignores them):
+        // `Host`, the pool's key and the traced `url.full` are `host[:port]` alone.
+        let authority: Authority = match authority.as_str().rsplit_once('@') {
+            Some((_, host)) => host.parse().map_err(|e| format!("`{shown}`: {e}"))?,
+            None => authority.clone(),
+        };
         let path = uri.path().trim_end_matches('/').to_owned();
         let host = http::HeaderValue::from_str(authority.as_str()).map_err(|e| format!("`{shown}`: {e}"))?;
         let host = interned_value(&host);
@@ -158,5 +164,9 @@ mod tests {
         }
         let missing = up.target(None, None).unwrap_err();
         assert!(!missing.contains("s3cret"), "{missing}");
+        assert_eq!(up.host(), "svc:8080", "Host is host[:port], never the credentials");
+        assert_eq!(up.authority().as_str(), "svc:8080");
+        let target = up.target(Some(&params(&[("id", "1")])), None).unwrap().to_string();
+        assert_eq!(target, "http://svc:8080/v2/1");
     }
 }
