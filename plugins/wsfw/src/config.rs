@@ -16,7 +16,7 @@ use crate::action::WebSocketAction;
 #[derive(Clone, Debug)]
 #[serde(default)]
 pub struct WebSocketActionConfig {
-    /// The upstream WebSocket URL, `ws://host[:port]/path` or `wss://...`.
+    /// The upstream WebSocket URL, `ws://host[:port]/path` or `wss://...`. Credentials in it (`user:pass@`) are not sent, as Seam's dialer refuses them.
     pub upstream_endpoint: String,
     /// How often the client is pinged (Seam spells it `pongInterval`; both are read).
     #[serde(alias = "pongInterval")]
@@ -65,14 +65,10 @@ impl Component for WebSocketActionConfig {
 
     async fn build(&self, _cx: &BuildContext<'_>) -> Result<Arc<dyn Action>, BuildError> {
         let mut problems = Problems::new();
-        let endpoint = self
-            .upstream_endpoint
-            .parse::<http::Uri>()
-            .ok()
-            .filter(|u| matches!(u.scheme_str(), Some("ws" | "wss")) && u.host().is_some_and(|h| !h.is_empty()));
-        problems.ensure(endpoint.is_some(), || {
-            Problem::field("upstreamEndpoint", format!("`{}` is not a ws:// or wss:// URL", self.upstream_endpoint))
-        });
+        let endpoint = parse_endpoint(&self.upstream_endpoint);
+        if let Err(message) = &endpoint {
+            problems.push(Problem::field("upstreamEndpoint", message.clone()).about_url(&self.upstream_endpoint));
+        }
         problems.ensure(!self.ping_interval.get().is_zero(), || {
             Problem::field("pingInterval", "pingInterval must be more than 0")
         });
@@ -125,5 +121,44 @@ impl Component for WebSocketActionConfig {
                 )
             }),
         }))
+    }
+}
+
+/// The `upstreamEndpoint` as dialled: `ws://` or `wss://` with a host. Credentials in the URL
+/// (`ws://user:pass@svc`) are not sent — Seam's dialer refuses them, and tungstenite would
+/// drop them from `Host` anyway — so they are removed here, where no log line, error or
+/// trace can show them afterwards.
+fn parse_endpoint(text: &str) -> Result<http::Uri, String> {
+    let shown = seam_core::secret::mask_written_url(text);
+    let not_a_url = || format!("`{shown}` is not a ws:// or wss:// URL");
+    let uri = text.parse::<http::Uri>().map_err(|_| not_a_url())?;
+    if !matches!(uri.scheme_str(), Some("ws" | "wss")) || !uri.host().is_some_and(|h| !h.is_empty()) {
+        return Err(not_a_url());
+    }
+    let host: Option<http::uri::Authority> = match uri.authority().and_then(|a| a.as_str().rsplit_once('@')) {
+        None => return Ok(uri),
+        Some((_, host)) => host.parse().ok(),
+    };
+    let mut parts = uri.into_parts();
+    parts.authority = Some(host.ok_or_else(not_a_url)?);
+    http::Uri::from_parts(parts).map_err(|_| not_a_url())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_endpoint;
+
+    #[test]
+    fn credentials_in_the_endpoint_are_dropped_and_never_shown() {
+        let uri = parse_endpoint("ws://user:s3cret@svc:9000/chat?room=1").unwrap();
+        assert_eq!(uri.to_string(), "ws://svc:9000/chat?room=1");
+        let uri = parse_endpoint("wss://svc/chat").unwrap();
+        assert_eq!(uri.to_string(), "wss://svc/chat");
+        for bad in ["http://user:s3cret@svc:9000", "ws://user:s3cret@", "user:s3cret@svc", "ws://user:s3cret@svc:1:2/x"]
+        {
+            let message = parse_endpoint(bad).unwrap_err();
+            assert!(!message.contains("s3cret"), "{bad}: {message}");
+            assert!(message.contains("not a ws:// or wss:// URL"), "{bad}: {message}");
+        }
     }
 }
