@@ -74,7 +74,9 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, mut stoppin
         if !super::listener::ACCEPTED_INHERIT_NODELAY {
             let _ = stream.set_nodelay(true);
         }
-        tokio::spawn(serve(shared.clone(), stream, peer, slot));
+        // Boxed here, where it is made: the task's future is a few KiB, and moved by value
+        // it would be copied whole at each step of spawning (five copies per connection).
+        tokio::spawn(Box::pin(serve(shared.clone(), stream, peer, slot)));
     }
 }
 

@@ -28,23 +28,41 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 
 /// Removes the hop-by-hop headers, including every header named by `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Most requests carry none: one pass over the names, no lookup by hash.
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+    // One pass over the names finds which are present: most requests carry none, most
+    // answers only `Connection: keep-alive`, and only those present are removed (each
+    // removal hashes its name).
+    let (mut present, mut close_header) = (0u16, false);
+    for name in headers.keys() {
+        match HOP_BY_HOP.iter().position(|hop| hop == name) {
+            Some(i) => present |= 1 << i,
+            None => close_header |= name.as_str() == "close",
+        }
+    }
+    if present == 0 {
         return;
     }
     // The headers `Connection` names, looked up by their text (no name is built); the
-    // values are reference-counted views, so cloning them copies nothing. `Connection`
-    // itself goes last: removed while its values are read, it would hide the later ones.
+    // values are reference-counted views, so cloning them copies nothing. Names among the
+    // hop-by-hop ones go with them below, and `close` (the usual option) is looked up only
+    // when a header has that name.
     let mut i = 0;
-    while let Some(value) = headers.get_all(CONNECTION).iter().nth(i).cloned() {
-        let names = value.to_str().unwrap_or_default().split(',').map(str::trim);
-        for name in names.filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(CONNECTION.as_str())) {
-            headers.remove(name);
+    while present & 1 != 0
+        && let Some(value) = headers.get_all(CONNECTION).iter().nth(i).cloned()
+    {
+        for name in value.to_str().unwrap_or_default().split(',').map(str::trim) {
+            let hop = HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_str()));
+            if !name.is_empty() && !hop && (close_header || !name.eq_ignore_ascii_case("close")) {
+                headers.remove(name);
+            }
         }
         i += 1;
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
+    // `Connection` itself goes last: removed while its values are read, it would hide the
+    // later ones.
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
 }
 
@@ -108,6 +126,26 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn connection_options_remove_the_headers_they_name_and_only_those() {
+        // `close` and `keep-alive` are options, yet a header of that name still goes.
+        let mut h = HeaderMap::new();
+        h.append(CONNECTION, HeaderValue::from_static("close, Keep-Alive, X-Hop"));
+        h.insert("close", HeaderValue::from_static("1"));
+        h.insert("x-hop", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["x-kept"]);
+        // The usual answer: `Connection: keep-alive` alone, nothing else removed.
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("3"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2);
+        assert!(h.contains_key("x-kept") && h.contains_key(http::header::CONTENT_LENGTH));
     }
 
     #[test]
