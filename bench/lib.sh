@@ -156,9 +156,9 @@ CONF
     wait_port "$3"
 }
 
-# Starts haproxy NAME with THREADS threads: HTTP/1.1 on PORT (and h2c on H2_PORT, if given)
-# to the upstream on UPSTREAM_PORT, reusing its connections. Sets `started_pid`.
-start_haproxy_proxy() { # name threads port upstream_port [h2_port]
+# Writes $work/NAME.cfg: haproxy with THREADS threads, HTTP/1.1 on PORT (and h2c on
+# H2_PORT, if given) to the upstream on UPSTREAM_PORT, reusing its connections.
+haproxy_proxy_config() { # name threads port upstream_port [h2_port]
     cat >"$work/$1.cfg" <<CONF
 global
   nbthread $2
@@ -176,6 +176,12 @@ ${5:+  bind 127.0.0.1:$5 proto h2}
 backend b
   server s1 127.0.0.1:$4
 CONF
+}
+
+# Starts haproxy NAME as configured by haproxy_proxy_config (same arguments). Sets
+# `started_pid`.
+start_haproxy_proxy() { # name threads port upstream_port [h2_port]
+    haproxy_proxy_config "$@"
     haproxy -f "$work/$1.cfg" &
     started_pid=$!
     pids+=($started_pid)

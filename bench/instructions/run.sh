@@ -119,22 +119,7 @@ count nginx-plain-close "$pid" "http://127.0.0.1:$p/plain/" -H "Connection: clos
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
 p=$(port)
-cat >"$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  http-reuse always
-frontend f
-  bind 127.0.0.1:$p
-  default_backend b
-backend b
-  server s1 127.0.0.1:$up
-CONF
+haproxy_proxy_config haproxy 1 "$p" "$up"
 start_counted haproxy "$p" haproxy -db -f "$work/haproxy.cfg"
 pid=$started_pid
 count haproxy-plain-ka "$pid" "http://127.0.0.1:$p/plain/"

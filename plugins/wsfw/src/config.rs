@@ -132,7 +132,7 @@ fn parse_endpoint(text: &str) -> Result<http::Uri, String> {
     let shown = seam_core::secret::mask_written_url(text);
     let not_a_url = || format!("`{shown}` is not a ws:// or wss:// URL");
     let uri = text.parse::<http::Uri>().map_err(|_| not_a_url())?;
-    if !matches!(uri.scheme_str(), Some("ws" | "wss")) || !uri.host().is_some_and(|h| !h.is_empty()) {
+    if !matches!(uri.scheme_str(), Some("ws" | "wss")) || uri.host().is_none_or(str::is_empty) {
         return Err(not_a_url());
     }
     let host: Option<http::uri::Authority> = match uri.authority().and_then(|a| a.as_str().rsplit_once('@')) {
