@@ -99,6 +99,16 @@ pub fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Secr
     }
 }
 
+/// `authority` without the `user:password@` a URL may carry: what an upstream is dialled
+/// and addressed by (`Host`), which never carries the credentials; `None` when what follows
+/// the `@` is not a valid `host[:port]`.
+pub fn authority_without_credentials(authority: &http::uri::Authority) -> Option<http::uri::Authority> {
+    match authority.as_str().rsplit_once('@') {
+        Some((_, host)) => host.parse().ok(),
+        None => Some(authority.clone()),
+    }
+}
+
 /// `text` with the user and password of every URL in it (`scheme://user:pass@host`) shown as
 /// `***`: for error messages and source lines that quote a URL from the document.
 pub fn mask_url_credentials(text: &str) -> std::borrow::Cow<'_, str> {

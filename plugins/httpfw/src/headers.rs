@@ -13,7 +13,8 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// The headers that never cross a proxy, whatever `Connection` says.
+/// The headers that never cross a proxy, whatever `Connection` says; `Connection` first
+/// (bit 0 of `remove_hop_by_hop`'s set of those present).
 const HOP_BY_HOP: [HeaderName; 9] = [
     CONNECTION,
     TE,
@@ -46,9 +47,8 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // hop-by-hop ones go with them below, and `close` (the usual option) is looked up only
     // when a header has that name.
     let mut i = 0;
-    while present & 1 != 0
-        && let Some(value) = headers.get_all(CONNECTION).iter().nth(i).cloned()
-    {
+    let connection_present = present & 1 != 0;
+    while connection_present && let Some(value) = headers.get_all(CONNECTION).iter().nth(i).cloned() {
         for name in value.to_str().unwrap_or_default().split(',').map(str::trim) {
             let hop = HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_str()));
             if !name.is_empty() && !hop && (close_header || !name.eq_ignore_ascii_case("close")) {

@@ -34,10 +34,8 @@ impl Upstream {
         let authority = uri.authority().ok_or_else(|| format!("`{shown}` has no host"))?;
         // Credentials in the URL are not sent (as Go's reverse proxy, Seam's, ignores them):
         // `Host`, the pool's key and the traced `url.full` are `host[:port]` alone.
-        let authority: Authority = match authority.as_str().rsplit_once('@') {
-            Some((_, host)) => host.parse().map_err(|e| format!("`{shown}`: {e}"))?,
-            None => authority.clone(),
-        };
+        let authority = seam_core::secret::authority_without_credentials(authority)
+            .ok_or_else(|| format!("`{shown}`: the host after the credentials is not valid"))?;
         let path = uri.path().trim_end_matches('/').to_owned();
         let host = http::HeaderValue::from_str(authority.as_str()).map_err(|e| format!("`{shown}`: {e}"))?;
         let host = interned_value(&host);

@@ -135,12 +135,12 @@ fn parse_endpoint(text: &str) -> Result<http::Uri, String> {
     if !matches!(uri.scheme_str(), Some("ws" | "wss")) || uri.host().is_none_or(str::is_empty) {
         return Err(not_a_url());
     }
-    let host: Option<http::uri::Authority> = match uri.authority().and_then(|a| a.as_str().rsplit_once('@')) {
-        None => return Ok(uri),
-        Some((_, host)) => host.parse().ok(),
-    };
     let mut parts = uri.into_parts();
-    parts.authority = Some(host.ok_or_else(not_a_url)?);
+    parts.authority = parts
+        .authority
+        .as_ref()
+        .map(|a| seam_core::secret::authority_without_credentials(a).ok_or_else(not_a_url))
+        .transpose()?;
     http::Uri::from_parts(parts).map_err(|_| not_a_url())
 }
 
