@@ -6,9 +6,32 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// The address of the peer that opened the connection (before any `X-Forwarded-For`).
+/// Who sent the request and how it reached the gateway: put by the host into every request
+/// (one extension for the three, since each extension is an allocation and a hash-map
+/// insert on every request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAddr(pub SocketAddr);
+pub struct Client {
+    /// The address of the peer that opened the connection (before any `X-Forwarded-For`).
+    pub addr: SocketAddr,
+    /// The client's IP address: the peer's, or, when the peer is a trusted proxy
+    /// (`server.trustedProxies`), the right-most address of `X-Forwarded-For` that is not one.
+    pub ip: std::net::IpAddr,
+    /// `http` or `https`: how the client reached the gateway (or, behind a trusted proxy,
+    /// what its `X-Forwarded-Proto` says).
+    pub scheme: &'static str,
+}
+
+impl Client {
+    /// A client connected from `addr` over `scheme`, its IP the peer's.
+    pub fn new(addr: SocketAddr, scheme: &'static str) -> Self {
+        Client { addr, ip: addr.ip().to_canonical(), scheme }
+    }
+
+    /// Whether the request came over HTTPS.
+    pub fn https(&self) -> bool {
+        self.scheme == "https"
+    }
+}
 
 /// The route that matched the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,16 +59,6 @@ impl PathParams {
         self.get("*")
     }
 }
-
-/// `http` or `https`: how the client reached the gateway (or, behind a trusted proxy, what
-/// its `X-Forwarded-Proto` says).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RequestScheme(pub &'static str);
-
-/// The client's IP address: the peer's, or, when the peer is a trusted proxy
-/// (`server.trustedProxies`), the right-most address of `X-Forwarded-For` that is not one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientIp(pub std::net::IpAddr);
 
 /// The session of the request, put there by a session middleware: later middlewares and
 /// actions read and change it; the session middleware stores the changes when the response

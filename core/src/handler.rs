@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::body::Body;
+use crate::step::{Carry, Step};
 
 /// A request as middlewares and actions see it.
 pub type Request = http::Request<Body>;
@@ -33,6 +34,14 @@ pub type Responding<'a> = std::pin::Pin<Box<dyn Future<Output = Response> + Send
 pub trait Middleware: Send + Sync + 'static {
     /// Handles one request; `next` runs the middlewares after this one, then the action.
     async fn handle(&self, req: Request, next: Next) -> Response;
+
+    /// The middleware as a [`Step`], when its work needs no `await`: the chain then runs
+    /// [`Step::before`] and [`Step::after`] in its own loop instead of calling
+    /// [`Middleware::handle`] (which such a middleware implements with
+    /// [`crate::step::handle`]). The default: not a step.
+    fn as_step(&self) -> Option<&dyn Step> {
+        None
+    }
 
     /// Called once when the gateway stops (or the graph holding it is replaced): flush what
     /// is buffered (telemetry, logs). Bounded by the caller; the default does nothing.
@@ -83,22 +92,45 @@ impl Next {
         Box::pin(futures_util::FutureExt::map(self.run(req), after))
     }
 
-    /// Runs the rest of the chain on `req`. (Not an `async fn`: one keeps its arguments twice,
-    /// and this future is in every step of every request.)
+    /// Runs the rest of the chain on `req`. Middlewares that are [`Step`]s run in a loop
+    /// here, their `after`s in reverse order on the answer; the first one that is not (or
+    /// the action) is called and awaited. (Not an `async fn`: one keeps its arguments twice,
+    /// and this future is in every request.)
     #[allow(clippy::manual_async_fn)]
-    pub fn run(self, req: Request) -> impl Future<Output = Response> + Send + 'static {
+    pub fn run(self, mut req: Request) -> impl Future<Output = Response> + Send + 'static {
         async move {
-            let position = self.position;
             // The chain's one reference count is taken, not the middleware's: `Pipeline` hands
             // each worker thread a chain of its own, so nothing here is shared between workers.
-            let chain = self.chain.clone();
-            match chain.middlewares.get(position) {
-                Some(middleware) => middleware.handle(req, Next { position: position + 1, ..self }).await,
-                None if req.extensions().get::<crate::extensions::PreflightOnly>().is_some() => {
-                    json_error(http::StatusCode::METHOD_NOT_ALLOWED, "the route does not serve OPTIONS")
+            let chain = self.chain;
+            let mut position = self.position;
+            let mut carried: smallvec::SmallVec<[(usize, Carry); 4]> = smallvec::SmallVec::new();
+            let mut response = loop {
+                match chain.middlewares.get(position) {
+                    Some(middleware) => match middleware.as_step() {
+                        Some(step) => match step.before(&mut req) {
+                            Ok(carry) => {
+                                carried.push((position, carry));
+                                position += 1;
+                            }
+                            Err(answer) => break answer,
+                        },
+                        None => {
+                            let next = Next { chain: chain.clone(), position: position + 1 };
+                            break middleware.handle(req, next).await;
+                        }
+                    },
+                    None if req.extensions().get::<crate::extensions::PreflightOnly>().is_some() => {
+                        break json_error(http::StatusCode::METHOD_NOT_ALLOWED, "the route does not serve OPTIONS");
+                    }
+                    None => break chain.action.handle(req).await,
                 }
-                None => chain.action.handle(req).await,
+            };
+            for (at, carry) in carried.into_iter().rev() {
+                if let Some(step) = chain.middlewares[at].as_step() {
+                    step.after(carry, &mut response);
+                }
             }
+            response
         }
     }
 }

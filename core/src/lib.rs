@@ -38,6 +38,7 @@ pub mod per_thread;
 pub mod pipeline;
 pub mod registration;
 pub mod secret;
+pub mod step;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -54,6 +55,7 @@ pub use kind::Kind;
 pub use registration::Registration;
 pub use seam_macros::component;
 pub use secret::Secret;
+pub use step::{Carry, Step};
 pub use storage::{Capabilities, Capability, Storage, StorageError};
 
 /// Lets a plugin answer to another name in `plugins:` (Seam's plugin names):

@@ -69,6 +69,9 @@ impl TrustedProxies {
     }
 }
 
+/// `X-Forwarded-Proto`, believed from a trusted proxy.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 /// Headers that proxies set to tell an upstream about the original request, besides the
 /// whole `X-Forwarded-*` family: an upstream may believe any of them (`X-Original-URL` and
 /// `X-Rewrite-URL` even route requests in IIS and Symfony).

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ALLOW, CONTENT_LENGTH, ORIGIN};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
-use seam_core::extensions::{ClientAddr, ClientIp, PreflightOnly, RequestId, RequestScheme};
+use seam_core::extensions::{Client, PreflightOnly, RequestId};
 use seam_core::pipeline::Pipeline;
 use seam_core::{Action, Body, Middleware, Request, Response, Storage, json_error, json_response};
 
 use super::body_limit::{LimitedBody, Rejected, TOO_LARGE};
 use super::canonical::{PathRules, canonical_borrowed};
-use super::forwarded::{TrustedProxies, strip_untrusted};
+use super::forwarded::{TrustedProxies, X_FORWARDED_PROTO, strip_untrusted};
 use super::message;
 use super::router::{Lookup, RouteEntry, Router};
 use super::write_timeout::DeadlineBody;
@@ -96,12 +96,12 @@ impl App {
                 // The route's pipeline is borrowed: a clone would count a reference both
                 // workers share.
                 Prepared::Route { route, request, rejected } => {
-                    (rejected_or(route.pipeline.run(request).await, &rejected), Some(route))
+                    (rejected_or(route.pipeline.run(request).await, rejected.as_deref()), Some(route))
                 }
                 Prepared::Refused { refusal, request, rejected } => {
                     let refusal = Arc::new(Refusal(Mutex::new(Some(refusal))));
                     let globals = Pipeline::new(self.globals.to_vec(), refusal);
-                    (rejected_or(globals.run(request).await, &rejected), None)
+                    (rejected_or(globals.run(request).await, rejected.as_deref()), None)
                 }
             };
             if let Some(timeout) = self.write_timeout {
@@ -213,9 +213,11 @@ impl App {
         };
         let (mut parts, body) = req.into_parts();
         let trusted = self.trusted.contains(peer.ip());
-        let scheme = match parts.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
-            Some("https") if trusted => "https",
-            Some("http") if trusted => "http",
+        // Only a trusted proxy's `X-Forwarded-Proto` is read (an untrusted one is removed below).
+        let forwarded_proto = if trusted { parts.headers.get(X_FORWARDED_PROTO) } else { None };
+        let scheme = match forwarded_proto.map(HeaderValue::as_bytes) {
+            Some(b"https") => "https",
+            Some(b"http") => "http",
             _ if self.tls => "https",
             _ => "http",
         };
@@ -226,12 +228,16 @@ impl App {
                 parts.headers.remove(name);
             }
         }
-        parts.extensions.insert(ClientAddr(peer));
-        parts.extensions.insert(ClientIp(client_ip));
-        parts.extensions.insert(RequestScheme(scheme));
-        let rejected = Arc::new(OnceLock::new());
-        let deadline = self.read_timeout.map(|timeout| started + timeout);
-        let body = Body::new(LimitedBody::new(body, self.body_limit, deadline, rejected.clone()));
+        parts.extensions.insert(Client { addr: peer, ip: client_ip, scheme });
+        // A request without a body (most: GET, HEAD, DELETE) needs neither the limit nor
+        // its timer; hyper already knows the body ended, so an empty one stands in for it.
+        let (body, rejected) = if http_body::Body::is_end_stream(&body) {
+            (Body::empty(), None)
+        } else {
+            let rejected = Arc::new(OnceLock::new());
+            let deadline = self.read_timeout.map(|timeout| started + timeout);
+            (Body::new(LimitedBody::new(body, self.body_limit, deadline, rejected.clone())), Some(rejected))
+        };
         match target {
             Ok((route, mut params)) => {
                 parts.extensions.insert(route.matched.get().clone());
@@ -262,16 +268,17 @@ enum Prepared<'a> {
     Route {
         route: &'a RouteEntry,
         request: Request,
-        /// Set by the body limit when the body turns out too large or too slow.
-        rejected: Arc<OnceLock<Rejected>>,
+        /// Set by the body limit when the body turns out too large or too slow (none when
+        /// the request has no body).
+        rejected: Option<Arc<OnceLock<Rejected>>>,
     },
     /// Through the global middlewares, ending in this 404 or 405.
-    Refused { refusal: Response, request: Request, rejected: Arc<OnceLock<Rejected>> },
+    Refused { refusal: Response, request: Request, rejected: Option<Arc<OnceLock<Rejected>>> },
 }
 
 /// The chain's answer, or the refusal of a body the body limit stopped.
-fn rejected_or(response: Response, rejected: &OnceLock<Rejected>) -> Response {
-    match rejected.get() {
+fn rejected_or(response: Response, rejected: Option<&OnceLock<Rejected>>) -> Response {
+    match rejected.and_then(OnceLock::get) {
         Some(why) => json_error(why.status, why.detail),
         None => response,
     }

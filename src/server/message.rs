@@ -143,6 +143,30 @@ fn head_size(req: &http::Request<Incoming>) -> usize {
 /// `host[:port]`: a name, an IPv4 address or a bracketed IPv6 address, and a port; nothing
 /// else (no user info, no path, no second host), so it can be used in keys and headers.
 fn valid_host(value: &HeaderValue) -> bool {
+    plain_host(value.as_bytes()) || parsed_host(value)
+}
+
+/// The usual `Host`, told without parsing: a name of letters, digits, `.` and `-`, and an
+/// optional port of at most five digits that fits in 16 bits. Every value it takes
+/// [`parsed_host`] takes too (a property test checks it); anything else goes there.
+fn plain_host(bytes: &[u8]) -> bool {
+    let name_end = bytes.iter().position(|&b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
+    match name_end {
+        None => !bytes.is_empty(),
+        Some(0) => false,
+        Some(colon) if bytes[colon] == b':' => {
+            let port = &bytes[colon + 1..];
+            (1..=5).contains(&port.len())
+                && port.iter().all(u8::is_ascii_digit)
+                && port.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 65_535
+        }
+        Some(_) => false,
+    }
+}
+
+/// `host[:port]` by `http`'s authority parser: IPv6 literals and whatever [`plain_host`]
+/// does not tell at a glance.
+fn parsed_host(value: &HeaderValue) -> bool {
     let Ok(text) = value.to_str() else { return false };
     if text.is_empty() || text.contains('@') {
         return false;
@@ -160,7 +184,7 @@ mod tests {
     use http::HeaderValue;
     use proptest::prelude::*;
 
-    use super::valid_host;
+    use super::{parsed_host, plain_host, valid_host};
 
     #[test]
     fn hosts() {
@@ -169,6 +193,13 @@ mod tests {
         }
         for bad in ["", "user@example.com", "example.com/path", "example.com:99999", "a b", "example.com:x", "[::1"] {
             assert!(!valid_host(&HeaderValue::from_static(bad)), "{bad}");
+        }
+        // The shortcut takes the usual hosts, and leaves the rest to the parser.
+        for usual in ["example.com", "example.com:8080", "127.0.0.1", "a-b.example", "localhost:65535"] {
+            assert!(plain_host(usual.as_bytes()), "{usual}");
+        }
+        for other in ["[::1]:443", "example.com:65536", "example.com:", ":80", "example.com:080000"] {
+            assert!(!plain_host(other.as_bytes()), "{other}");
         }
     }
 
@@ -185,6 +216,16 @@ mod tests {
                 let authority: http::uri::Authority = text.parse().unwrap();
                 prop_assert_eq!(authority.as_str(), text);
             }
+        }
+
+        /// The shortcut takes nothing the parser refuses, and takes the usual hosts itself.
+        #[test]
+        fn the_plain_host_shortcut_agrees_with_the_parser(value in "[a-zA-Z0-9.:\\[\\]@/ _-]{0,24}") {
+            let header = HeaderValue::from_str(&value).unwrap();
+            if plain_host(value.as_bytes()) {
+                prop_assert!(parsed_host(&header), "{:?}", value);
+            }
+            prop_assert_eq!(valid_host(&header), parsed_host(&header), "{:?}", value);
         }
 
         /// `name[:port]`: taken exactly when the port fits in 16 bits.

@@ -21,7 +21,7 @@ use http::header::{
     COOKIE, HOST, ORIGIN, REFERER, WWW_AUTHENTICATE,
 };
 use http::{HeaderName, HeaderValue, Method, StatusCode};
-use seam_core::extensions::RequestScheme;
+use seam_core::extensions::Client;
 use seam_core::pipeline::Pipeline;
 use seam_core::testing::Harness;
 use seam_core::{Action, Body, Request, Response, async_trait};
@@ -98,7 +98,7 @@ pub struct Hostile {
     pub method: Vec<u8>,
     pub target: Vec<u8>,
     pub headers: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Whether it came over HTTPS (`RequestScheme`).
+    /// Whether it came over HTTPS (`Client::scheme`).
     pub https: bool,
 }
 
@@ -202,7 +202,9 @@ impl FrontDoor {
             };
             request.headers_mut().append(name, value);
         }
-        request.extensions_mut().insert(RequestScheme(if hostile.https { "https" } else { "http" }));
+        request
+            .extensions_mut()
+            .insert(Client::new(([192, 0, 2, 1], 4000).into(), if hostile.https { "https" } else { "http" }));
         Some(request)
     }
 }
@@ -211,8 +213,8 @@ impl FrontDoor {
 fn copy(request: &http::Request<()>) -> Request {
     let mut copy = http::Request::builder().method(request.method()).uri(request.uri()).body(Body::empty()).unwrap();
     *copy.headers_mut() = request.headers().clone();
-    if let Some(scheme) = request.extensions().get::<RequestScheme>() {
-        copy.extensions_mut().insert(*scheme);
+    if let Some(client) = request.extensions().get::<Client>() {
+        copy.extensions_mut().insert(*client);
     }
     copy
 }
@@ -293,7 +295,7 @@ fn check_web(request: &http::Request<()>, response: &Response, csrf_token: &str)
             .find(|(name, _)| name.trim() == "csrf_")
             .map(|(_, value)| value.trim());
         assert_eq!(cookie, Some(csrf_token), "web: {method} got through without the cookie: {request:?}");
-        if request.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https") {
+        if request.extensions().get::<Client>().is_some_and(Client::https) {
             let referer =
                 first(request, REFERER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<http::Uri>().ok());
             let host = first(request, HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();

@@ -8,7 +8,7 @@ use http::header::{
     ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use seam_core::{Body, Middleware, Next, Request, Responding, Response, async_trait};
+use seam_core::{Body, Carry, Request, Response, Step};
 
 use crate::origin::Subdomains;
 
@@ -79,50 +79,38 @@ impl CorsMiddleware {
     }
 }
 
-#[async_trait]
-impl Middleware for CorsMiddleware {
-    // `handle` by its desugared signature (see `seam_core::Responding`): the request is not
-    // held a second time by an `async` block for the whole call.
-    fn handle<'s, 'f>(&'s self, req: Request, next: Next) -> Responding<'f>
-    where
-        's: 'f,
-        Self: 'f,
-    {
-        let all = matches!(self.origins, Origins::All);
-        let Some(origin) = req.headers().get(ORIGIN).filter(|o| !o.is_empty()).cloned() else {
-            // Not a CORS request.
-            return next.run_then(req, move |mut response| {
-                if !all {
-                    vary(response.headers_mut(), "Origin");
-                }
-                response
-            });
+/// What `before` found, in [`Carry::bits`].
+const NOT_CORS: u32 = 0;
+/// An `OPTIONS` request with an `Origin` that is not a preflight.
+const OPTIONS_NOT_PREFLIGHT: u32 = 1;
+/// A CORS request: `value` holds the `Access-Control-Allow-Origin` to send (if allowed),
+/// `second` the `Access-Control-Request-Headers` it sent.
+const CORS_REQUEST: u32 = 2;
+
+/// CORS needs no `await`: a step of the chain (see `seam_core::step`). A preflight is
+/// answered in `before`; every other request gets its headers in `after`.
+impl Step for CorsMiddleware {
+    fn before(&self, req: &mut Request) -> Result<Carry, Response> {
+        let Some(origin) = req.headers().get(ORIGIN).filter(|o| !o.is_empty()) else {
+            return Ok(Carry { bits: NOT_CORS, ..Carry::default() });
         };
         let preflight = req.method() == Method::OPTIONS;
         if preflight && !req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD) {
-            // An OPTIONS request that is not a preflight.
-            return next.run_then(req, |mut response| {
-                vary(response.headers_mut(), "Origin");
-                response
-            });
+            return Ok(Carry { bits: OPTIONS_NOT_PREFLIGHT, ..Carry::default() });
         }
         // Listed origins are lowercase; most clients send them so, and then nothing is copied.
-        let raw = String::from_utf8_lossy(origin.as_bytes());
+        let raw = match origin.to_str() {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(origin.as_bytes()),
+        };
         let lower = match raw.bytes().any(|b| b.is_ascii_uppercase()) {
             true => Cow::Owned(raw.to_ascii_lowercase()),
             false => raw,
         };
-        let allow_origin = self.allowed(&origin, &lower);
+        let allow_origin = self.allowed(origin, &lower);
         let requested = req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS).cloned();
         if !preflight {
-            return next.run_then(req, move |mut response| {
-                let headers = response.headers_mut();
-                if !all {
-                    vary(headers, "Origin");
-                }
-                self.set_headers(headers, allow_origin, requested.as_ref());
-                response
-            });
+            return Ok(Carry { bits: CORS_REQUEST, value: allow_origin, second: requested, ..Carry::default() });
         }
         // A preflight: answered here, the chain stops.
         let mut response = Response::new(Body::empty());
@@ -135,6 +123,27 @@ impl Middleware for CorsMiddleware {
         if let Some(methods) = &self.allow_methods {
             headers.insert(ACCESS_CONTROL_ALLOW_METHODS, methods.clone());
         }
-        Box::pin(std::future::ready(response))
+        Err(response)
+    }
+
+    fn after(&self, carry: Carry, response: &mut Response) {
+        let all = matches!(self.origins, Origins::All);
+        let headers = response.headers_mut();
+        match carry.bits {
+            OPTIONS_NOT_PREFLIGHT => vary(headers, "Origin"),
+            CORS_REQUEST => {
+                if !all {
+                    vary(headers, "Origin");
+                }
+                self.set_headers(headers, carry.value, carry.second.as_ref());
+            }
+            _ => {
+                if !all {
+                    vary(headers, "Origin");
+                }
+            }
+        }
     }
 }
+
+seam_core::step_middleware!(CorsMiddleware);

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{COOKIE, HOST, REFERER, SET_COOKIE, VARY};
 use http::{HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
-use seam_core::extensions::RequestScheme;
+use seam_core::extensions::Client;
 use seam_core::{Body, Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error};
 use subtle::ConstantTimeEq;
 
@@ -125,7 +125,7 @@ impl CsrfMiddleware {
         body: Option<&Bytes>,
         cookie: Option<&str>,
     ) -> Result<String, Refusal> {
-        let https = parts.extensions.get::<RequestScheme>().is_some_and(|s| s.0 == "https");
+        let https = parts.extensions.get::<Client>().is_some_and(Client::https);
         if https && !Self::referer_fits(parts) {
             return Err(Refusal::Forbidden("the Referer is missing or names another site", false));
         }

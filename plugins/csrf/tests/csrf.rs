@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use seam_core::extensions::{PathParams, RequestScheme};
+use seam_core::extensions::{Client, PathParams};
 use seam_core::pipeline::Pipeline;
 use seam_core::testing::{Harness, MapStorage};
 use seam_core::{Action, Body, Request, Response, Storage, StorageError, async_trait};
@@ -56,7 +56,9 @@ async fn run(chain: &Pipeline, sent: Sent<'_>) -> (u16, Option<String>, String) 
         builder = builder.header(*name, value);
     }
     let mut request = builder.body(Body::from(Bytes::copy_from_slice(sent.body.as_bytes()))).unwrap();
-    request.extensions_mut().insert(RequestScheme(if sent.https { "https" } else { "http" }));
+    request
+        .extensions_mut()
+        .insert(Client::new(([192, 0, 2, 1], 4000).into(), if sent.https { "https" } else { "http" }));
     request.extensions_mut().insert(PathParams(vec![("token".into(), "from-param".into())]));
     let response = chain.run(request).await;
     let status = response.status().as_u16();

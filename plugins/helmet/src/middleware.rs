@@ -2,8 +2,8 @@
 
 use http::header::STRICT_TRANSPORT_SECURITY;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use seam_core::extensions::RequestScheme;
-use seam_core::{Middleware, Next, Request, Responding, async_trait};
+use seam_core::extensions::Client;
+use seam_core::{Carry, Request, Response, Step};
 
 pub(crate) struct HelmetMiddleware {
     /// Every header but HSTS, values checked at build (interned: setting them counts nothing).
@@ -24,25 +24,26 @@ impl HelmetMiddleware {
     }
 }
 
-#[async_trait]
-impl Middleware for HelmetMiddleware {
-    // `handle` by its desugared signature: see `seam_core::Responding`.
-    fn handle<'s, 'f>(&'s self, req: Request, next: Next) -> Responding<'f>
-    where
-        's: 'f,
-        Self: 'f,
-    {
-        let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
-        next.run_then(req, move |mut response| {
-            let headers = response.headers_mut();
-            headers.reserve(self.headers.len() + 1);
-            for (name, value) in &self.headers {
-                self.put(headers, name, value);
-            }
-            if https && let Some(hsts) = &self.hsts {
-                self.put(headers, &STRICT_TRANSPORT_SECURITY, hsts);
-            }
-            response
-        })
+/// Helmet's work needs no `await`: a step of the chain (see `seam_core::step`).
+impl Step for HelmetMiddleware {
+    /// Notes whether the request came over HTTPS (bit 0), for HSTS.
+    fn before(&self, req: &mut Request) -> Result<Carry, Response> {
+        let https = req.extensions().get::<Client>().is_some_and(Client::https);
+        Ok(Carry { bits: u32::from(https), ..Carry::default() })
+    }
+
+    fn after(&self, carry: Carry, response: &mut Response) {
+        let headers = response.headers_mut();
+        headers.reserve(self.headers.len() + 1);
+        for (name, value) in &self.headers {
+            self.put(headers, name, value);
+        }
+        if carry.bits & 1 != 0
+            && let Some(hsts) = &self.hsts
+        {
+            self.put(headers, &STRICT_TRANSPORT_SECURITY, hsts);
+        }
     }
 }
+
+seam_core::step_middleware!(HelmetMiddleware);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use seam_core::extensions::RequestScheme;
+use seam_core::extensions::Client;
 use seam_core::pipeline::Pipeline;
 use seam_core::testing::Harness;
 use seam_core::{Action, Body, Request, Response, async_trait};
@@ -27,7 +27,7 @@ async fn run(config: Value, scheme: &'static str) -> Response {
     let middleware = Harness::new().build::<HelmetMiddlewareConfig>(config).await.unwrap();
     let chain = Pipeline::new(vec![middleware], Arc::new(Upstream));
     let mut request = http::Request::get("/").body(Body::empty()).unwrap();
-    request.extensions_mut().insert(RequestScheme(scheme));
+    request.extensions_mut().insert(Client::new(([192, 0, 2, 1], 4000).into(), scheme));
     chain.run(request).await
 }
 

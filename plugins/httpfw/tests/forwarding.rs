@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use http_body_util::BodyExt;
-use seam_core::extensions::{ClientAddr, PathParams};
+use seam_core::extensions::{Client, PathParams};
 use seam_core::testing::Harness;
 use seam_core::{Body, Request, Response};
 use seam_plugin_httpfw::{BalancerHttpActionConfig, HttpActionConfig};
@@ -45,7 +45,7 @@ fn request(path: &str, wildcard: &str) -> Request {
         .body(Body::empty())
         .unwrap();
     request.extensions_mut().insert(PathParams(vec![("*".into(), wildcard.into())]));
-    request.extensions_mut().insert(ClientAddr("203.0.113.9:4000".parse().unwrap()));
+    request.extensions_mut().insert(Client::new("203.0.113.9:4000".parse().unwrap(), "http"));
     request
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
-use seam_core::extensions::{Claims, ClientAddr, ClientIp, Session};
+use seam_core::extensions::{Claims, Client, Session};
 use seam_core::metrics::{Counter, Events};
 use seam_core::{Middleware, Next, Request, Response, Storage, StorageError, async_trait, json_error, unix_ms};
 use sha2::{Digest, Sha256};
@@ -59,9 +59,8 @@ impl LimiterMiddleware {
     fn client(&self, req: &Request) -> String {
         let ip = || {
             req.extensions()
-                .get::<ClientIp>()
-                .map(|c| c.0)
-                .or_else(|| req.extensions().get::<ClientAddr>().map(|c| c.0.ip()))
+                .get::<Client>()
+                .map(|c| c.ip)
                 .map(|ip| client_network(ip, self.config.ipv6_prefix))
                 .unwrap_or_else(|| "unknown".into())
         };

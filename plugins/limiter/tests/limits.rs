@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use seam_core::extensions::ClientAddr;
+use seam_core::extensions::Client;
 use seam_core::pipeline::Pipeline;
 use seam_core::testing::{Harness, MapStorage};
 use seam_core::{Action, Body, Request, Response, async_trait};
@@ -22,7 +22,7 @@ impl Action for Ok200 {
 fn from(ip: &str) -> Request {
     let mut request = Request::new(Body::empty());
     let addr: SocketAddr = format!("{ip}:5000").parse().unwrap();
-    request.extensions_mut().insert(ClientAddr(addr));
+    request.extensions_mut().insert(Client::new(addr, "http"));
     request
 }
 

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use http::header::{CONTENT_LENGTH, HOST, REFERER, USER_AGENT};
 use http_body::Body as _;
-use seam_core::extensions::{ClientIp, Locals, MatchedRoute, RequestId, RequestScheme};
+use seam_core::extensions::{Client, Locals, MatchedRoute, RequestId};
 use seam_core::log_sink::Sink;
-use seam_core::{Middleware, Next, Request, Responding, Response, async_trait};
+use seam_core::{Carry, Request, Response, Step};
 
 use crate::template::{Part, Tag};
 use thread_local::ThreadLocal;
@@ -142,35 +142,37 @@ fn push_fraction(line: &mut String, mut fraction: u128, places: usize) {
     line.extend(text[..end].iter().map(|&b| char::from(b)));
 }
 
-#[async_trait]
-impl Middleware for LoggerMiddleware {
-    // `handle` by its desugared signature: see `seam_core::Responding`.
-    fn handle<'s, 'f>(&'s self, req: Request, next: Next) -> Responding<'f>
-    where
-        's: 'f,
-        Self: 'f,
-    {
+/// The access line needs no `await`: a step of the chain (see `seam_core::step`). What the
+/// line needs from the request, and when it started, are carried boxed.
+impl Step for LoggerMiddleware {
+    fn before(&self, req: &mut Request) -> Result<Carry, Response> {
         let started = Instant::now();
+        let client = req.extensions().get::<Client>();
         let seen = Seen {
             method: req.method().clone(),
             uri: req.uri().clone(),
             headers: if self.needs_headers { req.headers().clone() } else { http::HeaderMap::new() },
-            ip: req.extensions().get::<ClientIp>().map(|c| c.0),
+            ip: client.map(|c| c.ip),
             route: if self.needs_route {
                 req.extensions().get::<MatchedRoute>().map(|r| r.pattern.clone())
             } else {
                 None
             },
-            scheme: req.extensions().get::<RequestScheme>().map_or("http", |s| s.0),
+            scheme: client.map_or("http", |c| c.scheme),
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
             locals: if self.needs_locals { req.extensions().get::<Locals>().cloned() } else { None },
         };
-        next.run_then(req, move |response| {
-            self.write_line(&seen, started, &response);
-            response
-        })
+        Ok(Carry { boxed: Some(Box::new((seen, started))), ..Carry::default() })
+    }
+
+    fn after(&self, carry: Carry, response: &mut Response) {
+        if let Some((seen, started)) = carry.boxed.and_then(|b| b.downcast::<(Seen, Instant)>().ok()).map(|b| *b) {
+            self.write_line(&seen, started, response);
+        }
     }
 }
+
+seam_core::step_middleware!(LoggerMiddleware);
 
 impl LoggerMiddleware {
     /// Writes the access-log line of a request seen as `seen`, answered with `response`.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seam_core::extensions::{ClientIp, Locals, RequestScheme};
+use seam_core::extensions::{Client, Locals};
 use seam_core::pipeline::Pipeline;
 use seam_core::testing::Harness;
 use seam_core::{Action, Body, Request, Response, async_trait};
@@ -59,8 +59,9 @@ fn request(method: &str, uri: &str) -> Request {
         .header("content-length", "0")
         .body(Body::empty())
         .unwrap();
-    request.extensions_mut().insert(ClientIp("203.0.113.1".parse().unwrap()));
-    request.extensions_mut().insert(RequestScheme("https"));
+    // Behind a trusted proxy at 10.0.0.1: the client's IP is the forwarded one.
+    let client = Client { addr: "10.0.0.1:5000".parse().unwrap(), ip: "203.0.113.1".parse().unwrap(), scheme: "https" };
+    request.extensions_mut().insert(client);
     Locals::set(request.extensions_mut(), "requestId".into(), "rid-7".into());
     request
 }

@@ -13,7 +13,7 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SdkTracer;
-use seam_core::extensions::{ClientIp, Locals, MatchedRoute, RequestScheme, UpstreamTracing};
+use seam_core::extensions::{Client, Locals, MatchedRoute, UpstreamTracing};
 use seam_core::{Middleware, Next, Request, Response, async_trait};
 
 use crate::telemetry::Telemetry;
@@ -78,7 +78,7 @@ impl Middleware for OpenTelemetryMiddleware {
         let start = Instant::now();
         let route: Option<Arc<str>> = req.extensions().get::<MatchedRoute>().map(|r| r.pattern.clone());
         let method = KeyValue::new("http.request.method", method_of(&req));
-        let scheme = KeyValue::new("url.scheme", req.extensions().get::<RequestScheme>().map_or("http", |s| s.0));
+        let scheme = KeyValue::new("url.scheme", req.extensions().get::<Client>().map_or("http", |c| c.scheme));
         let cx = self.tracer.as_ref().map(|tracer| {
             let parent = self.propagator.extract(&HeaderExtractor(req.headers()));
             let name = match &route {
@@ -97,8 +97,8 @@ impl Middleware for OpenTelemetryMiddleware {
             if let Some(host) = host_of(&req) {
                 attributes.push(KeyValue::new("server.address", host));
             }
-            if let Some(ip) = req.extensions().get::<ClientIp>() {
-                attributes.push(KeyValue::new("client.address", ip.0.to_string()));
+            if let Some(client) = req.extensions().get::<Client>() {
+                attributes.push(KeyValue::new("client.address", client.ip.to_string()));
             }
             if let Some(agent) = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()) {
                 attributes.push(KeyValue::new("user_agent.original", agent.to_owned()));

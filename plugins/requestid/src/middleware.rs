@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::{HeaderName, HeaderValue};
 use seam_core::extensions::{Locals, RequestId};
 use seam_core::per_thread::PerThread;
-use seam_core::{Middleware, Next, Request, Responding, async_trait};
+use seam_core::{Carry, Request, Response, Step};
 
 /// Longest client-supplied id kept.
 const MAX_LEN: usize = 128;
@@ -23,14 +23,10 @@ pub fn is_sane(id: &[u8]) -> bool {
         && id.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'+' | b'/' | b'='))
 }
 
-#[async_trait]
-impl Middleware for RequestIdMiddleware {
-    // `handle` by its desugared signature: see `seam_core::Responding`.
-    fn handle<'s, 'f>(&'s self, mut req: Request, next: Next) -> Responding<'f>
-    where
-        's: 'f,
-        Self: 'f,
-    {
+/// The request id needs no `await`: a step of the chain (see `seam_core::step`).
+impl Step for RequestIdMiddleware {
+    /// Sets the id on the request; carries its header value and its text to the answer.
+    fn before(&self, req: &mut Request) -> Result<Carry, Response> {
         let (header, context_key) = self.names.get();
         let supplied = req.headers().get(header).filter(|v| is_sane(v.as_bytes())).cloned();
         let value = supplied.unwrap_or_else(|| {
@@ -44,10 +40,18 @@ impl Middleware for RequestIdMiddleware {
         req.headers_mut().insert(header.clone(), value.clone());
         req.extensions_mut().insert(RequestId(id.clone()));
         Locals::set(req.extensions_mut(), context_key.clone(), id.clone());
-        next.run_then(req, move |mut response| {
+        Ok(Carry { value: Some(value), text: Some(id), ..Carry::default() })
+    }
+
+    fn after(&self, carry: Carry, response: &mut Response) {
+        let (header, _) = self.names.get();
+        if let Some(value) = carry.value {
             response.headers_mut().insert(header.clone(), value);
+        }
+        if let Some(id) = carry.text {
             response.extensions_mut().insert(RequestId(id));
-            response
-        })
+        }
     }
 }
+
+seam_core::step_middleware!(RequestIdMiddleware);

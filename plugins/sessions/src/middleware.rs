@@ -7,7 +7,7 @@ use bytes::Bytes;
 use cookie::Cookie;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
-use seam_core::extensions::{PerClient, RequestScheme, Session, SessionHeaders as ControlHeaders};
+use seam_core::extensions::{Client, PerClient, Session, SessionHeaders as ControlHeaders};
 use seam_core::interned::interned_name;
 use seam_core::metrics::{Counter, Events};
 use seam_core::per_thread::PerThread;
@@ -297,7 +297,7 @@ impl Middleware for SessionMiddleware {
         if self.config.disable_session_forward {
             self.strip_from_request(&mut req);
         }
-        let https = req.extensions().get::<RequestScheme>().is_some_and(|s| s.0 == "https");
+        let https = req.extensions().get::<Client>().is_some_and(Client::https);
         let session = Session::shared(values.unwrap_or_default());
         req.extensions_mut().insert(session.clone());
         req.extensions_mut().insert(self.control.get().clone());

@@ -127,7 +127,7 @@ async fn the_cookie_is_secure_over_https_unless_configured_off() {
         let chain = Pipeline::new(vec![sessions], Arc::new(App));
         let mut request = get("/login", None);
         if https {
-            request.extensions_mut().insert(seam_core::extensions::RequestScheme("https"));
+            request.extensions_mut().insert(seam_core::extensions::Client::new(([192, 0, 2, 1], 4000).into(), "https"));
         }
         let cookie = chain.run(request).await.headers()["set-cookie"].to_str().unwrap().to_owned();
         assert_eq!(cookie.contains("; Secure"), secure, "{config} over https={https}: {cookie}");
