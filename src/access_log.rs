@@ -77,8 +77,9 @@ impl Access<'_> {
         line.push_str(self.method.as_str());
         let _ = write!(line, " path={:?} route={:?} status=", self.path, self.route);
         line.push_str(itoa::Buffer::new().format(self.status));
-        let _ =
-            write!(line, " duration_ms={:?} client={} request_id={:?}", self.duration_ms, self.client, self.request_id);
+        let _ = write!(line, " duration_ms={:?} client=", self.duration_ms);
+        seam_core::net::push_ip(line, self.client);
+        let _ = write!(line, " request_id={:?}", self.request_id);
         line.push('\n');
     }
 
@@ -99,7 +100,9 @@ impl Access<'_> {
         // Written by serde_json, as tracing-subscriber's JSON writes it (`null` for NaN).
         let _ = serde_json::to_writer(Append(line), &self.duration_ms);
         // An address's text needs no escaping.
-        let _ = write!(line, ",\"client\":\"{}\",\"request_id\":", self.client);
+        line.push_str(",\"client\":\"");
+        seam_core::net::push_ip(line, self.client);
+        line.push_str("\",\"request_id\":");
         push_json_str(line, self.request_id);
         line.push_str("},\"target\":\"seam::access\"}\n");
     }

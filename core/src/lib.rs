@@ -34,6 +34,7 @@ pub mod interned;
 pub mod kind;
 pub mod log_sink;
 pub mod metrics;
+pub mod net;
 pub mod per_thread;
 pub mod pipeline;
 pub mod registration;

@@ -1,7 +1,6 @@
 //! The runtime of `LoggerMiddleware`.
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use http::header::{CONTENT_LENGTH, HOST, REFERER, USER_AGENT};
@@ -94,7 +93,8 @@ struct Seen {
 /// prints `${latency}`: Go's own integer algorithm (`time.Duration.String`), so the digits
 /// are exact and no float is formatted per request.
 fn push_go_duration(line: &mut String, d: Duration) {
-    let nanos = d.as_nanos();
+    // In 64 bits (584 years of nanoseconds): 128-bit division is a library call per digit.
+    let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
     let mut digits = itoa::Buffer::new();
     if nanos < 1_000 {
         line.push_str(digits.format(nanos));
@@ -128,7 +128,7 @@ fn push_go_duration(line: &mut String, d: Duration) {
 
 /// Appends `.` and the `places` digits of `fraction`, without trailing zeros (nothing when
 /// it is zero), as Go's `fmtFrac`.
-fn push_fraction(line: &mut String, mut fraction: u128, places: usize) {
+fn push_fraction(line: &mut String, mut fraction: u64, places: usize) {
     if fraction == 0 {
         return;
     }
@@ -179,7 +179,19 @@ impl LoggerMiddleware {
     fn write_line(&self, seen: &Seen, started: Instant, response: &Response) {
         let now = Instant::now();
         let latency = now.saturating_duration_since(started);
-        let mut line = String::with_capacity(128);
+        // One line buffer per worker thread, reused: no allocation per request.
+        thread_local! {
+            static LINE: RefCell<String> = RefCell::new(String::with_capacity(256));
+        }
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            self.render(line, seen, now, latency, response);
+            self.sink.write(line);
+        });
+    }
+
+    /// Appends the text of the line to `line`.
+    fn render(&self, line: &mut String, seen: &Seen, now: Instant, latency: Duration, response: &Response) {
         for part in &self.parts {
             let tag = match part {
                 Part::Text(text) => {
@@ -193,12 +205,12 @@ impl LoggerMiddleware {
             };
             match tag {
                 Tag::Pid => line.push_str(&self.pid),
-                Tag::Time => self.push_time(&mut line, now),
+                Tag::Time => self.push_time(line, now),
                 Tag::Status => line.push_str(response.status().as_str()),
-                Tag::Latency => push_go_duration(&mut line, latency),
+                Tag::Latency => push_go_duration(line, latency),
                 Tag::Ip => {
                     if let Some(ip) = seen.ip {
-                        let _ = write!(line, "{ip}");
+                        seam_core::net::push_ip(line, ip);
                     }
                 }
                 Tag::Ips => line.push_str(&header(&seen.headers, &http::HeaderName::from_static("x-forwarded-for"))),
@@ -247,7 +259,6 @@ impl LoggerMiddleware {
                 }
             }
         }
-        self.sink.write(&line);
     }
 }
 

@@ -3,7 +3,7 @@
 use http::{HeaderName, HeaderValue};
 use seam_core::extensions::{PerClient, Session};
 use seam_core::interned::interned_name;
-use seam_core::{Middleware, Next, Request, Responding, async_trait};
+use seam_core::{Carry, Request, Response, Step};
 use serde_json::Value;
 
 /// Copies session values into request headers.
@@ -38,14 +38,11 @@ fn as_header(value: &Value) -> Option<HeaderValue> {
     }
 }
 
-#[async_trait]
-impl Middleware for MapSessionToHeaderMiddleware {
-    // `handle` by its desugared signature: see `seam_core::Responding`.
-    fn handle<'s, 'f>(&'s self, mut req: Request, next: Next) -> Responding<'f>
-    where
-        's: 'f,
-        Self: 'f,
-    {
+/// Mapping needs no `await`: a step of the chain (see `seam_core::step`).
+impl Step for MapSessionToHeaderMiddleware {
+    /// Strips the client's copies of the mapped headers and sets them from the session;
+    /// bit 0 of the carry says whether any was set.
+    fn before(&self, req: &mut Request) -> Result<Carry, Response> {
         // A client must never be able to set these headers itself, not even as `X_User_Id`,
         // which WSGI, CGI and Rack upstreams read as `X-User-Id`.
         let mine = &self.headers;
@@ -67,12 +64,15 @@ impl Middleware for MapSessionToHeaderMiddleware {
                 }
             }
         }
-        next.run_then(req, move |mut response| {
-            if mapped && response.extensions().get::<PerClient>().is_none() {
-                // Built from this client's session values: no shared cache may store it.
-                response.extensions_mut().insert(PerClient);
-            }
-            response
-        })
+        Ok(Carry { bits: u32::from(mapped), ..Carry::default() })
+    }
+
+    fn after(&self, carry: Carry, response: &mut Response) {
+        if carry.bits & 1 != 0 && response.extensions().get::<PerClient>().is_none() {
+            // Built from this client's session values: no shared cache may store it.
+            response.extensions_mut().insert(PerClient);
+        }
     }
 }
+
+seam_core::step_middleware!(MapSessionToHeaderMiddleware);
