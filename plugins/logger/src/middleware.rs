@@ -187,6 +187,10 @@ impl LoggerMiddleware {
             line.clear();
             self.render(line, seen, now, latency, response);
             self.sink.write(line);
+            // A line made long by a large header is not kept for every later one.
+            if line.capacity() > 64 * 1024 {
+                *line = String::with_capacity(256);
+            }
         });
     }
 
