@@ -22,7 +22,9 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 /// Every open connection of one server (all workers), and the `concurrency` cap.
 pub struct Connections {
     permits: Arc<Semaphore>,
-    live: Mutex<HashMap<u64, Arc<Activity>>>,
+    /// Keyed by a counter the server hands out, never by a client's value: a fast hash
+    /// (std's SipHash cost ~300 instructions per connection) cannot be steered.
+    live: Mutex<HashMap<u64, Arc<Activity>, foldhash::fast::FixedState>>,
     next_id: AtomicU64,
     epoch: Instant,
     /// Notified when the last open connection closes.
@@ -118,7 +120,7 @@ impl Connections {
         let cap = usize::try_from(concurrency).unwrap_or(usize::MAX).clamp(1, Semaphore::MAX_PERMITS);
         Arc::new(Connections {
             permits: Arc::new(Semaphore::new(cap)),
-            live: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::default()),
             next_id: AtomicU64::new(0),
             epoch: Instant::now(),
             closed: Notify::new(),

@@ -47,7 +47,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // hop-by-hop ones go with them below, and `close` (the usual option) is looked up only
     // when a header has that name.
     let mut i = 0;
-    let connection_present = present & 1 != 0;
+    let connection_present = present & 1 != 0 && !names_no_header(headers, close_header);
     while connection_present && let Some(value) = headers.get_all(CONNECTION).iter().nth(i).cloned() {
         for name in value.to_str().unwrap_or_default().split(',').map(str::trim) {
             let hop = HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_str()));
@@ -63,6 +63,20 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
         if present & (1 << i) != 0 {
             headers.remove(name);
         }
+    }
+}
+
+/// Whether `Connection` is the usual one value, `keep-alive` or `close`, which names no
+/// header to remove (`close` does when a header has that name): then its options need not
+/// be split and looked up one by one.
+fn names_no_header(headers: &HeaderMap, close_header: bool) -> bool {
+    let mut values = headers.get_all(CONNECTION).iter();
+    match (values.next(), values.next()) {
+        (Some(only), None) => {
+            let option = only.as_bytes().trim_ascii();
+            option.eq_ignore_ascii_case(b"keep-alive") || (!close_header && option.eq_ignore_ascii_case(b"close"))
+        }
+        _ => false,
     }
 }
 
@@ -144,6 +158,33 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 2);
         assert!(h.contains_key("x-kept") && h.contains_key(http::header::CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn a_lone_close_or_keep_alive_still_removes_what_it_must() {
+        for option in ["close", "Close", " keep-alive ", "Keep-Alive"] {
+            let mut h = HeaderMap::new();
+            h.insert(CONNECTION, HeaderValue::from_static(option));
+            h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+            h.insert("x-kept", HeaderValue::from_static("1"));
+            remove_hop_by_hop(&mut h);
+            assert_eq!(h.keys().collect::<Vec<_>>(), ["x-kept"], "{option:?}");
+        }
+        // `Connection: close` beside a header named `close`: that header goes too.
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("CLOSE"));
+        h.insert("close", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["x-kept"]);
+        // Two `Connection` lines are read whole, not taken for the usual one.
+        let mut h = HeaderMap::new();
+        h.append(CONNECTION, HeaderValue::from_static("close"));
+        h.append(CONNECTION, HeaderValue::from_static("x-hop"));
+        h.insert("x-hop", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["x-kept"]);
     }
 
     #[test]
