@@ -103,13 +103,14 @@ impl Next {
             // each worker thread a chain of its own, so nothing here is shared between workers.
             let chain = self.chain;
             let mut position = self.position;
-            let mut carried: smallvec::SmallVec<[(usize, Carry); 4]> = smallvec::SmallVec::new();
+            // Each step that ran, with what its `before` carried for its `after`.
+            let mut carried: smallvec::SmallVec<[(&dyn Step, Carry); 4]> = smallvec::SmallVec::new();
             let mut response = loop {
                 match chain.middlewares.get(position) {
                     Some(middleware) => match middleware.as_step() {
                         Some(step) => match step.before(&mut req) {
                             Ok(carry) => {
-                                carried.push((position, carry));
+                                carried.push((step, carry));
                                 position += 1;
                             }
                             Err(answer) => break answer,
@@ -125,10 +126,8 @@ impl Next {
                     None => break chain.action.handle(req).await,
                 }
             };
-            for (at, carry) in carried.into_iter().rev() {
-                if let Some(step) = chain.middlewares[at].as_step() {
-                    step.after(carry, &mut response);
-                }
+            for (step, carry) in carried.into_iter().rev() {
+                step.after(carry, &mut response);
             }
             response
         }

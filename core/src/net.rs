@@ -1,4 +1,13 @@
-//! Addresses as text, on the request path.
+//! Addresses as text, on the request path, and the headers that forward them.
+
+use http::HeaderName;
+
+/// `X-Forwarded-For`: the addresses a request came through, the peer's appended by a proxy.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`: the scheme the client used.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`: the host the client asked for.
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Writes `ip` as `Display` does into `buffer` (64 bytes hold any address) and returns the
 /// length: an IPv4 address digit by digit (`core::fmt` costs ~900 instructions for one, on

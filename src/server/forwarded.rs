@@ -50,7 +50,7 @@ impl TrustedProxies {
             return ip.to_canonical();
         }
         let hops: Vec<&str> = headers
-            .get_all("x-forwarded-for")
+            .get_all(seam_core::net::X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
@@ -68,9 +68,6 @@ impl TrustedProxies {
         client
     }
 }
-
-/// `X-Forwarded-Proto`, believed from a trusted proxy.
-pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Headers that proxies set to tell an upstream about the original request, besides the
 /// whole `X-Forwarded-*` family: an upstream may believe any of them (`X-Original-URL` and

@@ -13,7 +13,7 @@ use seam_core::{Action, Body, Middleware, Request, Response, Storage, json_error
 
 use super::body_limit::{LimitedBody, Rejected, TOO_LARGE};
 use super::canonical::{PathRules, canonical_borrowed};
-use super::forwarded::{TrustedProxies, X_FORWARDED_PROTO, strip_untrusted};
+use super::forwarded::{TrustedProxies, strip_untrusted};
 use super::message;
 use super::router::{Lookup, RouteEntry, Router};
 use super::write_timeout::DeadlineBody;
@@ -214,7 +214,7 @@ impl App {
         let (mut parts, body) = req.into_parts();
         let trusted = self.trusted.contains(peer.ip());
         // Only a trusted proxy's `X-Forwarded-Proto` is read (an untrusted one is removed below).
-        let forwarded_proto = if trusted { parts.headers.get(X_FORWARDED_PROTO) } else { None };
+        let forwarded_proto = if trusted { parts.headers.get(seam_core::net::X_FORWARDED_PROTO) } else { None };
         let scheme = match forwarded_proto.map(HeaderValue::as_bytes) {
             Some(b"https") => "https",
             Some(b"http") => "http",

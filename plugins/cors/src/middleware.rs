@@ -127,21 +127,14 @@ impl Step for CorsMiddleware {
     }
 
     fn after(&self, carry: Carry, response: &mut Response) {
-        let all = matches!(self.origins, Origins::All);
         let headers = response.headers_mut();
-        match carry.bits {
-            OPTIONS_NOT_PREFLIGHT => vary(headers, "Origin"),
-            CORS_REQUEST => {
-                if !all {
-                    vary(headers, "Origin");
-                }
-                self.set_headers(headers, carry.value, carry.second.as_ref());
-            }
-            _ => {
-                if !all {
-                    vary(headers, "Origin");
-                }
-            }
+        // The answer varies with `Origin` unless every origin gets the same one; an `OPTIONS`
+        // that is not a preflight says so either way.
+        if carry.bits == OPTIONS_NOT_PREFLIGHT || !matches!(self.origins, Origins::All) {
+            vary(headers, "Origin");
+        }
+        if carry.bits == CORS_REQUEST {
+            self.set_headers(headers, carry.value, carry.second.as_ref());
         }
     }
 }

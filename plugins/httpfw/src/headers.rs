@@ -6,12 +6,10 @@ use http::header::{
 };
 use http::{HeaderMap, Request};
 use seam_core::extensions::Client;
+use seam_core::net::{X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The headers that never cross a proxy, whatever `Connection` says; `Connection` first
 /// (bit 0 of `remove_hop_by_hop`'s set of those present).

@@ -217,7 +217,7 @@ impl LoggerMiddleware {
                         seam_core::net::push_ip(line, ip);
                     }
                 }
-                Tag::Ips => line.push_str(&header(&seen.headers, &http::HeaderName::from_static("x-forwarded-for"))),
+                Tag::Ips => line.push_str(&header(&seen.headers, &seam_core::net::X_FORWARDED_FOR)),
                 Tag::Method => line.push_str(seen.method.as_str()),
                 Tag::Path => line.push_str(seen.uri.path()),
                 Tag::Url => line.push_str(seen.uri.path_and_query().map_or("/", |pq| pq.as_str())),
