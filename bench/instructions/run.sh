@@ -2,7 +2,8 @@
 # User-space instructions per proxied request, counted by callgrind: seam (the plain
 # HttpAction route, and the route with requestid + cors + helmet + logger) against nginx
 # and haproxy as proxies in front of the same nginx upstream, and optionally a second seam
-# binary (BEFORE) on the same routes.
+# binary (BEFORE) on the same routes; over HTTP/1.1 keep-alive, `Connection: close`, and
+# HTTP/2 (h2c with prior knowledge, h2load).
 #
 # On a shared 2-core machine paired wall-clock rounds of one binary swing by ±20 %; a count
 # of instructions repeats within 1 %, so a change of a few percent can be told, and the
@@ -10,13 +11,13 @@
 # kernel time, no cache misses and no waiting: it complements bench/proxy, it does not
 # replace it.
 #
-#   apt-get install -y valgrind wrk nginx haproxy
+#   apt-get install -y valgrind wrk nghttp2-client nginx haproxy
 #   bash bench/instructions/run.sh [BEFORE_BIN] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 before=${1:-} secs=${2:-5}
 source bench/lib.sh
-needs wrk nginx haproxy valgrind callgrind_control
+needs wrk h2load nginx haproxy valgrind callgrind_control
 no_compiler_running
 build_seam
 no_compiler_running
@@ -57,22 +58,34 @@ start_counted() { # name port command...
     exit 1
 }
 
-# Counts PID's instructions over a wrk run at URL (WRK_ARGS...) and writes
-# "instructions requests" to $work/NAME.count.
-count() { # name pid url wrk_args...
-    local name=$1 pid=$2 url=$3
+# Runs LOADER (wrk over HTTP/1.1, or h2load over h2c with prior knowledge) at URL for
+# SECONDS, eight connections (h2load: ten streams in flight on each); prints the number of
+# requests it completed.
+load() { # loader seconds url extra_args...
+    local loader=$1 d=$2 url=$3
     shift 3
-    wrk -t1 -c8 -d2s "$@" "$url" >/dev/null 2>&1 || true   # warm-up, not counted
+    case $loader in
+        wrk) wrk -t1 -c8 -d"${d}s" "$@" "$url" 2>/dev/null | awk '/requests in/ {print $1}' ;;
+        h2) h2load -c8 -m10 -D "$d" "$@" "$url" 2>/dev/null | awk '/^requests:/ {print $8}' ;;
+    esac
+}
+
+# Counts PID's instructions over a LOADER run at URL (EXTRA_ARGS...) and writes
+# "instructions requests" to $work/NAME.count.
+count() { # name pid loader url extra_args...
+    local name=$1 pid=$2 loader=$3 url=$4
+    shift 4
+    load "$loader" 2 "$url" "$@" >/dev/null || true   # warm-up, not counted
     callgrind_control -z "$pid" >/dev/null 2>&1
     callgrind_control -i on "$pid" >/dev/null 2>&1
-    wrk -t1 -c8 -d"${secs}s" "$@" "$url" >"$work/$name.wrk" 2>&1 || true
+    local requests
+    requests=$(load "$loader" "$secs" "$url" "$@" || true)
     callgrind_control -i off "$pid" >/dev/null 2>&1
     callgrind_control -d "$name" "$pid" >/dev/null 2>&1
     sleep 1
     local file
     file=$(grep -l "^desc: Trigger: .*$name" "$work"/*.cg* | head -1)
-    echo "$(awk '/^totals:/ {print $2}' "$file") $(awk '/requests in/ {print $1}' "$work/$name.wrk")" \
-        >"$work/$name.count"
+    echo "$(awk '/^totals:/ {print $2}' "$file") ${requests:-0}" >"$work/$name.count"
     rm -f "$file"
     cat "$work/$name.count" >&2
 }
@@ -86,15 +99,16 @@ for who in "${!bins[@]}"; do
     RUST_LOG=warn start_counted "$who" "$p" "${bins[$who]}" run --workers 1 "$work/$who.yaml"
     pid=$started_pid
     for route in plain full; do
-        count "$who-$route-ka" "$pid" "http://127.0.0.1:$p/$route/" -H "Origin: https://app.example.com"
-        count "$who-$route-close" "$pid" "http://127.0.0.1:$p/$route/" -H "Origin: https://app.example.com" \
-            -H "Connection: close"
+        url="http://127.0.0.1:$p/$route/"
+        count "$who-$route-ka" "$pid" wrk "$url" -H "Origin: https://app.example.com"
+        count "$who-$route-close" "$pid" wrk "$url" -H "Origin: https://app.example.com" -H "Connection: close"
+        count "$who-$route-h2" "$pid" h2 "$url" -H "Origin: https://app.example.com"
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 
 # nginx in one process (no master), haproxy with one thread.
-p=$(port)
+p=$(port); q=$(port)
 mkdir -p "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<CONF
 master_process off;
@@ -108,22 +122,25 @@ http {
   upstream app { server 127.0.0.1:$up; keepalive 256; }
   server {
     listen 127.0.0.1:$p;
+    listen 127.0.0.1:$q http2;
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
 }
 CONF
 start_counted nginx "$p" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf"
 pid=$started_pid
-count nginx-plain-ka "$pid" "http://127.0.0.1:$p/plain/"
-count nginx-plain-close "$pid" "http://127.0.0.1:$p/plain/" -H "Connection: close"
+count nginx-plain-ka "$pid" wrk "http://127.0.0.1:$p/"
+count nginx-plain-close "$pid" wrk "http://127.0.0.1:$p/" -H "Connection: close"
+count nginx-plain-h2 "$pid" h2 "http://127.0.0.1:$q/"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
-p=$(port)
-haproxy_proxy_config haproxy 1 "$p" "$up"
+p=$(port); q=$(port)
+haproxy_proxy_config haproxy 1 "$p" "$up" "$q"
 start_counted haproxy "$p" haproxy -db -f "$work/haproxy.cfg"
 pid=$started_pid
-count haproxy-plain-ka "$pid" "http://127.0.0.1:$p/plain/"
-count haproxy-plain-close "$pid" "http://127.0.0.1:$p/plain/" -H "Connection: close"
+count haproxy-plain-ka "$pid" wrk "http://127.0.0.1:$p/"
+count haproxy-plain-close "$pid" wrk "http://127.0.0.1:$p/" -H "Connection: close"
+count haproxy-plain-h2 "$pid" h2 "http://127.0.0.1:$q/"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
 python3 - "$work" "$secs" "$before" <<'PY'
@@ -135,30 +152,36 @@ def per_request(name):
     path = f"{work}/{name}.count"
     if not os.path.exists(path):
         return None
-    instructions, requests = open(path).read().split()
-    return int(instructions) / int(requests)
+    fields = open(path).read().split()
+    # A run that completed nothing (or a count callgrind did not write) has no rate.
+    if len(fields) != 2 or not fields[0].isdigit() or int(fields[1]) == 0:
+        return None
+    return int(fields[0]) / int(fields[1])
 command = "bash bench/instructions/run.sh" + (" BEFORE" if before else "") + f" {secs}" * (secs != "5")
 print(f"Measured {datetime.date.today()} on {machine()} with `{command}`: user-space instructions per "
-      f"request (callgrind), wrk -t1 -c8 for {secs}s after a 2 s warm-up, one worker or thread each; "
-      "the upstream is nginx, not counted.\n")
-print("| proxy, route | keep-alive instructions/request | vs nginx | `Connection: close` instructions/request | vs nginx |")
-print("|---|---:|---:|---:|---:|")
+      f"request (callgrind), wrk -t1 -c8 (HTTP/1.1) or h2load -c8 -m10 (h2c) for {secs}s after a 2 s "
+      "warm-up, one worker or thread each; the upstream is nginx, not counted.\n")
+print("| proxy, route | keep-alive instructions/request | vs nginx | `Connection: close` instructions/request "
+      "| vs nginx | HTTP/2 instructions/request | vs nginx |")
+print("|---|---:|---:|---:|---:|---:|---:|")
 rows = [("nginx (`proxy_pass`, keep-alive pool)", "nginx-plain"), ("haproxy (`http-reuse always`)", "haproxy-plain"),
         ("seam, HttpAction alone", "seam-plain"), ("seam, requestid + cors + helmet + logger + HttpAction", "seam-full")]
 if before:
     rows += [("seam BEFORE, HttpAction alone", "before-plain"),
              ("seam BEFORE, requestid + cors + helmet + logger + HttpAction", "before-full")]
-ref = {kind: per_request(f"nginx-plain-{kind}") for kind in ("ka", "close")}
+kinds = ("ka", "close", "h2")
+ref = {kind: per_request(f"nginx-plain-{kind}") for kind in kinds}
 for label, name in rows:
     cells = []
-    for kind in ("ka", "close"):
+    for kind in kinds:
         n = per_request(f"{name}-{kind}")
-        cells += [f"{n:,.0f}", f"{n / ref[kind]:.2f}×"] if n and ref[kind] else ["n/a", "n/a"]
+        cells += [f"{n:,.0f}" if n else "n/a", f"{n / ref[kind]:.2f}×" if n and ref[kind] else "n/a"]
     print(f"| {label} | " + " | ".join(cells) + " |")
 if before:
     print()
     for route in ("plain", "full"):
-        for kind, label in (("ka", "keep-alive"), ("close", "`Connection: close`")):
+        for kind, label in (("ka", "keep-alive"), ("close", "`Connection: close`"), ("h2", "HTTP/2")):
             a, b = per_request(f"before-{route}-{kind}"), per_request(f"seam-{route}-{kind}")
-            print(f"- {route} route, {label}: this build {b / a:.3f}× the instructions of BEFORE")
+            ratio = f"{b / a:.3f}×" if a and b else "n/a"
+            print(f"- {route} route, {label}: this build {ratio} the instructions of BEFORE")
 PY

@@ -153,6 +153,10 @@ where
             drive(conn, |conn| conn.graceful_shutdown(), slot, shared.idle_timeout).await
         }
         Protocol::Http2 => {
+            // HTTP/2 spawns each request's future as a task of its own: boxed, the task holds
+            // a pointer, where the chain's whole future would be copied at each step of
+            // spawning (16 copies per request, 4 % of an HTTP/2 request's instructions).
+            let service = hyper::service::service_fn(move |req| Box::pin(hyper::service::Service::call(&service, req)));
             let conn = pin!(shared.http2.serve_connection(io, service));
             drive(conn, |conn| conn.graceful_shutdown(), slot, shared.idle_timeout).await
         }
