@@ -115,6 +115,16 @@ pub trait Storage: Send + Sync + 'static {
     /// The value under `key`, or `None` when it is missing or expired.
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError>;
 
+    /// What [`get`](Storage::get) would answer, when the storage can tell without waiting:
+    /// from memory (the memory storage always; a Valkey storage with `clientCache` when it
+    /// holds a trusted copy of the key). `None` means "ask `get`", not "missing": a caller
+    /// on a hot path tries this first, then awaits `get`, and so spares a boxed future per
+    /// read the process answers itself. The default answers `None`.
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>, StorageError>> {
+        let _ = key;
+        None
+    }
+
     /// Stores `value` under `key`, replacing any value and TTL it had.
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError>;
 
@@ -183,6 +193,15 @@ pub trait Storage: Send + Sync + 'static {
     /// does nothing (a storage that holds nothing to release).
     async fn close(&self) -> Result<(), StorageError> {
         Ok(())
+    }
+}
+
+/// Reads `key` from `storage`: at once when the storage can answer from memory
+/// ([`Storage::get_now`]), otherwise through [`Storage::get`]. What every hot read uses.
+pub async fn read(storage: &dyn Storage, key: &str) -> Result<Option<Bytes>, StorageError> {
+    match storage.get_now(key) {
+        Some(answer) => answer,
+        None => storage.get(key).await,
     }
 }
 

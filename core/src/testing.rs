@@ -49,6 +49,7 @@ where
     round_trip(&fresh(&make, "conf-roundtrip").await).await;
     binary_values(&fresh(&make, "conf-binary").await).await;
     missing_and_delete(&fresh(&make, "conf-delete").await).await;
+    get_now_agrees_with_get(&fresh(&make, "conf-get-now").await).await;
     expiry(&fresh(&make, "conf-ttl").await).await;
     let s = fresh(&make, "conf-capabilities").await;
     let declared = s.capabilities();
@@ -115,6 +116,7 @@ pub async fn closed_refuses_operations(s: &dyn Storage) {
     s.set("k", b("v"), None).await.unwrap();
     s.close().await.expect("close");
     assert!(matches!(s.get("k").await, Err(StorageError::Closed)), "get after close fails with Closed");
+    assert!(matches!(s.get_now("k"), None | Some(Err(StorageError::Closed))), "nothing is read at once after close");
     assert!(matches!(s.set("k", b("v"), None).await, Err(StorageError::Closed)), "set after close fails");
     assert!(matches!(s.delete("k").await, Err(StorageError::Closed)), "delete after close fails");
     if s.capabilities().has(Capability::Incr) {
@@ -163,6 +165,27 @@ async fn missing_and_delete(s: &Arc<dyn Storage>) {
     assert!(s.delete("d").await.expect("delete existing"), "delete of an existing key reports it existed");
     assert_eq!(s.get("d").await.expect("get deleted"), None, "deleted key is gone");
     assert!(!s.delete("d").await.expect("delete missing"), "delete of a missing key reports it did not exist");
+}
+
+/// `get_now`, whenever it answers, answers what `get` does: right after each write (a copy
+/// kept from before it must not be served) and after the read that follows it.
+async fn get_now_agrees_with_get(s: &Arc<dyn Storage>) {
+    let now = |when: &str| s.get_now("k").map(|answer| answer.unwrap_or_else(|e| panic!("get_now {when}: {e}")));
+    assert!(matches!(now("of a missing key"), None | Some(None)), "get_now of a missing key");
+    for (step, value) in [("a first write", Some("v1")), ("an overwrite", Some("v2")), ("a delete", None)] {
+        match value {
+            Some(value) => s.set("k", b(value), None).await.expect("set"),
+            None => assert!(s.delete("k").await.expect("delete")),
+        }
+        let expected = value.map(str::as_bytes);
+        if let Some(answer) = now(&format!("after {step}")) {
+            assert_eq!(answer.as_deref(), expected, "get_now right after {step}");
+        }
+        assert_eq!(s.get("k").await.expect("get").as_deref(), expected, "get after {step}");
+        if let Some(answer) = now(&format!("after {step} and a get")) {
+            assert_eq!(answer.as_deref(), expected, "get_now after {step} and a get");
+        }
+    }
 }
 
 async fn incr_counts_exactly(s: Arc<dyn Storage>) {

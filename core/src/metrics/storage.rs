@@ -109,6 +109,14 @@ impl Storage for InstrumentedStorage {
         self.metrics.timed(&self.metrics.get, self.inner.get(key)).await
     }
 
+    /// Counted as a `get` when it answers; a `None` is not a read (the `get` after it counts).
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>, StorageError>> {
+        let started = Instant::now();
+        let result = self.inner.get_now(key)?;
+        self.metrics.count(&self.metrics.get, started, &result);
+        Some(result)
+    }
+
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
         self.metrics.timed(&self.metrics.set, self.inner.set(key, value, ttl)).await
     }
@@ -159,5 +167,39 @@ impl Storage for InstrumentedStorage {
 
     async fn close(&self) -> Result<(), StorageError> {
         self.inner.close().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A storage that answers every read at once, and `get` never.
+    struct Immediate;
+
+    #[async_trait]
+    impl Storage for Immediate {
+        async fn get(&self, _: &str) -> Result<Option<Bytes>, StorageError> {
+            Err(StorageError::Backend("only get_now answers".into()))
+        }
+        async fn set(&self, _: &str, _: Bytes, _: Option<Duration>) -> Result<(), StorageError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &str) -> Result<bool, StorageError> {
+            Ok(false)
+        }
+        fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>, StorageError>> {
+            (key == "here").then(|| Ok(Some(Bytes::from_static(b"v"))))
+        }
+    }
+
+    #[test]
+    fn a_read_answered_at_once_is_counted_as_a_get_and_a_none_is_not() {
+        let metrics = StorageMetrics::new("get-now-counted");
+        let storage = InstrumentedStorage { inner: Arc::new(Immediate), metrics: metrics.clone() };
+        assert_eq!(storage.get_now("here").unwrap().unwrap().as_deref(), Some(&b"v"[..]));
+        assert!(storage.get_now("elsewhere").is_none(), "the inner storage cannot tell: ask get");
+        assert_eq!(metrics.get.ok.get(), 1, "one read answered");
+        assert_eq!(metrics.get.error.get(), 0);
     }
 }

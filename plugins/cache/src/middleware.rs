@@ -215,7 +215,7 @@ impl Inner {
         {
             return Some(local.entry);
         }
-        match self.storage.get(key).await {
+        match seam_core::storage::read(&*self.storage, key).await {
             Ok(Some(bytes)) => {
                 let entry = Arc::new(entry::decode(&bytes)?);
                 self.remember(key, entry.clone());

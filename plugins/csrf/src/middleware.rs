@@ -102,7 +102,7 @@ impl CsrfMiddleware {
 
     /// Whether the token is one this gateway issued and still knows.
     async fn known(&self, token: &str) -> Result<bool, StorageError> {
-        Ok(self.storage.get(&key(token)).await?.is_some())
+        Ok(seam_core::storage::read(&*self.storage, &key(token)).await?.is_some())
     }
 
     async fn remember(&self, token: &str) -> Result<(), StorageError> {

@@ -96,7 +96,7 @@ impl LimiterMiddleware {
         // The current window's counter lives two windows: the next one reads it as `previous`.
         let count = self.storage.incr(&key, 1, Some(Duration::from_millis(self.window_ms * 2))).await?;
         let previous_key = format!("limiter:{}:{client}:{}", self.name, window.wrapping_sub(1));
-        let previous = match self.storage.get(&previous_key).await? {
+        let previous = match seam_core::storage::read(&*self.storage, &previous_key).await? {
             Some(bytes) => std::str::from_utf8(&bytes).ok().and_then(|t| t.parse::<i64>().ok()).unwrap_or(0),
             None => 0,
         };

@@ -81,12 +81,33 @@ pub(crate) fn parse_stored(bytes: &[u8]) -> Option<(u64, Map<String, Value>)> {
 
 /// The session id in `Cookie` header values, if one has the shape of an id (fuzzed).
 pub(crate) fn id_from_cookies<'a>(values: impl Iterator<Item = &'a str>, name: &str) -> Option<String> {
-    values
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
-        .filter(|raw| id::is_valid(raw))
+    scan_cookies(values, name).id
+}
+
+/// What one pass over the `Cookie` header values found.
+struct Scanned {
+    /// The first cookie named as the session's, if its value has the shape of an id.
+    id: Option<String>,
+    /// Every cookie parsed and every one was the session's: stripping it leaves no `Cookie`.
+    alone: bool,
+}
+
+/// Finds the session cookie `name` and whether anything else is there, parsing once.
+fn scan_cookies<'a>(values: impl Iterator<Item = &'a str>, name: &str) -> Scanned {
+    let mut first = None;
+    let mut alone = true;
+    for cookie in values.flat_map(Cookie::split_parse) {
+        match cookie {
+            Ok(cookie) if cookie.name() == name => {
+                if first.is_none() {
+                    first = Some(cookie.value().to_owned());
+                }
+            }
+            // Another cookie, or a piece that does not parse: the slow strip decides.
+            _ => alone = false,
+        }
+    }
+    Scanned { id: first.filter(|raw| id::is_valid(raw)), alone }
 }
 
 /// Removes the cookie `name` from the `Cookie` headers; other cookies stay (in one header).
@@ -178,22 +199,29 @@ impl SessionMiddleware {
         }
     }
 
-    /// The id the client sent, if it has the shape of one.
-    fn incoming_id(&self, req: &Request) -> Option<String> {
-        let raw = match &self.lookup {
-            Lookup::Header(name) => req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned),
-            Lookup::Cookie(name) => {
-                return id_from_cookies(req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()), name);
+    /// The id the client sent, if it has the shape of one, and whether the session cookie is
+    /// all its `Cookie` headers hold (see [`Self::strip_from_request`]).
+    fn incoming_id(&self, req: &Request) -> Scanned {
+        match &self.lookup {
+            Lookup::Header(name) => {
+                let raw = req.headers().get(name).and_then(|v| v.to_str().ok());
+                Scanned { id: raw.filter(|raw| id::is_valid(raw)).map(str::to_owned), alone: false }
             }
-        }?;
-        id::is_valid(&raw).then_some(raw)
+            Lookup::Cookie(name) => {
+                scan_cookies(req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()), name)
+            }
+        }
     }
 
-    /// Removes the session cookie (or header) from the request; other cookies stay.
-    fn strip_from_request(&self, req: &mut Request) {
+    /// Removes the session cookie (or header) from the request; other cookies stay. `alone`:
+    /// the scan found the session cookie and nothing else, so the headers go whole.
+    fn strip_from_request(&self, req: &mut Request, alone: bool) {
         match &self.lookup {
             Lookup::Header(name) => {
                 req.headers_mut().remove(name);
+            }
+            Lookup::Cookie(_) if alone => {
+                req.headers_mut().remove(COOKIE);
             }
             Lookup::Cookie(name) => strip_cookie(req.headers_mut(), name),
         }
@@ -272,8 +300,9 @@ impl Middleware for SessionMiddleware {
     async fn handle(&self, mut req: Request, next: Next) -> Response {
         let mut loaded: Option<(String, u64)> = None;
         let mut values = None;
-        if let Some(id) = self.incoming_id(&req) {
-            match self.storage.get(&id).await {
+        let Scanned { id: incoming, alone } = self.incoming_id(&req);
+        if let Some(id) = incoming {
+            match seam_core::storage::read(&*self.storage, &id).await {
                 Ok(Some(bytes)) => {
                     if let Some((created, data)) = self.read(&id, &bytes) {
                         loaded = Some((id, created));
@@ -284,7 +313,7 @@ impl Middleware for SessionMiddleware {
                 Err(e) if self.config.fail_open => {
                     tracing::warn!("session storage unavailable, serving without a session (failOpen): {e}");
                     if self.config.disable_session_forward {
-                        self.strip_from_request(&mut req);
+                        self.strip_from_request(&mut req, alone);
                     }
                     let mut response = next.run(req).await;
                     // Nothing is applied, and the client never sees the control headers.
@@ -295,7 +324,7 @@ impl Middleware for SessionMiddleware {
             }
         }
         if self.config.disable_session_forward {
-            self.strip_from_request(&mut req);
+            self.strip_from_request(&mut req, alone);
         }
         let https = req.extensions().get::<Client>().is_some_and(Client::https);
         let session = Session::shared(values.unwrap_or_default());
@@ -388,5 +417,38 @@ mod tests {
         assert_eq!(stripped(&["session_id=abc", "theme=dark"]), ["theme=dark"], "two Cookie headers");
         assert!(stripped(&["session_id=abc", "session_id=def"]).is_empty());
         assert!(stripped(&[]).is_empty());
+    }
+
+    fn scanned(cookies: &[&str]) -> Scanned {
+        scan_cookies(cookies.iter().copied(), "session_id")
+    }
+
+    #[test]
+    fn the_scan_says_alone_only_when_the_session_cookie_is_all_there_is() {
+        let id = "A".repeat(43);
+        let alone = |cookies: &[&str]| scanned(cookies).alone;
+        assert!(alone(&[&format!("session_id={id}")]));
+        assert!(alone(&[&format!(" session_id = {id} ")]));
+        assert!(alone(&[&format!("session_id={id}"), "session_id=other"]), "two session cookies go together");
+        assert!(!alone(&[&format!("session_id={id}; theme=dark")]));
+        assert!(!alone(&[&format!("session_id={id}"), "theme=dark"]), "a second Cookie header");
+        assert!(!alone(&[&format!("session_id={id}; garbage")]), "a piece that does not parse is kept");
+        assert!(!alone(&["session_idx=1"]));
+        assert_eq!(scanned(&[&format!("theme=dark; session_id={id}")]).id.as_deref(), Some(id.as_str()));
+        assert_eq!(scanned(&["session_id=short"]).id, None, "not the shape of an id");
+    }
+
+    proptest::proptest! {
+        /// The shortcut (remove every `Cookie` header) is taken only where stripping cookie by
+        /// cookie would have removed them all.
+        #[test]
+        fn alone_agrees_with_the_strip(
+            cookies in proptest::collection::vec("( ?(session_id|theme|session_idx|)( ?= ?[a-zA-Z0-9]{0,4})?;?){0,3}", 0..3)
+        ) {
+            let cookies: Vec<&str> = cookies.iter().map(String::as_str).collect();
+            if scanned(&cookies).alone {
+                proptest::prop_assert!(stripped(&cookies).is_empty(), "{cookies:?}");
+            }
+        }
     }
 }

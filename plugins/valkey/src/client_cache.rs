@@ -83,8 +83,17 @@ impl ClientCache {
     /// The cached value of `key` (without the prefix; `Some(None)`: known to be absent), if it
     /// can be trusted.
     pub fn lookup(&self, key: &str) -> Option<Option<Bytes>> {
-        if !self.live.load(Ordering::Acquire) {
+        let found = self.lookup_hit(key);
+        if found.is_none() {
             self.misses.inc();
+        }
+        found
+    }
+
+    /// [`lookup`](Self::lookup) counting only a hit: for a caller that reads from Valkey
+    /// through `lookup` after a miss, so that the miss is counted once.
+    pub fn lookup_hit(&self, key: &str) -> Option<Option<Bytes>> {
+        if !self.live.load(Ordering::Acquire) {
             return None;
         }
         // Read before the shared entries: an invalidation after this makes the copy below
@@ -112,10 +121,7 @@ impl ClientCache {
                 front.insert(key.to_owned(), (copy.clone(), generation));
                 Some(copy.value)
             }
-            None => {
-                self.misses.inc();
-                None
-            }
+            None => None,
         }
     }
 

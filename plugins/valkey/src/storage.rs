@@ -332,6 +332,13 @@ impl Storage for ValkeyStorage {
         Ok(value)
     }
 
+    /// With `clientCache`, a key this process holds a trusted copy of; nothing otherwise (and
+    /// nothing is started: the first `get` starts the cache).
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>, StorageError>> {
+        let (cache, _) = self.client_cache.as_ref()?;
+        cache.lookup_hit(key).map(Ok)
+    }
+
     fn capabilities(&self) -> Capabilities {
         if self.pubsub.is_some() { Capabilities::ALL } else { Capabilities::KEYS }
     }

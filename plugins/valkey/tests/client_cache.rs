@@ -70,6 +70,32 @@ async fn hot_reads_are_answered_locally() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_now_answers_from_a_trusted_local_copy_only() {
+    let server = Server::shared();
+    let prefix = unique_prefix("cc-now");
+    let config = support::config(json!({ "host": "127.0.0.1", "port": server.port(), "prefix": prefix }));
+    let uncached = ValkeyStorage::from_config("Uncached", &config).expect("storage");
+    let (a, b) = (cached(server.port(), &prefix), cached(server.port(), &prefix));
+    assert!(a.get_now("k").is_none(), "nothing is answered at once before the cache has started");
+    until_live(&a).await;
+    b.set("k", Bytes::from_static(b"v1"), None).await.unwrap();
+    assert!(a.get_now("k").is_none(), "a key never read here is not known here");
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some(&b"v1"[..]));
+    let now = a.get_now("k").expect("a key just read is answered at once").unwrap();
+    assert_eq!(now.as_deref(), Some(&b"v1"[..]));
+    // Another instance's write evicts the copy within the bound; get_now never serves it after.
+    b.set("k", Bytes::from_static(b"v2"), None).await.unwrap();
+    let deadline = Instant::now() + BOUND;
+    while let Some(answer) = a.get_now("k") {
+        assert!(Instant::now() < deadline, "the old copy was still served {BOUND:?} after the write");
+        assert_eq!(answer.unwrap().as_deref(), Some(&b"v1"[..]));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some(&b"v2"[..]));
+    assert!(uncached.get_now("k").is_none(), "without clientCache every read goes to Valkey");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_and_deletes_by_another_instance_are_seen_within_the_bound_200_times() {
     let server = Server::shared();
     let prefix = unique_prefix("cc-two");
