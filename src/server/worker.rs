@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use seam_core::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -142,7 +141,8 @@ where
         }
         async move {
             let response = app.handle(req, peer).await;
-            Ok::<_, Infallible>(response.map(|body| Body::new(TrackedBody::new(body, in_flight))))
+            // Not boxed again into a `Body`: hyper takes the tracked body as it is.
+            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
         }
     });
     // Pinned here and driven by reference: moved into `drive`, the connection would be held
