@@ -201,7 +201,7 @@ impl SessionMiddleware {
 
     /// The id the client sent, if it has the shape of one, and whether the session cookie is
     /// all its `Cookie` headers hold (see [`Self::strip_from_request`]).
-    fn incoming_id(&self, req: &Request) -> Scanned {
+    fn incoming(&self, req: &Request) -> Scanned {
         match &self.lookup {
             Lookup::Header(name) => {
                 let raw = req.headers().get(name).and_then(|v| v.to_str().ok());
@@ -300,7 +300,7 @@ impl Middleware for SessionMiddleware {
     async fn handle(&self, mut req: Request, next: Next) -> Response {
         let mut loaded: Option<(String, u64)> = None;
         let mut values = None;
-        let Scanned { id: incoming, alone } = self.incoming_id(&req);
+        let Scanned { id: incoming, alone } = self.incoming(&req);
         if let Some(id) = incoming {
             match seam_core::storage::read(&*self.storage, &id).await {
                 Ok(Some(bytes)) => {
