@@ -117,7 +117,7 @@ impl App {
                     path,
                     route: route.map_or("-", |r| &*r.matched.original().name),
                     status: response.status().as_u16(),
-                    duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                    duration_ms: crate::access_log::millis(started.elapsed()),
                     client: peer.ip(),
                     request_id: response.extensions().get::<RequestId>().map_or("-", |r| &*r.0),
                 });
