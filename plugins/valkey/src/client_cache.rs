@@ -5,7 +5,8 @@
 //! <prefix>`: from then on Valkey pushes the name of every key under the prefix that any
 //! client writes, deletes or lets expire, and the entry is evicted here. While that
 //! connection is not established nothing is cached and every entry is dropped, so a lost
-//! invalidation can never leave a stale value behind. A read that raced with an invalidation
+//! invalidation can never leave a stale value behind (on a cluster, one such connection per
+//! node: see `cluster_tracking`). A read that raced with an invalidation
 //! (the value was fetched before the push arrived) is not stored: every read takes a ticket,
 //! the generation of invalidations it started under, and is stored only if none came since.
 //! Each worker thread answers hot keys from its own copies, which are used only while the
@@ -173,7 +174,8 @@ impl ClientCache {
         self.removing(|| self.entries.clear());
     }
 
-    fn invalidated(&self, data: &[Value]) {
+    /// Applies an `invalidate` push: its keys, or null (a flush) for every key.
+    pub(crate) fn invalidated(&self, data: &[Value]) {
         match data.first() {
             Some(Value::Array(keys)) => self.removing(|| {
                 for key in keys {
@@ -190,7 +192,9 @@ impl ClientCache {
         }
     }
 
-    fn set_live(&self, live: bool) {
+    /// Trusts the entries (the invalidations are being received) or not; drops them either
+    /// way, since what came before cannot be vouched for.
+    pub(crate) fn set_live(&self, live: bool) {
         self.live.store(live, Ordering::Release);
         self.forget_all();
     }
@@ -205,12 +209,19 @@ impl ClientCache {
         self.started.load(Ordering::Acquire)
     }
 
-    /// Starts the tracking connection (once) on the current runtime.
-    pub fn start(self: &Arc<Self>, client: redis::Client, timeouts: (Duration, Duration)) {
+    /// Starts following the invalidations (once) on the current runtime.
+    pub fn start(self: &Arc<Self>, tracking: Tracking, timeouts: (Duration, Duration)) {
         if self.started.swap(true, Ordering::AcqRel) {
             return;
         }
-        let task = tokio::spawn(track(Arc::downgrade(self), client, self.prefix.clone(), timeouts));
+        let cache = Arc::downgrade(self);
+        let prefix = self.prefix.clone();
+        let task = match tracking {
+            Tracking::Standalone(client) => tokio::spawn(track(cache, *client, prefix, timeouts)),
+            Tracking::Cluster(cluster) => {
+                tokio::spawn(crate::cluster_tracking::track(cache, cluster, prefix, timeouts))
+            }
+        };
         *self.tracker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task.abort_handle());
     }
 
@@ -231,20 +242,34 @@ impl Drop for ClientCache {
     }
 }
 
+/// Where the invalidations come from.
+#[derive(Clone)]
+pub enum Tracking {
+    /// The one server (a RESP3 client of it).
+    Standalone(Box<redis::Client>),
+    /// Every node of a cluster.
+    Cluster(Arc<crate::cluster_tracking::ClusterTracking>),
+}
+
+/// Asks the server on `connection` to push the name of every key under `prefix` that any
+/// client writes, deletes or lets expire.
+pub(crate) async fn turn_tracking_on(
+    mut connection: redis::aio::MultiplexedConnection,
+    prefix: String,
+) -> Result<redis::aio::MultiplexedConnection, redis::RedisError> {
+    let mut tracking = redis::cmd("CLIENT");
+    tracking.arg("TRACKING").arg("ON").arg("BCAST");
+    if !prefix.is_empty() {
+        tracking.arg("PREFIX").arg(&prefix);
+    }
+    tracking.query_async::<()>(&mut connection).await?;
+    Ok(connection)
+}
+
 /// Keeps a tracking connection open for as long as the cache lives, reconnecting after a
 /// loss; the cache is live only while the connection is.
 async fn track(cache: Weak<ClientCache>, client: redis::Client, prefix: String, timeouts: (Duration, Duration)) {
-    let tracking = |mut connection: redis::aio::MultiplexedConnection| {
-        let mut tracking = redis::cmd("CLIENT");
-        tracking.arg("TRACKING").arg("ON").arg("BCAST");
-        if !prefix.is_empty() {
-            tracking.arg("PREFIX").arg(&prefix);
-        }
-        async move {
-            tracking.query_async::<()>(&mut connection).await?;
-            Ok(connection)
-        }
-    };
+    let tracking = |connection| turn_tracking_on(connection, prefix.clone());
     let follow = |event: Event| {
         let alive = cache.upgrade();
         async move {

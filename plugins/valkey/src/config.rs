@@ -68,9 +68,10 @@ pub struct ValkeyStorageConfig {
     pub command_timeout: GoDuration,
     /// Answer hot reads from this process, kept exact by Valkey's server-assisted invalidation
     /// (RESP3 `CLIENT TRACKING ... BCAST PREFIX`): a write or delete by any gateway evicts the
-    /// value here within milliseconds. Off when left out. Standalone servers only. Every
-    /// write under the prefix is pushed to every gateway, so give sessions a storage (prefix)
-    /// of their own rather than sharing one with the limiter.
+    /// value here within milliseconds. Off when left out. A standalone server or a cluster
+    /// (every node is followed; not with `sentinels`). Every write under the prefix is pushed
+    /// to every gateway, so give sessions a storage (prefix) of their own rather than sharing
+    /// one with the limiter.
     #[serde(default)]
     pub client_cache: Option<ClientCacheConfig>,
 }
@@ -154,7 +155,10 @@ impl ValkeyStorageConfig {
                 problems.push(Problem::field("sentinels", format!("sentinel `{sentinel}` is not `host:port`")));
             }
             problems.ensure(self.client_cache.is_none(), || {
-                Problem::field("clientCache", "clientCache works with a standalone server, not with `sentinels`")
+                Problem::field(
+                    "clientCache",
+                    "clientCache works with a standalone server or a cluster, not with `sentinels`",
+                )
             });
             problems.ensure(self.tls.server_name.is_none(), || {
                 Problem::field("tls.serverName", "the primary is discovered: serverName cannot be checked against it")
@@ -176,12 +180,6 @@ impl ValkeyStorageConfig {
             problems.ensure(self.database == 0, || Problem::field("database", "a Valkey Cluster has only database 0"));
         }
         if let Some(cache) = &self.client_cache {
-            problems.ensure(self.nodes.is_empty(), || {
-                Problem::field(
-                    "clientCache",
-                    "clientCache works with a standalone server (`host`/`port`), not with `nodes`",
-                )
-            });
             problems.ensure(cache.max_entries > 0, || {
                 Problem::field("clientCache.maxEntries", "maxEntries must be at least 1")
             });

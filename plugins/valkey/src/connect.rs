@@ -64,7 +64,17 @@ pub struct NodeSettings {
 }
 
 impl NodeSettings {
-    fn client(&self, host: &str, port: u16) -> Result<redis::Client, RedisError> {
+    /// The settings of `config`'s data nodes (credentials, database, TLS), speaking `protocol`.
+    pub fn from_config(config: &ValkeyStorageConfig, protocol: ProtocolVersion) -> Result<NodeSettings, String> {
+        Ok(NodeSettings {
+            info: redis_settings(config).set_protocol(protocol),
+            certs: tls_certificates(config)?,
+            insecure: config.tls.insecure_skip_verify,
+        })
+    }
+
+    /// A client of the node at `host:port`.
+    pub fn client(&self, host: &str, port: u16) -> Result<redis::Client, RedisError> {
         let addr = match self.certs {
             Some(_) => {
                 ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure: self.insecure, tls_params: None }

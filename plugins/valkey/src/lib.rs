@@ -3,12 +3,14 @@
 //! Valkey Cluster), so the gateway itself stays stateless.
 
 mod client_cache;
+mod cluster_tracking;
 mod config;
 mod connect;
 mod keys;
 mod pubsub;
 mod push;
 mod storage;
+mod topology;
 
 pub use config::{ClientCacheConfig, TlsConfig, ValkeyStorageConfig};
 pub use storage::ValkeyStorage;

@@ -10,8 +10,9 @@ use redis::{Cmd, FromRedisValue, RedisError, Value};
 use seam_core::storage::effective_ttl;
 use seam_core::{Capabilities, Storage, StorageError, async_trait};
 
-use crate::client_cache::ClientCache;
-use crate::connect::{Backend, Target, Timeouts, describe_error, standalone_client};
+use crate::client_cache::{ClientCache, Tracking};
+use crate::cluster_tracking::ClusterTracking;
+use crate::connect::{Backend, NodeSettings, Target, Timeouts, describe_error, standalone_client};
 use crate::keys::escape_glob;
 
 /// Keys fetched per SCAN step and removed per UNLINK.
@@ -29,8 +30,8 @@ pub struct ValkeyStorage {
     connecting: tokio::sync::Mutex<()>,
     closed: AtomicBool,
     incr_script: redis::Script,
-    /// `clientCache`, with the RESP3 client of its invalidation connection.
-    client_cache: Option<(Arc<ClientCache>, redis::Client)>,
+    /// `clientCache`, with where its invalidations come from.
+    client_cache: Option<(Arc<ClientCache>, Tracking)>,
     /// The RESP3 client of subscriptions (a standalone server; not with `nodes`).
     pubsub: Option<redis::Client>,
     /// The subscriptions' tasks, ended by `close`.
@@ -71,10 +72,15 @@ impl ValkeyStorage {
     pub fn from_config(name: &str, config: &crate::ValkeyStorageConfig) -> Result<Self, String> {
         let mut storage = ValkeyStorage::new(name, config.prefix.clone(), Target::from_config(config)?);
         if let Some(cache) = &config.client_cache {
-            let client = standalone_client(config, redis::ProtocolVersion::RESP3)?;
+            let tracking = if config.nodes.is_empty() {
+                Tracking::Standalone(Box::new(standalone_client(config, redis::ProtocolVersion::RESP3)?))
+            } else {
+                let nodes = NodeSettings::from_config(config, redis::ProtocolVersion::RESP3)?;
+                Tracking::Cluster(Arc::new(ClusterTracking::new(&config.nodes, nodes)?))
+            };
             storage.client_cache = Some((
                 Arc::new(ClientCache::new(name, config.prefix.clone(), cache.max_entries, cache.ttl.get())),
-                client,
+                tracking,
             ));
         }
         if config.nodes.is_empty() && config.sentinels.is_empty() {
@@ -88,14 +94,15 @@ impl ValkeyStorage {
 
     /// The client cache, its invalidation connection started (on first use).
     fn client_cache(&self) -> Option<&ClientCache> {
-        let (cache, client) = self.client_cache.as_ref()?;
+        let (cache, tracking) = self.client_cache.as_ref()?;
         if !cache.is_started() {
-            cache.start(client.clone(), (self.timeouts.connect, self.timeouts.command));
+            cache.start(tracking.clone(), (self.timeouts.connect, self.timeouts.command));
         }
         Some(cache)
     }
 
-    /// Whether `clientCache` answers reads locally right now (its invalidation connection is up).
+    /// Whether `clientCache` answers reads locally right now (its invalidation connection is
+    /// up; on a cluster, every node's).
     pub fn client_cache_live(&self) -> bool {
         self.client_cache.as_ref().is_some_and(|(cache, _)| cache.is_live())
     }
@@ -250,20 +257,11 @@ impl ValkeyStorage {
             return Ok(vec![None]);
         }
         let text: String = self.query(redis::cmd("CLUSTER").arg("NODES").to_owned()).await?;
-        let mut masters = Vec::new();
-        for line in text.lines() {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(address), Some(flags)) = (fields.get(1), fields.get(2)) else { continue };
-            if !flags.split(',').any(|f| f == "master") || flags.contains("fail") || flags.contains("noaddr") {
-                continue;
-            }
-            let address = address.split('@').next().unwrap_or_default();
-            if let Some((host, port)) = address.rsplit_once(':')
-                && let Ok(port) = port.parse::<u16>()
-            {
-                masters.push(Some((host.to_owned(), port)));
-            }
-        }
+        let masters = crate::topology::cluster_nodes(&text)
+            .into_iter()
+            .filter(|node| node.master && !node.failed && !node.suspected)
+            .map(|node| Some((node.host, node.port)))
+            .collect();
         Ok(masters)
     }
 
