@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::Full;
 use redis::Commands;
-use seam_testkit::Server;
+use seam_testkit::{Server, ValkeyCluster};
 use support::{Gateway, SERVER, Upstream, json, send};
 
 /// The upstream: `/login` logs user 42 in, `/logout` out, `/broken` sends a bad
@@ -367,4 +367,79 @@ fn a_key_of_the_wrong_length_is_refused_by_check_at_its_line() {
     assert!(stderr.contains("an encryption key must be 256 bits (32 bytes); this one has 5"), "{stderr}");
     assert!(stderr.contains(&format!("{}:6:11", path.display())), "{stderr}");
     assert!(!stderr.contains("c2hvcnQ"), "the key is never printed: {stderr}");
+}
+
+/// The bound within which a logout on one instance is seen by another with `clientCache`,
+/// stated in README (loopback).
+const LOGOUT_SEEN_WITHIN: Duration = Duration::from_millis(50);
+
+/// Two seam processes whose session storage has `clientCache` at `address` (YAML lines of
+/// the storage's config: `host`/`port`, or `nodes`): 200 logins on A, each read through B
+/// (then answered from B's copy), then a logout on A. B answers anonymously within the
+/// bound, and never with the destroyed session after it.
+async fn logouts_on_one_instance_are_seen_by_the_other(address: &str) {
+    let upstream = auth_upstream().await;
+    let doc = seed_doc(0, &upstream.url(), "").replacen(SERVER, "", 1).replacen(
+        "      host: 127.0.0.1\n      port: 0\n",
+        &format!("{address}      clientCache: {{ maxEntries: 10000, ttl: 5m }}\n"),
+        1,
+    );
+    assert!(doc.contains("clientCache"), "{doc}");
+    let a = support::SeamProcess::start(&doc).await;
+    let (b, b_metrics) = support::SeamProcess::start_with_metrics(&doc).await;
+    let user_on_b = |cookie: &str| {
+        let me = http::Request::get(b.url("/me")).header("cookie", cookie).body(Full::default()).unwrap();
+        async move {
+            let (status, _, body) = send(me).await;
+            assert_eq!(status, StatusCode::OK);
+            json(&body)["headers"].get("x-user-id").cloned()
+        }
+    };
+    let mut slowest = Duration::ZERO;
+    for round in 0..200 {
+        let login = http::Request::post(a.url("/login")).body(Full::default()).unwrap();
+        let (_, headers, _) = send(login).await;
+        let cookie = session_cookie(&headers).unwrap().split(';').next().unwrap().to_owned();
+        for _ in 0..3 {
+            assert_eq!(user_on_b(&cookie).await, Some("42".into()), "round {round}: B loads A's session");
+        }
+        let logout = http::Request::post(a.url("/logout")).header("cookie", &cookie).body(Full::default()).unwrap();
+        assert_eq!(send(logout).await.0, StatusCode::OK);
+        let logged_out = std::time::Instant::now();
+        while user_on_b(&cookie).await.is_some() {
+            assert!(logged_out.elapsed() < Duration::from_secs(2), "round {round}: B kept the destroyed session");
+        }
+        slowest = slowest.max(logged_out.elapsed());
+        tokio::time::sleep(LOGOUT_SEEN_WITHIN).await;
+        assert_eq!(user_on_b(&cookie).await, None, "round {round}: after the bound, never the destroyed session");
+    }
+    eprintln!("slowest logout seen by the other instance: {slowest:?}");
+    assert!(slowest < LOGOUT_SEEN_WITHIN, "a logout on A was seen on B after {slowest:?}");
+    // B answered from its own copies: of its 600 reads of live sessions, the second and third
+    // of each round are local (a first read that raced the login's invalidation is not kept).
+    let metrics = http::Request::get(format!("http://127.0.0.1:{b_metrics}/metrics")).body(Full::default()).unwrap();
+    let (_, _, text) = send(metrics).await;
+    let text = String::from_utf8_lossy(&text);
+    let hits: f64 = text
+        .lines()
+        .find(|l| l.starts_with("seam_storage_client_cache_lookups_total") && l.contains("outcome=\"hit\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no clientCache hits in B's metrics:\n{text}"));
+    eprintln!("reads B answered from its copies: {hits}");
+    assert!(hits >= 200.0, "B answered only {hits} reads from its copies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_client_cache_a_logout_on_one_instance_is_seen_by_the_other() {
+    let valkey = Server::start();
+    logouts_on_one_instance_are_seen_by_the_other(&format!("      host: 127.0.0.1\n      port: {}\n", valkey.port()))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_client_cache_on_a_cluster_a_logout_on_one_instance_is_seen_by_the_other() {
+    let cluster = ValkeyCluster::start();
+    let nodes: Vec<String> = cluster.addresses().iter().map(|a| format!("\"{a}\"")).collect();
+    logouts_on_one_instance_are_seen_by_the_other(&format!("      nodes: [{}]\n", nodes.join(", "))).await;
 }

@@ -193,6 +193,14 @@ impl SeamProcess {
         SeamProcess::start_logging(body, args, env, std::process::Stdio::null()).await
     }
 
+    /// Like `start`, with its Prometheus metrics served on a free port of their own:
+    /// `http://127.0.0.1:<the returned port>/metrics`.
+    pub async fn start_with_metrics(body: &str) -> (SeamProcess, u16) {
+        let metrics = seam_testkit::free_port();
+        let server = format!("  metrics: {{ address: \"127.0.0.1:{metrics}\", path: /metrics }}\n");
+        (SeamProcess::spawn(body, &[], &[], std::process::Stdio::null(), &server).await, metrics)
+    }
+
     /// Like `start_with`, its log (stderr) going to `stderr`.
     pub async fn start_logging(
         body: &str,
@@ -200,10 +208,21 @@ impl SeamProcess {
         env: &[(&str, String)],
         stderr: std::process::Stdio,
     ) -> SeamProcess {
+        SeamProcess::spawn(body, args, env, stderr, "").await
+    }
+
+    /// Runs `body` with `server_lines` added under `server:`.
+    async fn spawn(
+        body: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+        stderr: std::process::Stdio,
+        server_lines: &str,
+    ) -> SeamProcess {
         let port = seam_testkit::free_port();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("seam.yaml");
-        let header = format!("server:\n  address: 127.0.0.1:{port}\n  disableStartupMessage: true\n");
+        let header = format!("server:\n  address: 127.0.0.1:{port}\n  disableStartupMessage: true\n{server_lines}");
         std::fs::write(&config, format!("{header}{body}")).unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
             .args(["run", config.to_str().unwrap()])
