@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::Full;
 use redis::Commands;
-use seam_testkit::{Server, ValkeyCluster};
+use seam_testkit::{MASTER_NAME, Server, ValkeyCluster, ValkeySentinel};
 use support::{Gateway, SERVER, Upstream, json, send};
 
 /// The upstream: `/login` logs user 42 in, `/logout` out, `/broken` sends a bad
@@ -374,7 +374,7 @@ fn a_key_of_the_wrong_length_is_refused_by_check_at_its_line() {
 const LOGOUT_SEEN_WITHIN: Duration = Duration::from_millis(50);
 
 /// Two seam processes whose session storage has `clientCache` at `address` (YAML lines of
-/// the storage's config: `host`/`port`, or `nodes`): 200 logins on A, each read through B
+/// the storage's config: `host`/`port`, `nodes`, or `sentinels`): 200 logins on A, each read through B
 /// (then answered from B's copy), then a logout on A. B answers anonymously within the
 /// bound, and never with the destroyed session after it.
 async fn logouts_on_one_instance_are_seen_by_the_other(address: &str) {
@@ -442,4 +442,12 @@ async fn with_client_cache_on_a_cluster_a_logout_on_one_instance_is_seen_by_the_
     let cluster = ValkeyCluster::start();
     let nodes: Vec<String> = cluster.addresses().iter().map(|a| format!("\"{a}\"")).collect();
     logouts_on_one_instance_are_seen_by_the_other(&format!("      nodes: [{}]\n", nodes.join(", "))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_client_cache_behind_sentinels_a_logout_on_one_instance_is_seen_by_the_other() {
+    let topology = ValkeySentinel::start();
+    let sentinels: Vec<String> = topology.sentinel_addresses().iter().map(|a| format!("\"{a}\"")).collect();
+    let address = format!("      sentinels: [{}]\n      masterName: {MASTER_NAME}\n", sentinels.join(", "));
+    logouts_on_one_instance_are_seen_by_the_other(&address).await;
 }

@@ -6,7 +6,7 @@
 //! client writes, deletes or lets expire, and the entry is evicted here. While that
 //! connection is not established nothing is cached and every entry is dropped, so a lost
 //! invalidation can never leave a stale value behind (on a cluster, one such connection per
-//! node: see `cluster_tracking`). A read that raced with an invalidation
+//! server, and behind sentinels one per primary and replica: see `node_tracking`). A read that raced with an invalidation
 //! (the value was fetched before the push arrived) is not stored: every read takes a ticket,
 //! the generation of invalidations it started under, and is stored only if none came since.
 //! Each worker thread answers hot keys from its own copies, which are used only while the
@@ -218,9 +218,7 @@ impl ClientCache {
         let prefix = self.prefix.clone();
         let task = match tracking {
             Tracking::Standalone(client) => tokio::spawn(track(cache, *client, prefix, timeouts)),
-            Tracking::Cluster(cluster) => {
-                tokio::spawn(crate::cluster_tracking::track(cache, cluster, prefix, timeouts))
-            }
+            Tracking::Nodes(nodes) => tokio::spawn(crate::node_tracking::track(cache, nodes, prefix, timeouts)),
         };
         *self.tracker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task.abort_handle());
     }
@@ -247,8 +245,8 @@ impl Drop for ClientCache {
 pub enum Tracking {
     /// The one server (a RESP3 client of it).
     Standalone(Box<redis::Client>),
-    /// Every node of a cluster.
-    Cluster(Arc<crate::cluster_tracking::ClusterTracking>),
+    /// Every node of a cluster, or a primary and its replicas behind sentinels.
+    Nodes(Arc<crate::node_tracking::NodeTracking>),
 }
 
 /// Asks the server on `connection` to push the name of every key under `prefix` that any

@@ -68,8 +68,8 @@ pub struct ValkeyStorageConfig {
     pub command_timeout: GoDuration,
     /// Answer hot reads from this process, kept exact by Valkey's server-assisted invalidation
     /// (RESP3 `CLIENT TRACKING ... BCAST PREFIX`): a write or delete by any gateway evicts the
-    /// value here within milliseconds. Off when left out. A standalone server or a cluster
-    /// (every node is followed; not with `sentinels`). Every write under the prefix is pushed
+    /// value here within milliseconds. Off when left out. On a cluster every node is followed,
+    /// behind sentinels the primary and every replica. Every write under the prefix is pushed
     /// to every gateway, so give sessions a storage (prefix) of their own rather than sharing
     /// one with the limiter.
     #[serde(default)]
@@ -154,12 +154,6 @@ impl ValkeyStorageConfig {
             for sentinel in self.sentinels.iter().filter(|s| !host_port(s)) {
                 problems.push(Problem::field("sentinels", format!("sentinel `{sentinel}` is not `host:port`")));
             }
-            problems.ensure(self.client_cache.is_none(), || {
-                Problem::field(
-                    "clientCache",
-                    "clientCache works with a standalone server or a cluster, not with `sentinels`",
-                )
-            });
             problems.ensure(self.tls.server_name.is_none(), || {
                 Problem::field("tls.serverName", "the primary is discovered: serverName cannot be checked against it")
             });

@@ -318,6 +318,37 @@ impl Target {
     }
 }
 
+/// RESP3 clients of `config`'s sentinels (their own credentials, the storage's TLS), to
+/// hear their announcements and ask them who the primary and replicas are.
+pub fn sentinel_clients(config: &ValkeyStorageConfig) -> Result<Vec<redis::Client>, String> {
+    let certs = tls_certificates(config)?;
+    let insecure = config.tls.insecure_skip_verify;
+    let mut info = RedisConnectionInfo::default().set_protocol(ProtocolVersion::RESP3);
+    if let Some(user) = &config.sentinel_username {
+        info = info.set_username(user);
+    }
+    if let Some(password) = &config.sentinel_password {
+        info = info.set_password(password.expose());
+    }
+    let mut clients = Vec::new();
+    for sentinel in &config.sentinels {
+        let (host, port) =
+            sentinel.rsplit_once(':').ok_or_else(|| format!("sentinel `{sentinel}` is not `host:port`"))?;
+        let port: u16 = port.parse().map_err(|_| format!("sentinel `{sentinel}` has no valid port"))?;
+        let addr = match certs {
+            Some(_) => ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure, tls_params: None },
+            None => ConnectionAddr::Tcp(host.to_owned(), port),
+        };
+        let connection = addr.into_connection_info().map_err(|e| e.to_string())?.set_redis_settings(info.clone());
+        let client = match &certs {
+            Some(certs) => redis::Client::build_with_tls(connection, certs.clone()),
+            None => redis::Client::open(connection),
+        };
+        clients.push(client.map_err(|e| format!("invalid sentinel settings: {e}"))?);
+    }
+    Ok(clients)
+}
+
 /// The sentinel target of `config` (validated): the data nodes take its username,
 /// password, database and TLS; the sentinels their own credentials.
 fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
@@ -333,7 +364,6 @@ fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
             None => ConnectionAddr::Tcp(host.to_owned(), port),
         });
     }
-    let watcher_addresses = addresses.clone();
     let certs_for_watchers = certs.clone();
     let mut builder = SentinelClientBuilder::new(addresses, config.master_name.clone(), SentinelServerType::Master)
         .map_err(|e| format!("invalid sentinel settings: {e}"))?
@@ -358,22 +388,7 @@ fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
             .set_client_to_redis_certificates(certs);
     }
     let client = builder.build().map_err(|e| format!("invalid sentinel settings: {e}"))?;
-    let mut sentinel_info = RedisConnectionInfo::default().set_protocol(ProtocolVersion::RESP3);
-    if let Some(user) = &config.sentinel_username {
-        sentinel_info = sentinel_info.set_username(user);
-    }
-    if let Some(password) = &config.sentinel_password {
-        sentinel_info = sentinel_info.set_password(password.expose());
-    }
-    let mut watchers = Vec::new();
-    for addr in watcher_addresses {
-        let info = addr.into_connection_info().map_err(|e| e.to_string())?.set_redis_settings(sentinel_info.clone());
-        let client = match &certs_for_watchers {
-            Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
-            None => redis::Client::open(info),
-        };
-        watchers.push(client.map_err(|e| format!("invalid sentinel settings: {e}"))?);
-    }
+    let watchers = sentinel_clients(config)?;
     Ok(Target::Sentinel(Box::new(SentinelTarget {
         client: tokio::sync::Mutex::new(client),
         master_name: config.master_name.clone(),

@@ -3,10 +3,10 @@
 //! Valkey Cluster), so the gateway itself stays stateless.
 
 mod client_cache;
-mod cluster_tracking;
 mod config;
 mod connect;
 mod keys;
+mod node_tracking;
 mod pubsub;
 mod push;
 mod storage;

@@ -11,9 +11,9 @@ use seam_core::storage::effective_ttl;
 use seam_core::{Capabilities, Storage, StorageError, async_trait};
 
 use crate::client_cache::{ClientCache, Tracking};
-use crate::cluster_tracking::ClusterTracking;
-use crate::connect::{Backend, NodeSettings, Target, Timeouts, describe_error, standalone_client};
+use crate::connect::{Backend, NodeSettings, Target, Timeouts, describe_error, sentinel_clients, standalone_client};
 use crate::keys::escape_glob;
+use crate::node_tracking::NodeTracking;
 
 /// Keys fetched per SCAN step and removed per UNLINK.
 const BATCH: usize = 500;
@@ -72,11 +72,14 @@ impl ValkeyStorage {
     pub fn from_config(name: &str, config: &crate::ValkeyStorageConfig) -> Result<Self, String> {
         let mut storage = ValkeyStorage::new(name, config.prefix.clone(), Target::from_config(config)?);
         if let Some(cache) = &config.client_cache {
-            let tracking = if config.nodes.is_empty() {
-                Tracking::Standalone(Box::new(standalone_client(config, redis::ProtocolVersion::RESP3)?))
+            let nodes = || NodeSettings::from_config(config, redis::ProtocolVersion::RESP3);
+            let tracking = if !config.sentinels.is_empty() {
+                let sentinels = sentinel_clients(config)?;
+                Tracking::Nodes(Arc::new(NodeTracking::sentinels(sentinels, config.master_name.clone(), nodes()?)))
+            } else if !config.nodes.is_empty() {
+                Tracking::Nodes(Arc::new(NodeTracking::cluster(&config.nodes, nodes()?)?))
             } else {
-                let nodes = NodeSettings::from_config(config, redis::ProtocolVersion::RESP3)?;
-                Tracking::Cluster(Arc::new(ClusterTracking::new(&config.nodes, nodes)?))
+                Tracking::Standalone(Box::new(standalone_client(config, redis::ProtocolVersion::RESP3)?))
             };
             storage.client_cache = Some((
                 Arc::new(ClientCache::new(name, config.prefix.clone(), cache.max_entries, cache.ttl.get())),

@@ -170,11 +170,3 @@ async fn a_lost_invalidation_connection_drops_every_entry_and_comes_back() {
     // The server restarted empty: the old value is gone, not served from the process.
     assert_eq!(storage.get("k").await.unwrap(), None);
 }
-
-#[tokio::test]
-async fn the_client_cache_is_refused_behind_sentinels() {
-    let yaml = "storages:\n  S:\n    use: plugins.valkey.storages.ValkeyStorage\n    config:\n      sentinels: [\"127.0.0.1:26379\"]\n      masterName: main\n      clientCache: { maxEntries: 10 }\n";
-    let error =
-        support::resolve_storage(yaml, "S").await.map(|_| ()).map_err(|e| support::first_error(&e)).unwrap_err();
-    assert!(error.contains("clientCache works with a standalone server or a cluster, not with `sentinels`"), "{error}");
-}

@@ -1,6 +1,8 @@
 //! Shared by this crate's test binaries.
 #![allow(dead_code)]
 
+pub mod cached;
+
 use std::sync::Arc;
 
 use seam_config::Diagnostic;
