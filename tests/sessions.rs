@@ -426,6 +426,10 @@ async fn logouts_on_one_instance_are_seen_by_the_other(address: &str) {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no clientCache hits in B's metrics:\n{text}"));
+    assert!(
+        text.lines().any(|l| l == "seam_storage_client_cache_live{storage=\"ValkeySessionStorage\"} 1"),
+        "B's metrics say its clientCache answers locally:\n{text}"
+    );
     eprintln!("reads B answered from its copies: {hits}");
     assert!(hits >= 200.0, "B answered only {hits} reads from its copies");
 }

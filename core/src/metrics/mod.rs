@@ -56,6 +56,7 @@ pub struct Families {
     limiter: Family<Labels, Counter>,
     cache: Family<Labels, Counter>,
     client_cache: Family<Labels, ShardedCounter>,
+    client_cache_live: Family<Labels, Gauge>,
     connections: Family<Labels, Gauge>,
     build_info: Family<Labels, Gauge>,
     log_dropped: Family<Labels, Counter>,
@@ -82,6 +83,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         limiter: Family::default(),
         cache: Family::default(),
         client_cache: Family::default(),
+        client_cache_live: Family::default(),
         connections: Family::default(),
         build_info: Family::default(),
         log_dropped: Family::default(),
@@ -148,6 +150,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "seam_storage_client_cache_lookups",
         "Reads answered from a storage's client-side cache (hit) or not (miss)",
         f.client_cache.clone(),
+    );
+    registry.register(
+        "seam_storage_client_cache_live",
+        "1 while the storage's clientCache answers reads locally (every invalidation connection up), 0 otherwise",
+        f.client_cache_live.clone(),
     );
     registry.register(
         "seam_open_connections",
@@ -241,6 +248,11 @@ pub enum Events {
 /// counted per thread, since a hit is a hot path of every worker.
 pub fn client_cache_counter(storage: &str, outcome: &'static str) -> ShardedCounter {
     families().client_cache.get_or_create_owned(&vec![("storage", storage.to_owned()), ("outcome", outcome.to_owned())])
+}
+
+/// `seam_storage_client_cache_live{storage}`: 1 while `storage` answers reads locally.
+pub fn client_cache_live(storage: &str) -> Gauge {
+    families().client_cache_live.get_or_create_owned(&vec![("storage", storage.to_owned())])
 }
 
 impl Events {

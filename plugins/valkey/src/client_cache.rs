@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redis::{PushInfo, PushKind, Value};
-use seam_core::metrics::{ShardedCounter, client_cache_counter};
+use seam_core::metrics::{ShardedCounter, client_cache_counter, client_cache_live};
 use thread_local::ThreadLocal;
 
 use crate::push::{self, Event};
@@ -51,6 +51,8 @@ pub struct ClientCache {
     /// `seam_storage_client_cache_lookups_total{storage,outcome}`.
     hits: ShardedCounter,
     misses: ShardedCounter,
+    /// `seam_storage_client_cache_live{storage}`.
+    live_gauge: seam_core::metrics::Gauge,
 }
 
 #[derive(Clone)]
@@ -78,6 +80,7 @@ impl ClientCache {
             tracker: std::sync::Mutex::new(None),
             hits: client_cache_counter(storage, "hit"),
             misses: client_cache_counter(storage, "miss"),
+            live_gauge: client_cache_live(storage),
         }
     }
 
@@ -196,6 +199,7 @@ impl ClientCache {
     /// way, since what came before cannot be vouched for.
     pub(crate) fn set_live(&self, live: bool) {
         self.live.store(live, Ordering::Release);
+        self.live_gauge.set(i64::from(live));
         self.forget_all();
     }
 

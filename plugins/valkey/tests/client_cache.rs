@@ -15,11 +15,21 @@ use serde_json::json;
 const BOUND: Duration = Duration::from_millis(50);
 
 fn cached(port: u16, prefix: &str) -> ValkeyStorage {
+    cached_named("Cached", port, prefix)
+}
+
+fn cached_named(name: &str, port: u16, prefix: &str) -> ValkeyStorage {
     let config = support::config(json!({
         "host": "127.0.0.1", "port": port, "prefix": prefix,
         "clientCache": { "maxEntries": 1000, "ttl": "5m" },
     }));
-    ValkeyStorage::from_config("Cached", &config).expect("storage")
+    ValkeyStorage::from_config(name, &config).expect("storage")
+}
+
+/// `seam_storage_client_cache_live` of the storage called `name`, as /metrics shows it.
+fn live_gauge(name: &str) -> Option<String> {
+    let line = format!("seam_storage_client_cache_live{{storage=\"{name}\"}} ");
+    seam_core::metrics::exposition().lines().find_map(|l| l.strip_prefix(&line).map(str::to_owned))
 }
 
 /// Reads once (which starts the invalidation connection) and waits until it is up.
@@ -146,8 +156,9 @@ async fn writes_and_deletes_by_another_instance_are_seen_within_the_bound_200_ti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_invalidation_connection_drops_every_entry_and_comes_back() {
     let mut server = Server::start();
-    let storage = cached(server.port(), &unique_prefix("cc-lost"));
+    let storage = cached_named("CachedLost", server.port(), &unique_prefix("cc-lost"));
     until_live(&storage).await;
+    assert_eq!(live_gauge("CachedLost").as_deref(), Some("1"), "the gauge says it answers locally");
     storage.set("k", Bytes::from_static(b"v"), None).await.unwrap();
     assert!(storage.get("k").await.unwrap().is_some());
     server.kill();
@@ -157,6 +168,7 @@ async fn a_lost_invalidation_connection_drops_every_entry_and_comes_back() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(storage.get("k").await.is_err(), "no answer from the process while Valkey is away");
+    assert_eq!(live_gauge("CachedLost").as_deref(), Some("0"), "the gauge says it does not");
     server.restart();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -167,6 +179,7 @@ async fn a_lost_invalidation_connection_drops_every_entry_and_comes_back() {
         assert!(Instant::now() < deadline, "the invalidation connection did not come back");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert_eq!(live_gauge("CachedLost").as_deref(), Some("1"), "the gauge follows it back");
     // The server restarted empty: the old value is gone, not served from the process.
     assert_eq!(storage.get("k").await.unwrap(), None);
 }
