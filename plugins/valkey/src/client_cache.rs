@@ -1,30 +1,30 @@
 //! `clientCache`: hot values answered from this process, never stale beyond the push of an
 //! invalidation.
 //!
-//! A dedicated RESP3 connection asks the server for `CLIENT TRACKING ON BCAST PREFIX
-//! <prefix>`: from then on Valkey pushes the name of every key under the prefix that any
-//! client writes, deletes or lets expire, and the entry is evicted here. While that
-//! connection is not established nothing is cached and every entry is dropped, so a lost
-//! invalidation can never leave a stale value behind (on a cluster, one such connection per
-//! server, and behind sentinels one per primary and replica: see `node_tracking`). A read that raced with an invalidation
-//! (the value was fetched before the push arrived) is not stored: every read takes a ticket,
-//! the generation of invalidations it started under, and is stored only if none came since.
-//! Each worker thread answers hot keys from its own copies, which are used only while the
-//! generation has not moved since they were copied: every removal moves it before and
-//! after, so no copy survives an invalidation, even one copied while it was being applied.
+//! Dedicated RESP3 connections ask the servers for `CLIENT TRACKING ON BCAST PREFIX
+//! <prefix>` (one per server a write can reach: see `node_tracking`): from then on Valkey
+//! pushes the name of every key under the prefix that any client writes, deletes or lets
+//! expire, and the entry is evicted here. While any of them is not established nothing is
+//! cached and every entry is dropped, so a lost invalidation can never leave a stale value
+//! behind. A read that raced with an invalidation (the value was fetched before the push
+//! arrived) is not stored: every read takes a ticket, the generation of invalidations it
+//! started under, and is stored only if none came since. Each worker thread answers hot
+//! keys from its own copies, which are used only while the generation has not moved since
+//! they were copied: every removal moves it before and after, so no copy survives an
+//! invalidation, even one copied while it was being applied.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use redis::{PushInfo, PushKind, Value};
+use redis::Value;
 use seam_core::metrics::{ShardedCounter, client_cache_counter, client_cache_live};
 use thread_local::ThreadLocal;
 
-use crate::push::{self, Event};
+use crate::node_tracking::NodeTracking;
 
 /// Most entries each thread keeps in front of the shared entries (it starts over when full).
 const FRONT_ENTRIES: usize = 4096;
@@ -213,17 +213,13 @@ impl ClientCache {
         self.started.load(Ordering::Acquire)
     }
 
-    /// Starts following the invalidations (once) on the current runtime.
-    pub fn start(self: &Arc<Self>, tracking: Tracking, timeouts: (Duration, Duration)) {
+    /// Starts following the invalidations of `servers` (once) on the current runtime.
+    pub fn start(self: &Arc<Self>, servers: Arc<NodeTracking>, timeouts: (Duration, Duration)) {
         if self.started.swap(true, Ordering::AcqRel) {
             return;
         }
-        let cache = Arc::downgrade(self);
-        let prefix = self.prefix.clone();
-        let task = match tracking {
-            Tracking::Standalone(client) => tokio::spawn(track(cache, *client, prefix, timeouts)),
-            Tracking::Nodes(nodes) => tokio::spawn(crate::node_tracking::track(cache, nodes, prefix, timeouts)),
-        };
+        let task =
+            tokio::spawn(crate::node_tracking::track(Arc::downgrade(self), servers, self.prefix.clone(), timeouts));
         *self.tracker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task.abort_handle());
     }
 
@@ -242,58 +238,6 @@ impl Drop for ClientCache {
             task.abort();
         }
     }
-}
-
-/// Where the invalidations come from.
-#[derive(Clone)]
-pub enum Tracking {
-    /// The one server (a RESP3 client of it).
-    Standalone(Box<redis::Client>),
-    /// Every node of a cluster, or a primary and its replicas behind sentinels.
-    Nodes(Arc<crate::node_tracking::NodeTracking>),
-}
-
-/// Asks the server on `connection` to push the name of every key under `prefix` that any
-/// client writes, deletes or lets expire.
-pub(crate) async fn turn_tracking_on(
-    mut connection: redis::aio::MultiplexedConnection,
-    prefix: String,
-) -> Result<redis::aio::MultiplexedConnection, redis::RedisError> {
-    let mut tracking = redis::cmd("CLIENT");
-    tracking.arg("TRACKING").arg("ON").arg("BCAST");
-    if !prefix.is_empty() {
-        tracking.arg("PREFIX").arg(&prefix);
-    }
-    tracking.query_async::<()>(&mut connection).await?;
-    Ok(connection)
-}
-
-/// Keeps a tracking connection open for as long as the cache lives, reconnecting after a
-/// loss; the cache is live only while the connection is.
-async fn track(cache: Weak<ClientCache>, client: redis::Client, prefix: String, timeouts: (Duration, Duration)) {
-    let tracking = |connection| turn_tracking_on(connection, prefix.clone());
-    let follow = |event: Event| {
-        let alive = cache.upgrade();
-        async move {
-            let Some(cache) = alive else { return false };
-            match event {
-                Event::Up => cache.set_live(true),
-                Event::Push(PushInfo { kind: PushKind::Invalidate, data }) => cache.invalidated(&data),
-                Event::Push(_) => {}
-                Event::Down => {
-                    cache.set_live(false);
-                    tracing::warn!(
-                        "clientCache: the invalidation connection was lost; answering from Valkey until it is back"
-                    );
-                }
-                Event::Failed(e) => {
-                    tracing::warn!("clientCache: cannot open the invalidation connection ({e}); not caching");
-                }
-            }
-            true
-        }
-    };
-    push::keep(client, timeouts, tracking, follow, std::future::pending()).await;
 }
 
 #[cfg(test)]

@@ -73,20 +73,36 @@ impl NodeSettings {
         })
     }
 
-    /// A client of the node at `host:port`.
-    pub fn client(&self, host: &str, port: u16) -> Result<redis::Client, RedisError> {
-        let addr = match self.certs {
+    /// How `host:port` is dialled: over TLS when the settings have certificates.
+    fn address(&self, host: &str, port: u16) -> ConnectionAddr {
+        match self.certs {
             Some(_) => {
                 ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure: self.insecure, tls_params: None }
             }
             None => ConnectionAddr::Tcp(host.to_owned(), port),
-        };
-        let info = addr.into_connection_info()?.set_redis_settings(self.info.clone());
+        }
+    }
+
+    /// The connection info of the node at `host:port`.
+    fn connection_info(&self, host: &str, port: u16) -> Result<redis::ConnectionInfo, RedisError> {
+        Ok(self.address(host, port).into_connection_info()?.set_redis_settings(self.info.clone()))
+    }
+
+    /// A client of the node at `host:port`.
+    pub fn client(&self, host: &str, port: u16) -> Result<redis::Client, RedisError> {
+        let info = self.connection_info(host, port)?;
         match &self.certs {
             Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
             None => redis::Client::open(info),
         }
     }
+}
+
+/// `host:port` of a configured `what` (a cluster node, a sentinel), already validated.
+pub fn host_port(text: &str, what: &str) -> Result<(String, u16), String> {
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| format!("{what} `{text}` is not `host:port`"))?;
+    let port = port.parse().map_err(|_| format!("{what} `{text}` has no valid port"))?;
+    Ok((host.to_owned(), port))
 }
 
 /// A live connection, cheap to clone, multiplexing every caller's requests.
@@ -125,21 +141,9 @@ fn tls_certificates(config: &ValkeyStorageConfig) -> Result<Option<TlsCertificat
 
 /// A client of the standalone server of `config` speaking `protocol`.
 pub fn standalone_client(config: &ValkeyStorageConfig, protocol: ProtocolVersion) -> Result<redis::Client, String> {
-    let certs = tls_certificates(config)?;
-    let (host, port) = (config.host.clone(), config.port);
-    let addr = match certs {
-        Some(_) => ConnectionAddr::TcpTls { host, port, insecure: config.tls.insecure_skip_verify, tls_params: None },
-        None => ConnectionAddr::Tcp(host, port),
-    };
-    let info = addr
-        .into_connection_info()
-        .map_err(|e| e.to_string())?
-        .set_redis_settings(redis_settings(config).set_protocol(protocol));
-    match &certs {
-        Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
-        None => redis::Client::open(info),
-    }
-    .map_err(|e| format!("invalid Valkey settings: {e}"))
+    NodeSettings::from_config(config, protocol)?
+        .client(&config.host, config.port)
+        .map_err(|e| format!("invalid Valkey settings: {e}"))
 }
 
 fn redis_settings(config: &ValkeyStorageConfig) -> RedisConnectionInfo {
@@ -165,25 +169,15 @@ impl Target {
             let address = format!("{}:{}", config.host, config.port);
             return Ok((Target::Standalone { client: Box::new(client), address }, timeouts));
         }
-        let certs = tls_certificates(config)?;
-        let insecure = config.tls.insecure_skip_verify;
-        let redis_info = redis_settings(config);
-        let addr = |host: &str, port: u16| match certs {
-            Some(_) => ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure, tls_params: None },
-            None => ConnectionAddr::Tcp(host.to_owned(), port),
-        };
-        let mut seeds = Vec::new();
-        for node in &config.nodes {
-            let (host, port) =
-                node.rsplit_once(':').ok_or_else(|| format!("cluster node `{node}` is not `host:port`"))?;
-            let port: u16 = port.parse().map_err(|_| format!("cluster node `{node}` has no valid port"))?;
-            seeds.push(
-                addr(host, port)
-                    .into_connection_info()
-                    .map_err(|e| e.to_string())?
-                    .set_redis_settings(redis_info.clone()),
-            );
-        }
+        let nodes = NodeSettings::from_config(config, ProtocolVersion::RESP2)?;
+        let seeds = config
+            .nodes
+            .iter()
+            .map(|node| {
+                let (host, port) = host_port(node, "cluster node")?;
+                nodes.connection_info(&host, port).map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let mut builder = ClusterClientBuilder::new(seeds)
             .connection_timeout(timeouts.connect)
             .response_timeout(timeouts.command)
@@ -196,9 +190,9 @@ impl Target {
         if let Some(password) = &config.password {
             builder = builder.password(password.expose());
         }
-        if let Some(certs) = certs {
-            builder =
-                builder.tls(if insecure { redis::TlsMode::Insecure } else { redis::TlsMode::Secure }).certs(certs);
+        if let Some(certs) = nodes.certs {
+            let mode = if nodes.insecure { redis::TlsMode::Insecure } else { redis::TlsMode::Secure };
+            builder = builder.tls(mode).certs(certs);
         }
         let client = builder.build().map_err(|e| format!("invalid Valkey Cluster settings: {e}"))?;
         Ok((Target::Cluster { client: Box::new(client), addresses: config.nodes.clone() }, timeouts))
@@ -219,6 +213,15 @@ impl Target {
                     None => format!("`{master_name}` through sentinels {}", sentinels.join(", ")),
                 }
             }
+        }
+    }
+
+    /// RESP3 clients of the sentinels, and the name they watch the primary under (behind
+    /// sentinels only).
+    pub fn sentinels(&self) -> Option<(&[redis::Client], &str)> {
+        match self {
+            Target::Sentinel(sentinel) => Some((&sentinel.watchers, &sentinel.master_name)),
+            _ => None,
         }
     }
 
@@ -318,53 +321,13 @@ impl Target {
     }
 }
 
-/// RESP3 clients of `config`'s sentinels (their own credentials, the storage's TLS), to
-/// hear their announcements and ask them who the primary and replicas are.
-pub fn sentinel_clients(config: &ValkeyStorageConfig) -> Result<Vec<redis::Client>, String> {
-    let certs = tls_certificates(config)?;
-    let insecure = config.tls.insecure_skip_verify;
-    let mut info = RedisConnectionInfo::default().set_protocol(ProtocolVersion::RESP3);
-    if let Some(user) = &config.sentinel_username {
-        info = info.set_username(user);
-    }
-    if let Some(password) = &config.sentinel_password {
-        info = info.set_password(password.expose());
-    }
-    let mut clients = Vec::new();
-    for sentinel in &config.sentinels {
-        let (host, port) =
-            sentinel.rsplit_once(':').ok_or_else(|| format!("sentinel `{sentinel}` is not `host:port`"))?;
-        let port: u16 = port.parse().map_err(|_| format!("sentinel `{sentinel}` has no valid port"))?;
-        let addr = match certs {
-            Some(_) => ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure, tls_params: None },
-            None => ConnectionAddr::Tcp(host.to_owned(), port),
-        };
-        let connection = addr.into_connection_info().map_err(|e| e.to_string())?.set_redis_settings(info.clone());
-        let client = match &certs {
-            Some(certs) => redis::Client::build_with_tls(connection, certs.clone()),
-            None => redis::Client::open(connection),
-        };
-        clients.push(client.map_err(|e| format!("invalid sentinel settings: {e}"))?);
-    }
-    Ok(clients)
-}
-
 /// The sentinel target of `config` (validated): the data nodes take its username,
 /// password, database and TLS; the sentinels their own credentials.
 fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
-    let certs = tls_certificates(config)?;
-    let insecure = config.tls.insecure_skip_verify;
-    let mut addresses = Vec::new();
-    for sentinel in &config.sentinels {
-        let (host, port) =
-            sentinel.rsplit_once(':').ok_or_else(|| format!("sentinel `{sentinel}` is not `host:port`"))?;
-        let port: u16 = port.parse().map_err(|_| format!("sentinel `{sentinel}` has no valid port"))?;
-        addresses.push(match certs {
-            Some(_) => ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure, tls_params: None },
-            None => ConnectionAddr::Tcp(host.to_owned(), port),
-        });
-    }
-    let certs_for_watchers = certs.clone();
+    let node = NodeSettings::from_config(config, ProtocolVersion::RESP2)?;
+    let sentinels =
+        config.sentinels.iter().map(|sentinel| host_port(sentinel, "sentinel")).collect::<Result<Vec<_>, _>>()?;
+    let addresses: Vec<ConnectionAddr> = sentinels.iter().map(|(host, port)| node.address(host, *port)).collect();
     let mut builder = SentinelClientBuilder::new(addresses, config.master_name.clone(), SentinelServerType::Master)
         .map_err(|e| format!("invalid sentinel settings: {e}"))?
         .set_client_to_redis_db(i64::from(config.database));
@@ -380,15 +343,28 @@ fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
     if let Some(password) = &config.sentinel_password {
         builder = builder.set_client_to_sentinel_password(password.expose());
     }
-    if let Some(certs) = certs {
-        let mode = if insecure { redis::TlsMode::Insecure } else { redis::TlsMode::Secure };
+    if let Some(certs) = node.certs.clone() {
+        let mode = if node.insecure { redis::TlsMode::Insecure } else { redis::TlsMode::Secure };
         builder = builder
             .set_client_to_redis_tls_mode(mode)
             .set_client_to_sentinel_tls_mode(mode)
             .set_client_to_redis_certificates(certs);
     }
     let client = builder.build().map_err(|e| format!("invalid sentinel settings: {e}"))?;
-    let watchers = sentinel_clients(config)?;
+    // RESP3 clients of the sentinels (their own credentials, the storage's TLS), to hear
+    // their announcements and to ask them for the primary and its replicas.
+    let mut sentinel_info = RedisConnectionInfo::default().set_protocol(ProtocolVersion::RESP3);
+    if let Some(user) = &config.sentinel_username {
+        sentinel_info = sentinel_info.set_username(user);
+    }
+    if let Some(password) = &config.sentinel_password {
+        sentinel_info = sentinel_info.set_password(password.expose());
+    }
+    let to_sentinels = NodeSettings { info: sentinel_info, certs: node.certs.clone(), insecure: node.insecure };
+    let watchers = sentinels
+        .iter()
+        .map(|(host, port)| to_sentinels.client(host, *port).map_err(|e| format!("invalid sentinel settings: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Target::Sentinel(Box::new(SentinelTarget {
         client: tokio::sync::Mutex::new(client),
         master_name: config.master_name.clone(),
@@ -398,7 +374,7 @@ fn sentinel_target(config: &ValkeyStorageConfig) -> Result<Target, String> {
         switches: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
         watching: std::sync::atomic::AtomicBool::new(false),
         announced: std::sync::Arc::new(std::sync::Mutex::new(None)),
-        node: NodeSettings { info: redis_settings(config), certs: certs_for_watchers, insecure },
+        node,
     })))
 }
 

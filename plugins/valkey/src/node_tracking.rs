@@ -1,16 +1,18 @@
-//! `clientCache` over many servers: every node of a Valkey Cluster, or a primary and its
-//! replicas behind sentinels, each with a tracking connection of its own.
+//! Where `clientCache`'s invalidations come from: a tracking connection to every server a
+//! write can reach — the one standalone server, every node of a Valkey Cluster, or a
+//! primary and its replicas behind sentinels.
 //!
 //! A write raises its invalidation on the server that takes it, and on that server's
 //! replicas as they apply it. So the cache follows every server the topology lists,
 //! primaries and replicas alike, each with `CLIENT TRACKING ON BCAST PREFIX <prefix>`: a
 //! replica promoted by a failover, or a cluster node given slots by resharding, is already
 //! followed when writes reach it. The list is read again every second (`CLUSTER NODES` of a
-//! cluster node; `SENTINEL GET-MASTER-ADDR-BY-NAME` and `SENTINEL REPLICAS` of a sentinel).
-//! Values are answered locally only while every listed server's tracking connection is up:
-//! a lost connection, a listed server not followed yet, or a list that cannot be read drops
-//! every entry until all is well again. A cluster node the cluster has failed (`fail`), or a
-//! replica a sentinel sees down, is not waited for; a replica that takes over is followed.
+//! cluster node; `SENTINEL GET-MASTER-ADDR-BY-NAME` and `SENTINEL REPLICAS` of a sentinel; a
+//! standalone server is its own list). Values are answered locally only while every listed
+//! server's tracking connection is up: a lost connection, a listed server not followed yet,
+//! or a list that cannot be read drops every entry until all is well again. A cluster node
+//! the cluster has failed (`fail`), or a replica a sentinel sees down, is not waited for; a
+//! replica that takes over is followed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -19,8 +21,8 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
 
-use crate::client_cache::{ClientCache, turn_tracking_on};
-use crate::connect::NodeSettings;
+use crate::client_cache::ClientCache;
+use crate::connect::{NodeSettings, host_port};
 use crate::push::{self, Event};
 use crate::topology::cluster_nodes;
 
@@ -34,6 +36,14 @@ type Address = (String, u16);
 
 /// Where the list of servers comes from.
 enum Source {
+    /// One server, the whole list.
+    Standalone(Address),
+    /// Servers listed by the topology itself.
+    Listed(Lister),
+}
+
+/// Who lists the servers.
+enum Lister {
     /// A cluster's seed nodes, asked `CLUSTER NODES`.
     Cluster(Vec<Address>),
     /// Sentinels (RESP3 clients of them), asked for the primary and replicas of `master_name`.
@@ -47,24 +57,21 @@ pub struct NodeTracking {
 }
 
 impl NodeTracking {
+    /// The one server at `host:port`; `nodes` speaks RESP3.
+    pub fn standalone(host: String, port: u16, nodes: NodeSettings) -> NodeTracking {
+        NodeTracking { source: Source::Standalone((host, port)), nodes }
+    }
+
     /// Every node of the cluster that `seeds` (`host:port`, already validated) belong to;
     /// `nodes` speaks RESP3.
     pub fn cluster(seeds: &[String], nodes: NodeSettings) -> Result<NodeTracking, String> {
-        let seeds = seeds
-            .iter()
-            .map(|seed| {
-                let (host, port) =
-                    seed.rsplit_once(':').ok_or_else(|| format!("cluster node `{seed}` is not `host:port`"))?;
-                let port = port.parse().map_err(|_| format!("cluster node `{seed}` has no valid port"))?;
-                Ok((host.to_owned(), port))
-            })
-            .collect::<Result<_, String>>()?;
-        Ok(NodeTracking { source: Source::Cluster(seeds), nodes })
+        let seeds = seeds.iter().map(|seed| host_port(seed, "cluster node")).collect::<Result<_, _>>()?;
+        Ok(NodeTracking { source: Source::Listed(Lister::Cluster(seeds)), nodes })
     }
 
     /// The primary named `master_name` by `sentinels`, and its replicas; `nodes` speaks RESP3.
     pub fn sentinels(sentinels: Vec<redis::Client>, master_name: String, nodes: NodeSettings) -> NodeTracking {
-        NodeTracking { source: Source::Sentinels { sentinels, master_name }, nodes }
+        NodeTracking { source: Source::Listed(Lister::Sentinels { sentinels, master_name }), nodes }
     }
 }
 
@@ -76,7 +83,7 @@ struct State {
     listed: bool,
 }
 
-/// What the lister and the nodes' connections share.
+/// What the listing loop and the nodes' connections share.
 struct Shared {
     cache: Weak<ClientCache>,
     state: Mutex<State>,
@@ -116,7 +123,7 @@ impl Drop for Follower {
     }
 }
 
-/// Follows the cluster's nodes for as long as the cache lives (or until this future is
+/// Follows the servers for as long as the cache lives (or until this future is
 /// dropped, which ends every node's connection).
 pub async fn track(
     cache: Weak<ClientCache>,
@@ -126,11 +133,15 @@ pub async fn track(
 ) {
     let shared = Arc::new(Shared { cache, state: Mutex::new(State::default()) });
     let mut followers: HashMap<Address, Follower> = HashMap::new();
-    let mut lister: Option<MultiplexedConnection> = None;
+    let mut last_asked: Option<MultiplexedConnection> = None;
     let mut last_warning: Option<Instant> = None;
     while shared.cache.strong_count() > 0 {
         let known: Vec<Address> = followers.keys().cloned().collect();
-        match list(&tracking, &mut lister, &known, timeouts).await {
+        let listed = match &tracking.source {
+            Source::Standalone(address) => Ok(vec![address.clone()]),
+            Source::Listed(lister) => list(lister, &tracking.nodes, &mut last_asked, &known, timeouts).await,
+        };
+        match listed {
             Ok(listed) => {
                 let wanted: HashSet<Address> = listed.into_iter().collect();
                 // Dropping a follower ends its connection.
@@ -211,34 +222,50 @@ async fn follow(
     push::keep(client, timeouts, setup, handle, std::future::pending()).await;
 }
 
+/// Asks the server on `connection` to push the name of every key under `prefix` that any
+/// client writes, deletes or lets expire.
+async fn turn_tracking_on(
+    mut connection: redis::aio::MultiplexedConnection,
+    prefix: String,
+) -> Result<redis::aio::MultiplexedConnection, redis::RedisError> {
+    let mut tracking = redis::cmd("CLIENT");
+    tracking.arg("TRACKING").arg("ON").arg("BCAST");
+    if !prefix.is_empty() {
+        tracking.arg("PREFIX").arg(&prefix);
+    }
+    tracking.query_async::<()>(&mut connection).await?;
+    Ok(connection)
+}
+
 /// The servers to follow, asked of the server asked last, else (a cluster) of any node
 /// followed, else of the seeds or the sentinels.
 async fn list(
-    tracking: &NodeTracking,
-    lister: &mut Option<MultiplexedConnection>,
+    lister: &Lister,
+    nodes: &NodeSettings,
+    last_asked: &mut Option<MultiplexedConnection>,
     known: &[Address],
     (connect, command): (Duration, Duration),
 ) -> Result<Vec<Address>, String> {
     let ask = |mut connection: MultiplexedConnection| async move {
-        match tokio::time::timeout(command, servers(&tracking.source, &mut connection)).await {
+        match tokio::time::timeout(command, servers(lister, &mut connection)).await {
             Ok(Ok(servers)) => Ok((servers, connection)),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(format!("the listing timed out after {command:?}")),
         }
     };
-    if let Some(connection) = lister.take()
+    if let Some(connection) = last_asked.take()
         && let Ok((servers, connection)) = ask(connection).await
     {
-        *lister = Some(connection);
+        *last_asked = Some(connection);
         return Ok(servers);
     }
-    let clients: Vec<(String, Result<redis::Client, redis::RedisError>)> = match &tracking.source {
-        Source::Cluster(seeds) => known
+    let clients: Vec<(String, Result<redis::Client, redis::RedisError>)> = match lister {
+        Lister::Cluster(seeds) => known
             .iter()
             .chain(seeds)
-            .map(|(host, port)| (format!("{host}:{port}"), tracking.nodes.client(host, *port)))
+            .map(|(host, port)| (format!("{host}:{port}"), nodes.client(host, *port)))
             .collect(),
-        Source::Sentinels { sentinels, .. } => sentinels
+        Lister::Sentinels { sentinels, .. } => sentinels
             .iter()
             .map(|client| (client.get_connection_info().addr().to_string(), Ok(client.clone())))
             .collect(),
@@ -256,7 +283,7 @@ async fn list(
         };
         match asked {
             Ok((servers, connection)) => {
-                *lister = Some(connection);
+                *last_asked = Some(connection);
                 return Ok(servers);
             }
             Err(e) => failure = format!("{address}: {e}"),
@@ -266,9 +293,9 @@ async fn list(
 }
 
 /// The servers `source` lists now, asked on `connection`.
-async fn servers(source: &Source, connection: &mut MultiplexedConnection) -> Result<Vec<Address>, String> {
-    match source {
-        Source::Cluster(_) => {
+async fn servers(lister: &Lister, connection: &mut MultiplexedConnection) -> Result<Vec<Address>, String> {
+    match lister {
+        Lister::Cluster(_) => {
             let mut nodes = redis::cmd("CLUSTER");
             nodes.arg("NODES");
             let text = text(nodes.query_async::<Value>(connection).await.map_err(|e| e.to_string())?)?;
@@ -278,7 +305,7 @@ async fn servers(source: &Source, connection: &mut MultiplexedConnection) -> Res
                 .map(|node| (node.host, node.port))
                 .collect())
         }
-        Source::Sentinels { master_name, .. } => {
+        Lister::Sentinels { master_name, .. } => {
             let mut primary = redis::cmd("SENTINEL");
             primary.arg("GET-MASTER-ADDR-BY-NAME").arg(master_name);
             let primary: Option<(String, String)> = primary.query_async(connection).await.map_err(|e| e.to_string())?;

@@ -10,8 +10,8 @@ use redis::{Cmd, FromRedisValue, RedisError, Value};
 use seam_core::storage::effective_ttl;
 use seam_core::{Capabilities, Storage, StorageError, async_trait};
 
-use crate::client_cache::{ClientCache, Tracking};
-use crate::connect::{Backend, NodeSettings, Target, Timeouts, describe_error, sentinel_clients, standalone_client};
+use crate::client_cache::ClientCache;
+use crate::connect::{Backend, NodeSettings, Target, Timeouts, describe_error, standalone_client};
 use crate::keys::escape_glob;
 use crate::node_tracking::NodeTracking;
 
@@ -30,8 +30,8 @@ pub struct ValkeyStorage {
     connecting: tokio::sync::Mutex<()>,
     closed: AtomicBool,
     incr_script: redis::Script,
-    /// `clientCache`, with where its invalidations come from.
-    client_cache: Option<(Arc<ClientCache>, Tracking)>,
+    /// `clientCache`, with the servers whose invalidations it follows.
+    client_cache: Option<(Arc<ClientCache>, Arc<NodeTracking>)>,
     /// The RESP3 client of subscriptions (a standalone server; not with `nodes`).
     pubsub: Option<redis::Client>,
     /// The subscriptions' tasks, ended by `close`.
@@ -72,18 +72,17 @@ impl ValkeyStorage {
     pub fn from_config(name: &str, config: &crate::ValkeyStorageConfig) -> Result<Self, String> {
         let mut storage = ValkeyStorage::new(name, config.prefix.clone(), Target::from_config(config)?);
         if let Some(cache) = &config.client_cache {
-            let nodes = || NodeSettings::from_config(config, redis::ProtocolVersion::RESP3);
-            let tracking = if !config.sentinels.is_empty() {
-                let sentinels = sentinel_clients(config)?;
-                Tracking::Nodes(Arc::new(NodeTracking::sentinels(sentinels, config.master_name.clone(), nodes()?)))
+            let nodes = NodeSettings::from_config(config, redis::ProtocolVersion::RESP3)?;
+            let servers = if let Some((sentinels, master_name)) = storage.target.sentinels() {
+                NodeTracking::sentinels(sentinels.to_vec(), master_name.to_owned(), nodes)
             } else if !config.nodes.is_empty() {
-                Tracking::Nodes(Arc::new(NodeTracking::cluster(&config.nodes, nodes()?)?))
+                NodeTracking::cluster(&config.nodes, nodes)?
             } else {
-                Tracking::Standalone(Box::new(standalone_client(config, redis::ProtocolVersion::RESP3)?))
+                NodeTracking::standalone(config.host.clone(), config.port, nodes)
             };
             storage.client_cache = Some((
                 Arc::new(ClientCache::new(name, config.prefix.clone(), cache.max_entries, cache.ttl.get())),
-                tracking,
+                Arc::new(servers),
             ));
         }
         if config.nodes.is_empty() && config.sentinels.is_empty() {
@@ -97,9 +96,9 @@ impl ValkeyStorage {
 
     /// The client cache, its invalidation connection started (on first use).
     fn client_cache(&self) -> Option<&ClientCache> {
-        let (cache, tracking) = self.client_cache.as_ref()?;
+        let (cache, servers) = self.client_cache.as_ref()?;
         if !cache.is_started() {
-            cache.start(tracking.clone(), (self.timeouts.connect, self.timeouts.command));
+            cache.start(servers.clone(), (self.timeouts.connect, self.timeouts.command));
         }
         Some(cache)
     }

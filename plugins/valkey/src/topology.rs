@@ -1,7 +1,7 @@
 //! The nodes of a Valkey Cluster, as `CLUSTER NODES` lists them.
 
 /// One node of the cluster.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug)]
 pub struct ClusterNode {
     pub host: String,
     pub port: u16,

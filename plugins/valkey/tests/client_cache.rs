@@ -10,9 +10,7 @@ use seam_core::Storage;
 use seam_plugin_valkey::ValkeyStorage;
 use seam_testkit::{Server, unique_prefix};
 use serde_json::json;
-
-/// The bound within which another instance's write is seen, stated in README (loopback).
-const BOUND: Duration = Duration::from_millis(50);
+use support::cached::{BOUND, until_live};
 
 fn cached(port: u16, prefix: &str) -> ValkeyStorage {
     cached_named("Cached", port, prefix)
@@ -30,16 +28,6 @@ fn cached_named(name: &str, port: u16, prefix: &str) -> ValkeyStorage {
 fn live_gauge(name: &str) -> Option<String> {
     let line = format!("seam_storage_client_cache_live{{storage=\"{name}\"}} ");
     seam_core::metrics::exposition().lines().find_map(|l| l.strip_prefix(&line).map(str::to_owned))
-}
-
-/// Reads once (which starts the invalidation connection) and waits until it is up.
-async fn until_live(storage: &ValkeyStorage) {
-    let _ = storage.get("warm-up").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !storage.client_cache_live() {
-        assert!(Instant::now() < deadline, "the invalidation connection did not come up");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 fn get_calls(server: &Server) -> u64 {
@@ -66,7 +54,7 @@ async fn conformance_with_the_client_cache_on() {
 async fn hot_reads_are_answered_locally() {
     let server = Server::start();
     let storage = cached(server.port(), &unique_prefix("cc-hot"));
-    until_live(&storage).await;
+    until_live(&storage, Duration::from_secs(10)).await;
     storage.set("k", Bytes::from_static(b"v"), None).await.unwrap();
     // The server pushes the invalidation of our own write too; a read that started before
     // it arrived is not kept. Read until one is (a loaded machine gets seconds).
@@ -91,7 +79,7 @@ async fn get_now_answers_from_a_trusted_local_copy_only() {
     let uncached = ValkeyStorage::from_config("Uncached", &config).expect("storage");
     let (a, b) = (cached(server.port(), &prefix), cached(server.port(), &prefix));
     assert!(a.get_now("k").is_none(), "nothing is answered at once before the cache has started");
-    until_live(&a).await;
+    until_live(&a, Duration::from_secs(10)).await;
     b.set("k", Bytes::from_static(b"v1"), None).await.unwrap();
     assert!(a.get_now("k").is_none(), "a key never read here is not known here");
     // The server pushes the invalidation of b's write to a as well (BCAST). A read that
@@ -124,8 +112,8 @@ async fn writes_and_deletes_by_another_instance_are_seen_within_the_bound_200_ti
     let server = Server::shared();
     let prefix = unique_prefix("cc-two");
     let (a, b) = (cached(server.port(), &prefix), cached(server.port(), &prefix));
-    until_live(&a).await;
-    until_live(&b).await;
+    until_live(&a, Duration::from_secs(10)).await;
+    until_live(&b, Duration::from_secs(10)).await;
     let mut slowest = Duration::ZERO;
     for i in 0..200 {
         let key = format!("session-{}", i % 7);
@@ -157,7 +145,7 @@ async fn writes_and_deletes_by_another_instance_are_seen_within_the_bound_200_ti
 async fn a_lost_invalidation_connection_drops_every_entry_and_comes_back() {
     let mut server = Server::start();
     let storage = cached_named("CachedLost", server.port(), &unique_prefix("cc-lost"));
-    until_live(&storage).await;
+    until_live(&storage, Duration::from_secs(10)).await;
     assert_eq!(live_gauge("CachedLost").as_deref(), Some("1"), "the gauge says it answers locally");
     storage.set("k", Bytes::from_static(b"v"), None).await.unwrap();
     assert!(storage.get("k").await.unwrap().is_some());

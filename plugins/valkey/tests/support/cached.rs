@@ -23,7 +23,10 @@ pub async fn until_live(storage: &ValkeyStorage, within: Duration) {
         if storage.client_cache_live() {
             return;
         }
-        assert!(Instant::now() < deadline, "clientCache did not follow every node within {within:?}");
+        assert!(
+            Instant::now() < deadline,
+            "clientCache did not answer locally within {within:?} (its invalidation connections did not come up)"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
