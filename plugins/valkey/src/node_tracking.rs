@@ -28,7 +28,8 @@ use crate::topology::cluster_nodes;
 
 /// How often the servers are listed again.
 const REFRESH: Duration = Duration::from_secs(1);
-/// Least time between two warnings that the servers cannot be listed.
+/// Least time between two warnings of the listing loop (a server that cannot be listed or
+/// followed is tried again every second).
 const WARN_EVERY: Duration = Duration::from_secs(30);
 
 /// A node's address.
@@ -159,11 +160,16 @@ pub async fn track(
                             let task = follow(shared.clone(), address.clone(), client, prefix.clone(), timeouts);
                             followers.insert(address, Follower(tokio::spawn(task)));
                         }
-                        Err(e) => tracing::warn!(
-                            "clientCache: cannot follow Valkey at {}:{} ({e}); not caching",
-                            address.0,
-                            address.1
-                        ),
+                        // Tried again at every listing; said at most every WARN_EVERY.
+                        Err(e) if last_warning.is_none_or(|at| at.elapsed() >= WARN_EVERY) => {
+                            last_warning = Some(Instant::now());
+                            tracing::warn!(
+                                "clientCache: cannot follow Valkey at {}:{} ({e}); not caching",
+                                address.0,
+                                address.1
+                            );
+                        }
+                        Err(_) => {}
                     }
                 }
                 state.listed = true;
