@@ -11,8 +11,8 @@ use seam_core::extensions::{PathParams, UpstreamSpan, UpstreamTracing};
 use seam_core::{Body, Response, json_error};
 
 use crate::client::UpstreamClient;
+use crate::h1::pool::{self, SendError};
 use crate::headers::{remove_hop_by_hop, set_forwarded};
-use crate::pool::{self, SendError};
 use crate::upgrade;
 use crate::upstream::Upstream;
 
@@ -166,15 +166,14 @@ fn send<'a>(out: Outgoing<'a>) -> impl Future<Output = Result<Response, ForwardE
     }
     let Outgoing { upstream, request, timeout, .. } = out;
     // The lean path: a connection of this thread, the target already in origin form.
-    Either::Right(tokio::time::timeout(timeout, pool::send(upstream.authority(), request)).map(move |sent| {
-        let (mut parts, body) = match sent {
-            Err(_) => return Err(ForwardError::Timeout(timeout)),
-            Ok(Err(e)) => return Err(e.into()),
-            Ok(Ok(response)) => response.into_parts(),
-        };
-        remove_hop_by_hop(&mut parts.headers);
-        Ok(Response::from_parts(parts, body))
-    }))
+    // Its answer comes without hop-by-hop fields (the client leaves them out as it reads).
+    Either::Right(tokio::time::timeout(timeout, pool::send(upstream.authority(), request)).map(
+        move |sent| match sent {
+            Err(_) => Err(ForwardError::Timeout(timeout)),
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(response)) => Ok(response),
+        },
+    ))
 }
 
 impl From<SendError> for ForwardError {

@@ -12,9 +12,11 @@ mod balancer;
 mod client;
 mod config;
 mod forward;
+mod h1;
 mod headers;
-mod pool;
 mod upgrade;
 mod upstream;
 
 pub use config::{BalancerHttpActionConfig, HttpActionConfig};
+#[doc(hidden)]
+pub use h1::fuzzing;

@@ -36,6 +36,11 @@ impl Upstream {
         // `Host`, the pool's key and the traced `url.full` are `host[:port]` alone.
         let authority = seam_core::secret::authority_without_credentials(authority)
             .ok_or_else(|| format!("`{shown}`: the host after the credentials is not valid"))?;
+        // Interned: every request clones it (the pool's key), and a clone of static bytes
+        // writes no reference count the workers share.
+        let authority = seam_core::interned::interned(authority.as_str().as_bytes())
+            .and_then(|text| std::str::from_utf8(text).ok())
+            .map_or(authority, Authority::from_static);
         let path = uri.path().trim_end_matches('/').to_owned();
         let host = http::HeaderValue::from_str(authority.as_str()).map_err(|e| format!("`{shown}`: {e}"))?;
         let host = interned_value(&host);
