@@ -5,7 +5,7 @@
 //! lock, no cross-thread channel, no task per connection: an answer whose body is dropped
 //! half-way takes its connection with it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,8 @@ thread_local! {
     /// By `host:port` as the upstream URL spells it: looked up with the `&str` the request
     /// already has (one hash of the string, no copy).
     static IDLE: RefCell<HashMap<Box<str>, VecDeque<Idle>, ahash::RandomState>> = RefCell::new(HashMap::default());
+    /// Whether this thread's sweeper runs.
+    static SWEEPING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Why a request could not be sent.
@@ -126,6 +128,9 @@ pub(super) fn checkin(authority: &Authority, conn: Conn) {
         // Bytes beyond the answer: nobody asked for them, the connection is not trusted again.
         return;
     }
+    if !SWEEPING.replace(true) {
+        tokio::spawn(sweep());
+    }
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
         let returned = Idle { conn, since: Instant::now() };
@@ -139,4 +144,60 @@ pub(super) fn checkin(authority: &Authority, conn: Conn) {
         }
         queue.push_back(returned);
     });
+}
+
+/// Closes this thread's idle connections that the upstream closed or that waited past
+/// [`IDLE_FOR`], every quarter of it: without it, they would wait for the next request to
+/// their upstream, which may never come.
+async fn sweep() {
+    loop {
+        tokio::time::sleep(IDLE_FOR / 4).await;
+        sweep_once();
+    }
+}
+
+fn sweep_once() {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        for queue in idle.values_mut() {
+            queue.retain_mut(|kept| kept.since.elapsed() < IDLE_FOR && kept.conn.is_reusable());
+        }
+        idle.retain(|_, queue| !queue.is_empty());
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn idle_connections_the_upstream_closed_or_that_waited_too_long_are_swept() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority: Authority = listener.local_addr().unwrap().to_string().parse().unwrap();
+        let mut conns = Vec::new();
+        let mut peers = Vec::new();
+        for _ in 0..3 {
+            conns.push(Conn::new(connect(&authority).await.ok().unwrap()));
+            peers.push(listener.accept().await.unwrap().0);
+        }
+        let (old, closing, open) = (conns.remove(0), conns.remove(0), conns.remove(0));
+        checkin(&authority, open);
+        checkin(&authority, closing);
+        let waited = Instant::now().checked_sub(IDLE_FOR).unwrap();
+        IDLE.with(|idle| {
+            idle.borrow_mut().get_mut(authority.as_str()).unwrap().push_front(Idle { conn: old, since: waited })
+        });
+        let count = || IDLE.with(|idle| idle.borrow().get(authority.as_str()).map_or(0, VecDeque::len));
+        assert_eq!(count(), 3);
+        drop(peers.remove(1));
+        // The end of the stream reaches the event loop soon; the sweep then drops that one
+        // and the one idle too long, and keeps the open one.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while count() > 1 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            sweep_once();
+        }
+        assert_eq!(count(), 1);
+        assert!(checkout(&authority).is_some(), "the open one is still there, and usable");
+    }
 }
