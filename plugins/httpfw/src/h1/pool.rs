@@ -128,8 +128,11 @@ pub(super) fn checkin(authority: &Authority, conn: Conn) {
         // Bytes beyond the answer: nobody asked for them, the connection is not trusted again.
         return;
     }
-    if !SWEEPING.replace(true) {
-        tokio::spawn(sweep());
+    if !SWEEPING.get()
+        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+    {
+        SWEEPING.set(true);
+        runtime.spawn(sweep());
     }
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
