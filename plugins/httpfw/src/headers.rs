@@ -13,7 +13,7 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 
 /// The headers that never cross a proxy, whatever `Connection` says; `Connection` first
 /// (bit 0 of `remove_hop_by_hop`'s set of those present).
-const HOP_BY_HOP: [HeaderName; 9] = [
+pub(crate) const HOP_BY_HOP: [HeaderName; 9] = [
     CONNECTION,
     TE,
     TRAILER,
@@ -24,6 +24,11 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     PROXY_AUTHENTICATE,
     PROXY_AUTHORIZATION,
 ];
+
+/// Whether a field name as read from the wire (any case) is one of [`HOP_BY_HOP`].
+pub(crate) fn is_hop_by_hop(name: &[u8]) -> bool {
+    HOP_BY_HOP.iter().any(|hop| hop.as_str().len() == name.len() && name.eq_ignore_ascii_case(hop.as_str().as_bytes()))
+}
 
 /// Removes the hop-by-hop headers, including every header named by `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {

@@ -39,8 +39,8 @@ impl Upstream {
         // Interned: every request clones it (the pool's key), and a clone of static bytes
         // writes no reference count the workers share.
         let authority = seam_core::interned::interned(authority.as_str().as_bytes())
-            .and_then(|text| std::str::from_utf8(text).ok())
-            .map_or(authority, Authority::from_static);
+            .and_then(|text| Authority::from_maybe_shared(bytes::Bytes::from_static(text)).ok())
+            .unwrap_or(authority);
         let path = uri.path().trim_end_matches('/').to_owned();
         let host = http::HeaderValue::from_str(authority.as_str()).map_err(|e| format!("`{shown}`: {e}"))?;
         let host = interned_value(&host);

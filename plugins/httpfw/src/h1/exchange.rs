@@ -89,8 +89,9 @@ impl Future for Exchange {
             let conn = this.conn.as_mut().expect("checked above");
             match response::parse(&mut conn.read, to_head) {
                 Ok(Parsed::Final(head)) => {
-                    let (conn, out) = (this.conn.take(), this.out.take());
-                    let (Some(conn), Some(out)) = (conn, out) else { unreachable!("checked above") };
+                    let (Some(conn), Some(out)) = (this.conn.take(), this.out.take()) else {
+                        unreachable!("checked above")
+                    };
                     let upload = (!out.upload.is_done() && this.upload_failed.is_none()).then_some(out.upload);
                     let keep_alive = head.keep_alive && this.upload_failed.is_none();
                     let body = UpstreamBody::start(conn, head.framing, keep_alive, upload, this.authority.clone());

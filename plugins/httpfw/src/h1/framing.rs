@@ -12,6 +12,14 @@ const MAX_CHUNK_LINE: usize = 4096;
 /// Largest trailer section after the last chunk (read and dropped, as nginx does).
 const MAX_TRAILERS: usize = 16 * 1024;
 
+/// A `Content-Length` value: decimal digits only (no sign, no space), within 64 bits.
+pub fn content_length(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// How an answer's body is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framing {

@@ -11,6 +11,8 @@ use http::header::CONTENT_LENGTH;
 use http::{Method, Request};
 use http_body::Body as _;
 use seam_core::Body;
+
+use super::framing::content_length;
 use tokio::io::AsyncWrite;
 
 /// A request ready to be written to an upstream connection.
@@ -50,21 +52,16 @@ impl Outgoing {
         }
         let declared = match parts.headers.get(CONTENT_LENGTH) {
             None => None,
-            Some(value) => Some(
-                value
-                    .to_str()
-                    .ok()
-                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .ok_or("the request's Content-Length is not a number")?,
-            ),
+            Some(value) => {
+                Some(content_length(value.as_bytes()).ok_or("the request's Content-Length is not a number")?)
+            }
         };
         let framing = match (declared, body.is_end_stream(), body.size_hint().exact()) {
             (Some(n), _, _) => Send::Length(n),
             (None, true, _) => Send::Length(0),
             (None, false, Some(n)) => {
                 head.extend_from_slice(b"content-length: ");
-                head.extend_from_slice(itoa(n, &mut [0; 20]));
+                head.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
                 head.extend_from_slice(b"\r\n");
                 Send::Length(n)
             }
@@ -86,19 +83,6 @@ impl Outgoing {
             to_head,
             idempotent,
         })
-    }
-}
-
-/// `n` in decimal, written into `buf`.
-fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[at..];
-        }
     }
 }
 
@@ -268,12 +252,5 @@ mod tests {
         }
         let bad = Request::post("/p").header("content-length", "-1").body(Body::empty()).unwrap();
         assert!(Outgoing::new(bad).is_err());
-    }
-
-    #[test]
-    fn decimal() {
-        for n in [0, 7, 10, 99, 1234567890, u64::MAX] {
-            assert_eq!(itoa(n, &mut [0; 20]), n.to_string().as_bytes());
-        }
     }
 }

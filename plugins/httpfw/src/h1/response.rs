@@ -12,7 +12,8 @@ use bytes::{Buf, BytesMut};
 use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode, Version};
 
-use super::framing::Framing;
+use super::framing::{Framing, content_length};
+use crate::headers::is_hop_by_hop;
 
 /// Most header fields in an answer head (hyper's default).
 const MAX_HEADERS: usize = 100;
@@ -132,44 +133,28 @@ struct Hop {
 impl Hop {
     /// Takes note of a hop-by-hop field; `false` for an end-to-end one, which is passed on.
     fn notes(&mut self, name: &[u8], value: &[u8]) -> bool {
-        let is = |hop: &str| name.eq_ignore_ascii_case(hop.as_bytes());
-        match name.len() {
-            10 if is("connection") => {
-                for option in value.split(|b| *b == b',').map(<[u8]>::trim_ascii).filter(|o| !o.is_empty()) {
-                    if option.eq_ignore_ascii_case(b"close") {
-                        self.close = true;
-                    } else if option.eq_ignore_ascii_case(b"keep-alive") {
-                        self.keep_alive = true;
-                    } else if let Ok(named) = std::str::from_utf8(option) {
-                        self.named.push(named.to_ascii_lowercase());
-                    }
+        if name.eq_ignore_ascii_case(b"connection") {
+            for option in value.split(|b| *b == b',').map(<[u8]>::trim_ascii).filter(|o| !o.is_empty()) {
+                if option.eq_ignore_ascii_case(b"close") {
+                    self.close = true;
+                } else if option.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive = true;
+                } else if let Ok(named) = std::str::from_utf8(option) {
+                    self.named.push(named.to_ascii_lowercase());
                 }
-                true
             }
-            17 if is("transfer-encoding") => {
-                // Only `chunked`, once: a coding before it would reach the client undeclared.
-                let chunked = value.trim_ascii().eq_ignore_ascii_case(b"chunked");
-                self.transfer_encoding = Some(self.transfer_encoding.is_none() && chunked);
-                true
-            }
-            2 => is("te"),
-            7 => is("trailer") || is("upgrade"),
-            10 => is("keep-alive"),
-            16 => is("proxy-connection"),
-            18 => is("proxy-authenticate"),
-            19 => is("proxy-authorization"),
-            _ => false,
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            // Only `chunked`, once: a coding before it would reach the client undeclared.
+            let chunked = value.trim_ascii().eq_ignore_ascii_case(b"chunked");
+            self.transfer_encoding = Some(self.transfer_encoding.is_none() && chunked);
         }
+        is_hop_by_hop(name)
     }
 
     /// Notes a `Content-Length` value: digits only, and every value (or list item) the same.
     fn content_length(&mut self, value: &[u8]) -> Result<(), String> {
         for item in value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
-            let n = std::str::from_utf8(item)
-                .ok()
-                .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|digits| digits.parse::<u64>().ok())
-                .ok_or("the upstream sent an invalid Content-Length")?;
+            let n = content_length(item).ok_or("the upstream sent an invalid Content-Length")?;
             if self.length.is_some_and(|seen| seen != n) {
                 return Err("the upstream sent Content-Length values that disagree".into());
             }
