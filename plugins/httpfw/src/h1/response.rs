@@ -19,6 +19,8 @@ use crate::headers::is_hop_by_hop;
 const MAX_HEADERS: usize = 100;
 /// Largest answer head (nginx's `proxy_buffer_size` refuses far smaller ones).
 const MAX_HEAD: usize = 64 * 1024;
+/// Header fields an answer's map holds beyond the upstream's own without growing.
+const ROOM: usize = 16;
 
 /// An answer head read whole.
 #[derive(Debug)]
@@ -78,7 +80,11 @@ pub fn parse(buf: &mut BytesMut, to_head: bool) -> Result<Parsed, String> {
         *span = (at(field.name.as_bytes()), field.name.len() as u32, at(field.value), field.value.len() as u32);
     }
     let head = buf.split_to(used).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
+    // Room beyond the upstream's fields: for what middlewares add to the answer (Helmet's
+    // eleven headers, CORS, a request id) without growing the map, and, since hyper keeps
+    // an answer's map to parse the connection's next request into, for the `X-Forwarded-*`
+    // fields of that request too.
+    let mut headers = HeaderMap::with_capacity(count + ROOM);
     let mut hop = Hop::default();
     for &(name_at, name_len, value_at, value_len) in &spans[..count] {
         let name = &head[name_at as usize..][..name_len as usize];
