@@ -208,6 +208,55 @@ async fn an_idle_http1_connection_is_closed_after_idle_timeout() {
 }
 
 #[tokio::test]
+async fn a_kept_alive_connection_whose_next_head_trickles_is_closed_after_the_header_timeout() {
+    let gateway = Gateway::start(&format!("server: {{ address: 127.0.0.1:0, headerTimeout: 1s }}\n{ECHO}")).await;
+    let mut stream = served_connection(gateway.addr).await;
+    let started = Instant::now();
+    stream.write_all(b"GET /slow HT").await.unwrap();
+    assert!(closed_within(&mut stream, Duration::from_secs(10)).await, "still open after 10 s");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(5), "closed after {took:?}");
+}
+
+#[tokio::test]
+async fn a_first_head_that_keeps_trickling_is_cut_at_the_header_timeout() {
+    // A byte every 100 ms: data keeps arriving, a whole head never does.
+    let gateway = Gateway::start(&format!("server: {{ address: 127.0.0.1:0, headerTimeout: 1s }}\n{ECHO}")).await;
+    let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
+    let started = Instant::now();
+    let head = b"GET /x HTTP/1.1\r\nhost: gw\r\n".iter().chain(std::iter::repeat(b"x-pad: 1\r\n").flatten());
+    let mut buf = [0u8; 64];
+    for byte in head {
+        if stream.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        // A closed connection reads as its end (or a reset).
+        match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(_)) => panic!("answered a head that never ended: {}", String::from_utf8_lossy(&buf)),
+            Err(_) => {}
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still open after 10 s of trickling");
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(5), "closed after {took:?}");
+}
+
+#[tokio::test]
+async fn requests_that_come_within_the_header_timeout_keep_a_connection_open() {
+    let gateway = Gateway::start(&format!("server: {{ address: 127.0.0.1:0, headerTimeout: 1s }}\n{ECHO}")).await;
+    let mut stream = served_connection(gateway.addr).await;
+    // Five more, 500 ms apart: 2.5 s on one connection, never idle for the whole second.
+    for i in 0..5 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stream.write_all(b"GET /x HTTP/1.1\r\nhost: gw\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.expect("answered").unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "request {i}: {}", String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
+#[tokio::test]
 async fn a_slow_request_is_not_cut_by_idle_timeout() {
     let upstream = Upstream::echo("up").await;
     let gateway = Gateway::start(&format!(

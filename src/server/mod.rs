@@ -167,8 +167,10 @@ impl Server {
         let config = &self.config;
         let mut http1 = hyper::server::conn::http1::Builder::new();
         // A header-read timeout always applies (`headerTimeout`, 30 s by default), shortened by
-        // `readTimeout` when it is set. hyper also applies it while a kept-alive HTTP/1.1
-        // connection waits for its next request.
+        // `readTimeout` when it is set: to a new connection's first bytes, and to an HTTP/1.1
+        // connection with no request in flight, from its accept or its last answer, so while a
+        // kept-alive connection waits for its next request too (`worker::drive`). Not hyper's
+        // own, which makes and drops a timer for every request.
         let header_timeout = config
             .read_timeout
             .non_zero()
@@ -176,7 +178,7 @@ impl Server {
         http1
             .timer(TokioTimer::new())
             .keep_alive(true)
-            .header_read_timeout(header_timeout)
+            .header_read_timeout(None)
             // Checked at load to be at least hyper's minimum (which it asserts).
             .max_buf_size(
                 config.http1_max_header_size.max(seam_config::document::server::MIN_HTTP1_HEADER_SIZE) as usize

@@ -150,7 +150,10 @@ where
     let ended = match protocol {
         Protocol::Http1 => {
             let conn = pin!(shared.http1.serve_connection(io, service).with_upgrades());
-            drive(conn, |conn| conn.graceful_shutdown(), slot, shared.idle_timeout).await
+            // With no request in flight, a connection is closed after `idleTimeout`, and an
+            // HTTP/1.1 one after `headerTimeout` too: a request's head must arrive within it.
+            let idle = Some(shared.idle_timeout.map_or(shared.header_timeout, |idle| idle.min(shared.header_timeout)));
+            drive(conn, |conn| conn.graceful_shutdown(), slot, idle).await
         }
         Protocol::Http2 => {
             // HTTP/2 spawns each request's future as a task of its own: boxed, the task holds
@@ -193,9 +196,11 @@ async fn first_bytes<I: AsyncRead + Unpin>(
     }
 }
 
-/// Runs `conn` to its end, closing it gracefully when it has been idle for `idle_timeout`,
-/// when the server needs its slot while it is idle, or when the server shuts down; and at
-/// once when the shutdown timeout has passed.
+/// Runs `conn` to its end, closing it gracefully when it has been idle (no request in flight)
+/// for `idle_timeout`, when the server needs its slot while it is idle, or when the server
+/// shuts down; and at once when the shutdown timeout has passed, or when it is still open and
+/// idle `idle_timeout` after it was asked to close for being idle (an HTTP/1.1 connection
+/// that is still reading a request's head, which hyper does not stop).
 async fn drive<C>(
     mut conn: Pin<&mut C>,
     graceful_shutdown: impl Fn(Pin<&mut C>),
@@ -208,7 +213,11 @@ where
     let activity = &slot.activity;
     let mut closing = false;
     let far = Duration::from_secs(86_400 * 365);
-    let mut idle = pin!(tokio::time::sleep(idle_timeout.unwrap_or(far)));
+    let limit = idle_timeout.unwrap_or(far);
+    let mut idle = pin!(tokio::time::sleep(limit));
+    // Asked to close for being idle: `idle` then holds the moment it is dropped if it has not
+    // closed by itself (an HTTP/1.1 connection still reading a head closes only then).
+    let mut dropping = false;
     let mut signal = pin!(activity.signal.notified());
     loop {
         tokio::select! {
@@ -228,12 +237,24 @@ where
                 }
                 _ => signal.set(activity.signal.notified()),
             },
-            () = idle.as_mut(), if !closing => {
-                let limit = idle_timeout.unwrap_or(far);
+            () = idle.as_mut(), if !closing || dropping => {
+                if dropping {
+                    // Still open a whole limit after it was asked to close: dropped, unless a
+                    // request it took meanwhile is in flight.
+                    if activity.idle_for().is_some() {
+                        tracing::debug!("connection idle past its limit and still open: dropped");
+                        return Ok(());
+                    }
+                    idle.as_mut().reset(tokio::time::Instant::now() + limit);
+                    continue;
+                }
                 match activity.idle_for() {
                     Some(for_how_long) if for_how_long >= limit => {
                         closing = true;
                         graceful_shutdown(conn.as_mut());
+                        // What an answer left to flush gets as long again.
+                        dropping = true;
+                        idle.as_mut().reset(tokio::time::Instant::now() + limit);
                     }
                     Some(for_how_long) => idle.as_mut().reset(tokio::time::Instant::now() + (limit - for_how_long)),
                     None => idle.as_mut().reset(tokio::time::Instant::now() + limit),
