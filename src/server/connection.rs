@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -58,6 +58,8 @@ pub struct Activity {
     in_flight: AtomicUsize,
     /// Milliseconds since [`Connections::epoch`] at which the connection last became idle.
     idle_since: AtomicU64,
+    /// Whether a request has begun on it (before the first, no answer can be left to flush).
+    served: AtomicBool,
     epoch: Instant,
     /// What the server asks of the connection: one of the `KEEP`, `EVICT`, `DRAIN`, `DROP`.
     asked: AtomicU8,
@@ -82,6 +84,7 @@ impl Activity {
     /// A request starts; the returned guard ends it when dropped (with its response body).
     pub fn begin(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.served.store(true, Ordering::Relaxed);
         InFlight(self.clone())
     }
 
@@ -93,6 +96,11 @@ impl Activity {
     fn ask(&self, what: u8) {
         self.asked.fetch_max(what, Ordering::AcqRel);
         self.signal.notify_one();
+    }
+
+    /// Whether a request has begun on the connection.
+    pub fn has_served(&self) -> bool {
+        self.served.load(Ordering::Relaxed)
     }
 
     /// How long the connection has had nothing in flight; `None` while a request is.
@@ -144,6 +152,7 @@ impl Connections {
         let activity = Arc::new(Activity {
             in_flight: AtomicUsize::new(0),
             idle_since: AtomicU64::new(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            served: AtomicBool::new(false),
             epoch: self.epoch,
             asked: AtomicU8::new(self.asking.load(Ordering::Acquire)),
             signal: Notify::new(),

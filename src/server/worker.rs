@@ -200,7 +200,8 @@ async fn first_bytes<I: AsyncRead + Unpin>(
 /// for `idle_timeout`, when the server needs its slot while it is idle, or when the server
 /// shuts down; and at once when the shutdown timeout has passed, or when it is still open and
 /// idle `idle_timeout` after it was asked to close for being idle (an HTTP/1.1 connection
-/// that is still reading a request's head, which hyper does not stop).
+/// that is still reading a request's head, which hyper does not stop); a connection that has
+/// not begun a request yet is closed at once when idle for `idle_timeout`.
 async fn drive<C>(
     mut conn: Pin<&mut C>,
     graceful_shutdown: impl Fn(Pin<&mut C>),
@@ -249,6 +250,9 @@ where
                     continue;
                 }
                 match activity.idle_for() {
+                    // Never asked anything whole (a first head still on its way, which hyper's
+                    // graceful shutdown leaves alone): nothing to flush, closed now.
+                    Some(for_how_long) if for_how_long >= limit && !activity.has_served() => return Ok(()),
                     Some(for_how_long) if for_how_long >= limit => {
                         closing = true;
                         graceful_shutdown(conn.as_mut());
