@@ -170,13 +170,14 @@ impl Server {
         // `readTimeout` when it is set: to a new connection's first bytes, and to an HTTP/1.1
         // connection with no request in flight, from its accept or its last answer, so while a
         // kept-alive connection waits for its next request too (`worker::drive`). Not hyper's
-        // own, which makes and drops a timer for every request.
+        // own, which makes and drops a timer for every request (and was all hyper's HTTP/1.1
+        // side used a timer for: it has none).
         let header_timeout = config
             .read_timeout
             .non_zero()
             .map_or(config.header_timeout.get(), |read| read.min(config.header_timeout.get()));
+        let idle_timeout = config.idle_timeout.non_zero();
         http1
-            .timer(TokioTimer::new())
             .keep_alive(true)
             .header_read_timeout(None)
             // Checked at load to be at least hyper's minimum (which it asserts).
@@ -206,7 +207,8 @@ impl Server {
             tls: self.tls,
             connections: connections.clone(),
             handshake_timeout: config.tls_handshake_timeout.non_zero().unwrap_or(Duration::from_secs(10)),
-            idle_timeout: config.idle_timeout.non_zero(),
+            idle_timeout,
+            http1_idle_timeout: idle_timeout.map_or(header_timeout, |idle| idle.min(header_timeout)),
         });
         let (phase, stopping) = watch::channel(Phase::Serving);
         let mut listeners = self.listeners.into_iter();

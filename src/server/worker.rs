@@ -35,6 +35,10 @@ pub struct Shared {
     pub connections: Arc<Connections>,
     pub handshake_timeout: Duration,
     pub idle_timeout: Option<Duration>,
+    /// How long an HTTP/1.1 connection with no request in flight stays open: the smaller of
+    /// `idleTimeout` and the header timeout, since a request's head must arrive within the
+    /// latter.
+    pub http1_idle_timeout: Duration,
     /// Handed to requests that ask for an upgrade, so the connections they keep follow the
     /// server's shutdown.
     pub lifecycle: seam_core::extensions::Lifecycle,
@@ -150,9 +154,8 @@ where
     let ended = match protocol {
         Protocol::Http1 => {
             let conn = pin!(shared.http1.serve_connection(io, service).with_upgrades());
-            // With no request in flight, a connection is closed after `idleTimeout`, and an
-            // HTTP/1.1 one after `headerTimeout` too: a request's head must arrive within it.
-            let idle = Some(shared.idle_timeout.map_or(shared.header_timeout, |idle| idle.min(shared.header_timeout)));
+            // hyper's graceful shutdown leaves a first head it is reading alone.
+            let idle = Idle { after: Some(shared.http1_idle_timeout), drop_unserved: true };
             drive(conn, |conn| conn.graceful_shutdown(), slot, idle).await
         }
         Protocol::Http2 => {
@@ -161,7 +164,8 @@ where
             // spawning (16 copies per request, 4 % of an HTTP/2 request's instructions).
             let service = hyper::service::service_fn(move |req| Box::pin(hyper::service::Service::call(&service, req)));
             let conn = pin!(shared.http2.serve_connection(io, service));
-            drive(conn, |conn| conn.graceful_shutdown(), slot, shared.idle_timeout).await
+            let idle = Idle { after: shared.idle_timeout, drop_unserved: false };
+            drive(conn, |conn| conn.graceful_shutdown(), slot, idle).await
         }
     };
     if let Err(e) = ended {
@@ -196,17 +200,24 @@ async fn first_bytes<I: AsyncRead + Unpin>(
     }
 }
 
+/// When [`drive`] closes a connection with no request in flight.
+struct Idle {
+    /// After this long idle (never, when `None`).
+    after: Option<Duration>,
+    /// At once rather than gracefully if no request has begun on it yet: nothing can be left
+    /// to flush, and HTTP/1.1's graceful shutdown does not stop a first head being read.
+    drop_unserved: bool,
+}
+
 /// Runs `conn` to its end, closing it gracefully when it has been idle (no request in flight)
-/// for `idle_timeout`, when the server needs its slot while it is idle, or when the server
+/// for `idle.after`, when the server needs its slot while it is idle, or when the server
 /// shuts down; and at once when the shutdown timeout has passed, or when it is still open and
-/// idle `idle_timeout` after it was asked to close for being idle (an HTTP/1.1 connection
-/// that is still reading a request's head, which hyper does not stop); a connection that has
-/// not begun a request yet is closed at once when idle for `idle_timeout`.
+/// idle `idle.after` after it was asked to close for being idle.
 async fn drive<C>(
     mut conn: Pin<&mut C>,
     graceful_shutdown: impl Fn(Pin<&mut C>),
     slot: &Slot,
-    idle_timeout: Option<Duration>,
+    idle: Idle,
 ) -> Result<(), hyper::Error>
 where
     C: Future<Output = Result<(), hyper::Error>>,
@@ -214,7 +225,8 @@ where
     let activity = &slot.activity;
     let mut closing = false;
     let far = Duration::from_secs(86_400 * 365);
-    let limit = idle_timeout.unwrap_or(far);
+    let limit = idle.after.unwrap_or(far);
+    let drop_unserved = idle.drop_unserved;
     let mut idle = pin!(tokio::time::sleep(limit));
     // Asked to close for being idle: `idle` then holds the moment it is dropped if it has not
     // closed by itself (an HTTP/1.1 connection still reading a head closes only then).
@@ -250,9 +262,9 @@ where
                     continue;
                 }
                 match activity.idle_for() {
-                    // Never asked anything whole (a first head still on its way, which hyper's
-                    // graceful shutdown leaves alone): nothing to flush, closed now.
-                    Some(for_how_long) if for_how_long >= limit && !activity.has_served() => return Ok(()),
+                    Some(for_how_long) if for_how_long >= limit && drop_unserved && !activity.has_served() => {
+                        return Ok(());
+                    }
                     Some(for_how_long) if for_how_long >= limit => {
                         closing = true;
                         graceful_shutdown(conn.as_mut());
