@@ -84,6 +84,73 @@ async fn frames_both_ways_and_the_close_code_reaches_the_upstream() {
     assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4001, "bye"));
 }
 
+/// Small and large, text and binary: the relay reads several in one read and passes them on
+/// together; some span its read chunks.
+fn burst() -> Vec<Message> {
+    (0..300)
+        .map(|i| match i % 3 {
+            0 => Message::Text(format!("message {i}").into()),
+            1 => Message::Binary(vec![(i % 251) as u8; 10 + i * 37 % 9000].into()),
+            _ => Message::Text("x".repeat(i * 13 % 5000).into()),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_burst_sent_in_one_write_arrives_whole_and_in_order_both_ways() {
+    let (upstream, _) = echo_server().await;
+    let gateway = gateway(&upstream, "pingInterval: 10s").await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/burst")).await.unwrap();
+    let burst = burst();
+    for message in &burst {
+        ws.feed(message.clone()).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    let mut echoed = Vec::new();
+    while echoed.len() < burst.len() {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("echoes within 10 s") {
+            Some(Ok(message)) => echoed.push(message),
+            other => panic!("{other:?} after {} echoes", echoed.len()),
+        }
+    }
+    assert!(echoed == burst, "every message came back, in the order sent");
+}
+
+#[tokio::test]
+async fn a_close_right_behind_a_burst_reaches_the_upstream_after_it_and_is_answered() {
+    // An upstream that counts the messages it gets before the close.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("ws://{}", listener.local_addr().unwrap());
+    let seen = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let mut messages = 0;
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return (messages, frame),
+                Some(Ok(_)) => messages += 1,
+                other => panic!("{other:?} after {messages} messages"),
+            }
+        }
+    });
+    let gateway = gateway(&upstream, "pingInterval: 10s").await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/burst")).await.unwrap();
+    let burst = burst();
+    for message in &burst {
+        ws.feed(message.clone()).await.unwrap();
+    }
+    ws.send(Message::Close(Some(CloseFrame { code: CloseCode::Library(4002), reason: "done".into() }))).await.unwrap();
+    let (messages, frame) = tokio::time::timeout(Duration::from_secs(10), seen).await.expect("the close").unwrap();
+    assert_eq!(messages, burst.len(), "the whole burst went before the close");
+    let frame = frame.expect("a close frame with a code");
+    assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4002, "done"));
+    // The client's closing handshake completes: its close is answered, not cut off.
+    match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("an answer within 5 s") {
+        Some(Ok(Message::Close(_))) | None => {}
+        other => panic!("the close was not answered: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn the_gateway_pings_and_closes_an_inactive_connection() {
     let (upstream, _) = echo_server().await;

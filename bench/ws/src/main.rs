@@ -5,8 +5,9 @@
 //! CONNECTIONS clients, each sending a 64-byte message and waiting for its echo: straight at
 //! the echo server, through seam's two routes, through nginx. Prints a Markdown table of the
 //! medians, and a second of the CPU time per message of the relay and of this process (the
-//! clients and the echo server); then opens 1000 idle connections through seam and reports
-//! its RSS growth.
+//! clients and the echo server); a third with 8 messages in flight on each connection (a
+//! stream of messages, where a relay meets bursts); then opens 1000 idle connections
+//! through seam and reports its RSS growth.
 //! A second table does the same with 1 KiB text messages (JSON-like, compressible), adding
 //! a route with `enableCompression` driven by clients that offer permessage-deflate (yawc),
 //! and the RSS of 1000 idle compressing connections.
@@ -79,20 +80,19 @@ async fn drive_deflate(url: &str, connections: usize, seconds: u64, text: &str) 
             histogram
         }));
     }
-    let mut all = hdrhistogram::Histogram::<u64>::new(3).unwrap();
-    for task in tasks {
-        all.add(task.await.unwrap()).unwrap();
-    }
-    (all.len() as f64 / seconds as f64, all.value_at_quantile(0.99) as f64 / 1000.0)
+    merged(tasks, seconds).await
 }
 
 /// (messages per second, p99 in ms) of `connections` clients for `seconds` against `url`,
-/// each sending `message` and waiting for its echo.
+/// each sending a 64-byte message and waiting for its echo.
 async fn drive(url: &str, connections: usize, seconds: u64) -> (f64, f64) {
-    drive_with(url, connections, seconds, Message::Binary(vec![b'x'; 64].into())).await
+    drive_with(url, connections, seconds, Message::Binary(vec![b'x'; 64].into()), 1).await
 }
 
-async fn drive_with(url: &str, connections: usize, seconds: u64, message: Message) -> (f64, f64) {
+/// Like [`drive`], with `message`, and `window` messages in flight on each connection (more
+/// than one: a stream of messages rather than one at a time): each client sends `window`,
+/// then one more for each echo; the latency is from a message's send to its echo.
+async fn drive_with(url: &str, connections: usize, seconds: u64, message: Message, window: usize) -> (f64, f64) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for _ in 0..connections {
@@ -100,19 +100,31 @@ async fn drive_with(url: &str, connections: usize, seconds: u64, message: Messag
         tasks.push(tokio::spawn(async move {
             let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
             let mut histogram = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+            let mut sent = std::collections::VecDeque::with_capacity(window);
+            for _ in 0..window {
+                sent.push_back(Instant::now());
+                ws.feed(message.clone()).await.unwrap();
+            }
+            ws.flush().await.unwrap();
             while Instant::now() < deadline {
-                let sent = Instant::now();
-                ws.send(message.clone()).await.unwrap();
                 match ws.next().await {
                     Some(Ok(Message::Binary(_) | Message::Text(_))) => {}
                     other => panic!("no echo: {other:?}"),
                 }
-                histogram.record(sent.elapsed().as_micros() as u64).unwrap();
+                let at: Instant = sent.pop_front().expect("a message in flight");
+                histogram.record(at.elapsed().as_micros() as u64).unwrap();
+                sent.push_back(Instant::now());
+                ws.send(message.clone()).await.unwrap();
             }
             let _ = ws.close(None).await;
             histogram
         }));
     }
+    merged(tasks, seconds).await
+}
+
+/// (messages per second, p99 in ms) of the clients' histograms over `seconds`.
+async fn merged(tasks: Vec<tokio::task::JoinHandle<hdrhistogram::Histogram<u64>>>, seconds: u64) -> (f64, f64) {
     let mut all = hdrhistogram::Histogram::<u64>::new(3).unwrap();
     for task in tasks {
         all.add(task.await.unwrap()).unwrap();
@@ -225,6 +237,20 @@ fn wait_for_port(port: u16, what: &str) {
     }
 }
 
+/// The table of the medians of each path's rounds (direct first, nginx fourth).
+fn print_paths(paths: &[(&str, String)], runs: &[Vec<(f64, f64)>]) {
+    let medians: Vec<(f64, f64)> = runs
+        .iter()
+        .map(|r| (median(r.iter().map(|r| r.0).collect()), median(r.iter().map(|r| r.1).collect())))
+        .collect();
+    let (direct_rate, nginx_rate) = (medians[0].0, medians[3].0);
+    println!("| path | messages/s | p99 ms | vs direct | vs nginx |");
+    println!("|---|---:|---:|---:|---:|");
+    for ((name, _), (rate, p99)) in paths.iter().zip(&medians) {
+        println!("| {name} | {rate:.0} | {p99:.2} | {:.2}× | {:.2}× |", rate / direct_rate, rate / nginx_rate);
+    }
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -284,16 +310,7 @@ async fn main() {
             runs.push(run);
         }
     }
-    let medians: Vec<(f64, f64)> = runs
-        .iter()
-        .map(|r| (median(r.iter().map(|r| r.0).collect()), median(r.iter().map(|r| r.1).collect())))
-        .collect();
-    let (direct_rate, nginx_rate) = (medians[0].0, medians[3].0);
-    println!("| path | messages/s | p99 ms | vs direct | vs nginx |");
-    println!("|---|---:|---:|---:|---:|");
-    for ((name, _), (rate, p99)) in paths.iter().zip(&medians) {
-        println!("| {name} | {rate:.0} | {p99:.2} | {:.2}× | {:.2}× |", rate / direct_rate, rate / nginx_rate);
-    }
+    print_paths(&paths, &runs);
     println!(
         "\nCPU per message, all rounds together (`/proc/PID/task/*/schedstat`): the relay's own, and the \
          load generator's and echo server's (one process, one thread)."
@@ -304,6 +321,17 @@ async fn main() {
         let relay = if *relay == 0 { "—".to_owned() } else { format!("{:.2}", *relay as f64 / 1000.0 / messages) };
         println!("| {name} | {relay} | {:.2} |", *own as f64 / 1000.0 / messages);
     }
+    // The same paths with a stream of messages on each connection: what a relay does with a
+    // burst (several messages read at once) shows here, and not with one message at a time.
+    let window = 8;
+    let mut streamed = vec![Vec::new(); paths.len()];
+    for _ in 0..rounds {
+        for (runs, (_, url)) in streamed.iter_mut().zip(&paths) {
+            runs.push(drive_with(url, connections, seconds, Message::Binary(vec![b'x'; 64].into()), window).await);
+        }
+    }
+    println!("\n64-byte messages, {window} in flight on each connection:\n");
+    print_paths(&paths, &streamed);
     drop(nginx);
 
     let (before, after) = idle_rss(child.id(), || async {
@@ -319,8 +347,8 @@ async fn main() {
     let deflate_url = format!("ws://127.0.0.1:{gateway}/z/");
     let (mut direct, mut plain, mut deflated) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        direct.push(drive_with(&direct_url, connections, seconds, Message::Text(text.clone().into())).await);
-        plain.push(drive_with(&seam_url, connections, seconds, Message::Text(text.clone().into())).await);
+        direct.push(drive_with(&direct_url, connections, seconds, Message::Text(text.clone().into()), 1).await);
+        plain.push(drive_with(&seam_url, connections, seconds, Message::Text(text.clone().into()), 1).await);
         deflated.push(drive_deflate(&deflate_url, connections, seconds, &text).await);
     }
     let rate = |runs: &Vec<(f64, f64)>| median(runs.iter().map(|r| r.0).collect());
