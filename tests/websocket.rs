@@ -333,6 +333,9 @@ async fn with_enable_compression_messages_to_and_from_the_client_travel_deflated
     ws.send(yawc::Frame::close(yawc::close::CloseCode::from(4001), "bye")).await.unwrap();
     let frame = upstream_close(&closed, "the upstream never saw the close").await;
     assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4001, "bye"));
+    // Its close is answered through the compressing side too: the closing handshake completes.
+    let answer = next_data(&mut ws).await.expect("an answer to the close");
+    assert_eq!(answer.opcode(), yawc::OpCode::Close);
     // A client that offers nothing gets plain frames from the same action.
     let (mut plain, response) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/room")).await.unwrap();
     assert!(response.headers().get("sec-websocket-extensions").is_none());

@@ -67,10 +67,15 @@ async fn relay(
                 // `send` flushes what was passed before it, in order.
                 let _ = to.send(Message::Close(frame)).await;
                 let _ = to.close().await;
-                // The library queued `from`'s answer to its close (the same code): sent, the
-                // closing handshake completes, rather than ending in a reset (1006). Bounded:
-                // a peer that reads nothing cannot hold the connection.
-                let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, from.close()).await;
+                // The library queued `from`'s answer to its close (the same code): sent (a
+                // flush sends it with either library), the closing handshake completes, rather
+                // than ending in a reset (1006). Bounded: a peer that reads nothing cannot
+                // hold the connection.
+                let answered = async {
+                    let _ = from.flush().await;
+                    let _ = from.close().await;
+                };
+                let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, answered).await;
                 return Relay::End;
             }
             Some(Ok(message)) => {
