@@ -210,14 +210,14 @@ struct Idle {
 }
 
 /// Runs `conn` to its end, closing it gracefully when it has been idle (no request in flight)
-/// for `idle.after`, when the server needs its slot while it is idle, or when the server
+/// for `after`, when the server needs its slot while it is idle, or when the server
 /// shuts down; and at once when the shutdown timeout has passed, or when it is still open and
-/// idle `idle.after` after it was asked to close for being idle.
+/// idle `after` after it was asked to close for being idle.
 async fn drive<C>(
     mut conn: Pin<&mut C>,
     graceful_shutdown: impl Fn(Pin<&mut C>),
     slot: &Slot,
-    idle: Idle,
+    Idle { after, drop_unserved }: Idle,
 ) -> Result<(), hyper::Error>
 where
     C: Future<Output = Result<(), hyper::Error>>,
@@ -225,8 +225,7 @@ where
     let activity = &slot.activity;
     let mut closing = false;
     let far = Duration::from_secs(86_400 * 365);
-    let limit = idle.after.unwrap_or(far);
-    let drop_unserved = idle.drop_unserved;
+    let limit = after.unwrap_or(far);
     let mut idle = pin!(tokio::time::sleep(limit));
     // Asked to close for being idle: `idle` then holds the moment it is dropped if it has not
     // closed by itself (an HTTP/1.1 connection still reading a head closes only then).
