@@ -149,6 +149,32 @@ fn committed_schema_matches_seam_schema() {
     assert_eq!(std::fs::read_to_string(file).unwrap(), committed);
 }
 
+/// WebSocketAction's clocks cannot be switched off where that would let a peer that reads
+/// nothing, or answers nothing, hold a connection for ever: `0s` is refused at its place.
+#[test]
+fn check_refuses_websocket_clocks_of_zero() {
+    let (code, stderr) = check_document(
+        "actions:
+  Ws:
+    use: plugins.wsfw.actions.WebSocketAction
+    config:
+      upstreamEndpoint: ws://127.0.0.1:9/
+      pongTimeout: 0s
+      writeTimeout: 0s
+routes:
+  Socket: { gatewayPath: /ws, action: Ws }
+",
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    for (message, line) in [("pongTimeout must be more than 0", 6), ("writeTimeout must be more than 0", 7)] {
+        let block = stderr
+            .split("\n\n")
+            .find(|b| b.contains(message))
+            .unwrap_or_else(|| panic!("missing `{message}` in:\n{stderr}"));
+        assert!(block.contains(&format!("seam.yaml:{line}:")), "wrong place for `{message}`:\n{block}");
+    }
+}
+
 /// What `seam run` refuses, `seam check` refuses first, each at its place: paths the router
 /// cannot serve, a malformed `trustedProxies` entry, unreadable TLS files, a bad address.
 #[test]

@@ -1,7 +1,7 @@
 //! WebSocketAction and CheckWebSocketUpgradeMiddleware in a served gateway, in front of a
 //! real WebSocket echo server (tokio-tungstenite): frames both ways, close codes, pings, the
-//! inactivity close, a silent client, origins, and the HTTP answers to what is not a
-//! WebSocket handshake.
+//! inactivity close, a silent client, a side that stops reading, origins, and the HTTP
+//! answers to what is not a WebSocket handshake.
 
 mod support;
 
@@ -180,6 +180,81 @@ async fn a_client_that_stops_answering_pings_is_taken_as_gone() {
     let (_silent, _) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/x")).await.unwrap();
     let frame = upstream_close(&closed, "the silent client was never dropped").await;
     assert_eq!(frame.code, CloseCode::Away, "{frame:?}");
+}
+
+/// Sends 64 KiB messages on `ws` until the peer closes it or fails; the close frame that
+/// ended it, if one came.
+async fn flood<S>(ws: tokio_tungstenite::WebSocketStream<S>) -> Option<CloseFrame>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = ws.split();
+    let message = Message::Binary(vec![7u8; 64 * 1024].into());
+    loop {
+        tokio::select! {
+            read = stream.next() => match read {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+                _ => return None,
+            },
+            sent = sink.send(message.clone()) => if sent.is_err() {
+                break;
+            },
+        }
+    }
+    // Sending failed: the close frame may still be there to read.
+    while let Some(Ok(read)) = stream.next().await {
+        if let Message::Close(frame) = read {
+            return frame;
+        }
+    }
+    None
+}
+
+/// No pings and no inactivity close: only the write deadline can end a stuck connection.
+const STUCK: &str = "writeTimeout: 1s, pingInterval: 1h, maxInactivity: 0s";
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_write_timeout_and_the_upstream_told() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("ws://{}", listener.local_addr().unwrap());
+    let (ended, upstream_saw) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let _ = ended.send(flood(ws).await);
+    });
+    let gateway = gateway(&upstream, STUCK).await;
+    let started = Instant::now();
+    // Handshake, then never read: the gateway's writes to it stop once the buffers are full.
+    let (_reads_nothing, _) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/x")).await.unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(20), upstream_saw)
+        .await
+        .expect("the upstream was never told: the relay waits on the client for ever")
+        .unwrap()
+        .expect("a close frame, not a dropped connection");
+    assert_eq!((frame.code, frame.reason.as_str()), (CloseCode::Away, "the client stopped reading"));
+    assert!(started.elapsed() >= Duration::from_secs(1), "closed after {:?}, before writeTimeout", started.elapsed());
+}
+
+#[tokio::test]
+async fn an_upstream_that_stops_reading_is_closed_after_write_timeout_and_the_client_told() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let _reads_nothing = tokio_tungstenite::accept_async(stream).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let gateway = gateway(&upstream, STUCK).await;
+    let (client, _) = tokio_tungstenite::connect_async(ws_url(&gateway, "/ws/x")).await.unwrap();
+    let started = Instant::now();
+    let frame = tokio::time::timeout(Duration::from_secs(20), flood(client))
+        .await
+        .expect("the client was never told: the relay waits on the upstream for ever")
+        .expect("a close frame, not a dropped connection");
+    assert_eq!((frame.code, frame.reason.as_str()), (CloseCode::Away, "the upstream stopped reading"));
+    assert!(started.elapsed() >= Duration::from_secs(1), "closed after {:?}, before writeTimeout", started.elapsed());
 }
 
 #[tokio::test]

@@ -10,7 +10,8 @@ use crate::action::WebSocketAction;
 /// The upstream is dialled before the client is answered, so an unreachable upstream is a
 /// 502, not a broken connection. The gateway pings the client every `pingInterval` and
 /// closes a client that does not answer within `pongTimeout`; a connection with no message
-/// either way for `maxInactivity` is closed. The route's `*` remainder and `:params` fill the
+/// either way for `maxInactivity` is closed, and so is one whose client or upstream stops
+/// reading: a write that waits longer than `writeTimeout`. The route's `*` remainder and `:params` fill the
 /// endpoint's path as with HttpAction; the query is kept.
 #[seam_core::component(name = "plugins.wsfw.actions.WebSocketAction")]
 #[derive(Clone, Debug)]
@@ -27,6 +28,8 @@ pub struct WebSocketActionConfig {
     pub max_inactivity: GoDuration,
     /// Longest time the upstream's handshake may take; `0s`: 45s.
     pub handshake_timeout: GoDuration,
+    /// Longest one write to the client or the upstream may wait for it to take the bytes (the messages passed on at once, or a ping). A side that stops reading is then taken as gone: the connection is closed and the other side told (1001, "the client stopped reading"). Raise it for very large messages to slow clients.
+    pub write_timeout: GoDuration,
     /// Subprotocols the gateway accepts from the client and offers the upstream; the upstream's choice is answered.
     pub subprotocols: Vec<String>,
     /// Origins allowed to connect (`*`: any); others get 403.
@@ -49,6 +52,7 @@ impl Default for WebSocketActionConfig {
             pong_timeout: GoDuration::from_secs(1),
             max_inactivity: GoDuration::from_secs(30),
             handshake_timeout: GoDuration::default(),
+            write_timeout: GoDuration::from_secs(30),
             subprotocols: Vec::new(),
             origins: vec!["*".into()],
             read_buffer_size: 1024,
@@ -74,6 +78,9 @@ impl Component for WebSocketActionConfig {
         });
         problems.ensure(!self.pong_timeout.get().is_zero(), || {
             Problem::field("pongTimeout", "pongTimeout must be more than 0")
+        });
+        problems.ensure(!self.write_timeout.get().is_zero(), || {
+            Problem::field("writeTimeout", "writeTimeout must be more than 0")
         });
         problems.ensure(self.max_message_size >= 1024, || {
             Problem::field("maxMessageSize", "maxMessageSize must be at least 1024 bytes")
@@ -111,6 +118,7 @@ impl Component for WebSocketActionConfig {
                 ping_interval: self.ping_interval.get(),
                 pong_timeout: self.pong_timeout.get(),
                 max_inactivity: (!self.max_inactivity.get().is_zero()).then(|| self.max_inactivity.get()),
+                write_timeout: self.write_timeout.get(),
             },
             ws,
             deflate: self.enable_compression.then(|| {

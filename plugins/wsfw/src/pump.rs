@@ -17,6 +17,9 @@ pub struct Timers {
     pub pong_timeout: Duration,
     /// Close when no message went either way for this long.
     pub max_inactivity: Option<Duration>,
+    /// Longest one write to a side may wait for that side to take it (the messages passed
+    /// on at once, or a ping); past it the side is taken as gone.
+    pub write_timeout: Duration,
 }
 
 /// One side of the relay: the messages it sends, and a sink for the messages it gets. A
@@ -36,8 +39,9 @@ enum Relay {
     End,
 }
 
-/// How long the answer to a close frame may take to go out.
-const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(1);
+/// How long a close frame, or the answer to one, may take to go out: a peer that reads
+/// nothing cannot hold the connection, or the gateway's shutdown, with it.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Most messages passed on with one write: the ones `from` has already read beside the first.
 const BATCH: usize = 64;
@@ -66,32 +70,31 @@ async fn relay(
             Some(Ok(Message::Close(frame))) => {
                 // `send` flushes what was passed before it, in order.
                 let _ = to.send(Message::Close(frame)).await;
-                let _ = to.close().await;
+                let _ = tokio::time::timeout(CLOSE_WAIT, to.close()).await;
                 // The library queued `from`'s answer to its close (the same code): sent (a
                 // flush sends it with either library), the closing handshake completes, rather
-                // than ending in a reset (1006). Bounded: a peer that reads nothing cannot
-                // hold the connection.
+                // than ending in a reset (1006).
                 let answered = async {
                     let _ = from.flush().await;
                     let _ = from.close().await;
                 };
-                let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, answered).await;
+                let _ = tokio::time::timeout(CLOSE_WAIT, answered).await;
                 return Relay::End;
             }
             Some(Ok(message)) => {
                 if to.feed(message).await.is_err() {
-                    let _ = from.send(gone(names.1)).await;
+                    tell(from, gone(names.1)).await;
                     return Relay::End;
                 }
                 passed += 1;
             }
             Some(Err(e)) => {
                 tracing::debug!("WebSocket {} error: {e}", names.0);
-                let _ = to.send(gone(names.0)).await;
+                tell(to, gone(names.0)).await;
                 return Relay::End;
             }
             None => {
-                let _ = to.send(gone(names.0)).await;
+                tell(to, gone(names.0)).await;
                 return Relay::End;
             }
         }
@@ -107,19 +110,51 @@ async fn relay(
         return Relay::Control;
     }
     if to.flush().await.is_err() {
-        let _ = from.send(gone(names.1)).await;
+        tell(from, gone(names.1)).await;
         return Relay::End;
     }
     Relay::Data
+}
+
+/// [`relay`] with the write deadline: when `to` has not taken what is written to it within
+/// `limit` (a peer that stops reading, whose socket buffers are full), it is taken as gone
+/// and `from` is told so (1001), instead of the relay waiting on it for ever, with neither
+/// the connection's timers nor a shutdown able to end it.
+async fn relay_within(
+    limit: Duration,
+    received: Option<Result<Message, Error>>,
+    to: &mut impl Side,
+    from: &mut impl Side,
+    names: (&'static str, &'static str),
+    ponged: &mut bool,
+) -> Relay {
+    match tokio::time::timeout(limit, relay(received, to, from, names, ponged)).await {
+        Ok(relayed) => relayed,
+        Err(_) => {
+            tracing::debug!("WebSocket {} took nothing written to it for {limit:?}", names.1);
+            tell(from, closing(CloseCode::Away, stopped_reading(names.1))).await;
+            Relay::End
+        }
+    }
+}
+
+fn stopped_reading(who: &str) -> &'static str {
+    if who == "client" { "the client stopped reading" } else { "the upstream stopped reading" }
 }
 
 fn closing(code: CloseCode, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
 }
 
+/// Sends a close frame, waiting at most [`CLOSE_WAIT`] for `side` to take it.
+async fn tell(side: &mut impl Side, close: Message) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, side.send(close)).await;
+}
+
 /// Forwards messages both ways. Each side's writes are awaited before the next read, so a
-/// slow reader holds its sender back instead of growing a buffer. Close frames are passed
-/// on with their code and reason.
+/// slow reader holds its sender back instead of growing a buffer; a side that takes nothing
+/// for `write_timeout` is taken as gone. Close frames are passed on with their code and
+/// reason.
 pub async fn pump(
     mut client: impl Side,
     mut upstream: impl Side,
@@ -141,7 +176,9 @@ pub async fn pump(
         tokio::select! {
             from_client = client.next() => {
                 let mut ponged = false;
-                let relayed = relay(from_client, &mut upstream, &mut client, ("client", "upstream"), &mut ponged).await;
+                let relayed = relay_within(
+                    timers.write_timeout, from_client, &mut upstream, &mut client, ("client", "upstream"), &mut ponged,
+                ).await;
                 if ponged {
                     awaiting_pong = false;
                 }
@@ -154,7 +191,10 @@ pub async fn pump(
             from_upstream = upstream.next() => {
                 // The upstream's pongs answer no ping of the gateway's.
                 let mut ponged = false;
-                match relay(from_upstream, &mut client, &mut upstream, ("upstream", "client"), &mut ponged).await {
+                let relayed = relay_within(
+                    timers.write_timeout, from_upstream, &mut client, &mut upstream, ("upstream", "client"), &mut ponged,
+                ).await;
+                match relayed {
                     Relay::Data => last_message = Instant::now(),
                     Relay::Control => {}
                     Relay::End => return,
@@ -165,22 +205,29 @@ pub async fn pump(
                     awaiting_pong = true;
                     pong_due.as_mut().reset(Instant::now() + timers.pong_timeout);
                 }
-                if client.send(Message::Ping(Vec::new().into())).await.is_err() {
-                    let _ = upstream.send(closing(CloseCode::Away, "the client went away")).await;
-                    return;
+                match tokio::time::timeout(timers.write_timeout, client.send(Message::Ping(Vec::new().into()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => {
+                        tell(&mut upstream, closing(CloseCode::Away, "the client went away")).await;
+                        return;
+                    }
+                    Err(_) => {
+                        tell(&mut upstream, closing(CloseCode::Away, stopped_reading("client"))).await;
+                        return;
+                    }
                 }
             }
             () = &mut pong_due, if awaiting_pong => {
                 tracing::debug!("WebSocket client did not answer a ping in {:?}", timers.pong_timeout);
-                let _ = upstream.send(closing(CloseCode::Away, "the client stopped answering")).await;
-                let _ = client.close().await;
+                tell(&mut upstream, closing(CloseCode::Away, "the client stopped answering")).await;
+                let _ = tokio::time::timeout(CLOSE_WAIT, client.close()).await;
                 return;
             }
             () = &mut stopping => {
                 // The server shuts down: both sides are told it is going away (1001).
-                let _ = client.send(closing(CloseCode::Away, "the gateway is shutting down")).await;
-                let _ = upstream.send(closing(CloseCode::Away, "the gateway is shutting down")).await;
-                let _ = tokio::time::timeout(Duration::from_secs(1), client.close()).await;
+                tell(&mut client, closing(CloseCode::Away, "the gateway is shutting down")).await;
+                tell(&mut upstream, closing(CloseCode::Away, "the gateway is shutting down")).await;
+                let _ = tokio::time::timeout(CLOSE_WAIT, client.close()).await;
                 return;
             }
             () = &mut inactive => {
@@ -190,8 +237,8 @@ pub async fn pump(
                     inactive.as_mut().reset(quiet_until);
                     continue;
                 }
-                let _ = client.send(closing(CloseCode::Normal, "inactive")).await;
-                let _ = upstream.send(closing(CloseCode::Normal, "inactive")).await;
+                tell(&mut client, closing(CloseCode::Normal, "inactive")).await;
+                tell(&mut upstream, closing(CloseCode::Normal, "inactive")).await;
                 return;
             }
         }
