@@ -24,6 +24,18 @@ ticks() {
     echo "$u $s"
 }
 
+# Times PID's threads, and its children's, were taken off a CPU while they could still run
+# (involuntary context switches): each one stalls every connection the thread holds.
+preempted() {
+    local n=0 p t
+    for p in "$1" $(pgrep -P "$1" || true); do
+        for t in /proc/"$p"/task/*; do
+            n=$((n + $(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$t/status")))
+        done
+    done
+    echo "$n"
+}
+
 # A free loopback port.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
