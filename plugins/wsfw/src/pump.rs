@@ -39,6 +39,21 @@ enum Relay {
     End,
 }
 
+/// One side of the connection as the relay names it, with the reasons the other side is
+/// given when it ends.
+struct Peer {
+    name: &'static str,
+    /// Its connection failed or ended without a close frame.
+    went_away: &'static str,
+    /// It took nothing written to it for `writeTimeout`.
+    stopped_reading: &'static str,
+}
+
+const CLIENT: Peer =
+    Peer { name: "client", went_away: "the client went away", stopped_reading: "the client stopped reading" };
+const UPSTREAM: Peer =
+    Peer { name: "upstream", went_away: "the upstream went away", stopped_reading: "the upstream stopped reading" };
+
 /// How long a close frame, or the answer to one, may take to go out: a peer that reads
 /// nothing cannot hold the connection, or the gateway's shutdown, with it.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
@@ -46,7 +61,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Most messages passed on with one write: the ones `from` has already read beside the first.
 const BATCH: usize = 64;
 
-/// Passes what `from` (the `names.0` side) sent on to `to` (the `names.1` side): data as is,
+/// Passes what `from` (`names.0`) sent on to `to` (`names.1`): data as is,
 /// a close frame with its code and reason; when either side fails, the other is told it went
 /// away (1001). Messages `from` has already read after the first (a burst that came in one
 /// read) go out with it in one write, as a byte relay would pass them, up to [`BATCH`];
@@ -56,12 +71,9 @@ async fn relay(
     mut received: Option<Result<Message, Error>>,
     to: &mut impl Side,
     from: &mut impl Side,
-    names: (&'static str, &'static str),
+    names: (&Peer, &Peer),
     ponged: &mut bool,
 ) -> Relay {
-    let gone = |who: &str| {
-        closing(CloseCode::Away, if who == "client" { "the client went away" } else { "the upstream went away" })
-    };
     let mut passed = 0;
     loop {
         match received {
@@ -83,18 +95,18 @@ async fn relay(
             }
             Some(Ok(message)) => {
                 if to.feed(message).await.is_err() {
-                    tell(from, gone(names.1)).await;
+                    tell(from, closing(CloseCode::Away, names.1.went_away)).await;
                     return Relay::End;
                 }
                 passed += 1;
             }
             Some(Err(e)) => {
-                tracing::debug!("WebSocket {} error: {e}", names.0);
-                tell(to, gone(names.0)).await;
+                tracing::debug!("WebSocket {} error: {e}", names.0.name);
+                tell(to, closing(CloseCode::Away, names.0.went_away)).await;
                 return Relay::End;
             }
             None => {
-                tell(to, gone(names.0)).await;
+                tell(to, closing(CloseCode::Away, names.0.went_away)).await;
                 return Relay::End;
             }
         }
@@ -110,7 +122,7 @@ async fn relay(
         return Relay::Control;
     }
     if to.flush().await.is_err() {
-        tell(from, gone(names.1)).await;
+        tell(from, closing(CloseCode::Away, names.1.went_away)).await;
         return Relay::End;
     }
     Relay::Data
@@ -125,21 +137,17 @@ async fn relay_within(
     received: Option<Result<Message, Error>>,
     to: &mut impl Side,
     from: &mut impl Side,
-    names: (&'static str, &'static str),
+    names: (&Peer, &Peer),
     ponged: &mut bool,
 ) -> Relay {
     match tokio::time::timeout(limit, relay(received, to, from, names, ponged)).await {
         Ok(relayed) => relayed,
         Err(_) => {
-            tracing::debug!("WebSocket {} took nothing written to it for {limit:?}", names.1);
-            tell(from, closing(CloseCode::Away, stopped_reading(names.1))).await;
+            tracing::debug!("WebSocket {} took nothing written to it for {limit:?}", names.1.name);
+            tell(from, closing(CloseCode::Away, names.1.stopped_reading)).await;
             Relay::End
         }
     }
-}
-
-fn stopped_reading(who: &str) -> &'static str {
-    if who == "client" { "the client stopped reading" } else { "the upstream stopped reading" }
 }
 
 fn closing(code: CloseCode, reason: &'static str) -> Message {
@@ -177,7 +185,7 @@ pub async fn pump(
             from_client = client.next() => {
                 let mut ponged = false;
                 let relayed = relay_within(
-                    timers.write_timeout, from_client, &mut upstream, &mut client, ("client", "upstream"), &mut ponged,
+                    timers.write_timeout, from_client, &mut upstream, &mut client, (&CLIENT, &UPSTREAM), &mut ponged,
                 ).await;
                 if ponged {
                     awaiting_pong = false;
@@ -192,7 +200,7 @@ pub async fn pump(
                 // The upstream's pongs answer no ping of the gateway's.
                 let mut ponged = false;
                 let relayed = relay_within(
-                    timers.write_timeout, from_upstream, &mut client, &mut upstream, ("upstream", "client"), &mut ponged,
+                    timers.write_timeout, from_upstream, &mut client, &mut upstream, (&UPSTREAM, &CLIENT), &mut ponged,
                 ).await;
                 match relayed {
                     Relay::Data => last_message = Instant::now(),
@@ -205,17 +213,13 @@ pub async fn pump(
                     awaiting_pong = true;
                     pong_due.as_mut().reset(Instant::now() + timers.pong_timeout);
                 }
-                match tokio::time::timeout(timers.write_timeout, client.send(Message::Ping(Vec::new().into()))).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => {
-                        tell(&mut upstream, closing(CloseCode::Away, "the client went away")).await;
-                        return;
-                    }
-                    Err(_) => {
-                        tell(&mut upstream, closing(CloseCode::Away, stopped_reading("client"))).await;
-                        return;
-                    }
-                }
+                let why = match tokio::time::timeout(timers.write_timeout, client.send(Message::Ping(Vec::new().into()))).await {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(_)) => CLIENT.went_away,
+                    Err(_) => CLIENT.stopped_reading,
+                };
+                tell(&mut upstream, closing(CloseCode::Away, why)).await;
+                return;
             }
             () = &mut pong_due, if awaiting_pong => {
                 tracing::debug!("WebSocket client did not answer a ping in {:?}", timers.pong_timeout);
